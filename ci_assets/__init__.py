@@ -1,0 +1,1 @@
+"""ci_assets: Mozilla's CI and telemetry pipelines as one Dagster asset graph."""

@@ -1,0 +1,1 @@
+"""One package per system; each exposes `defs`. Systems never import each other."""

@@ -1,0 +1,1 @@
+"""Object stores, IO managers, the operational database and the SQL runner."""

@@ -1,0 +1,233 @@
+"""Polars IO manager for the BigQuery warehouse.
+
+Every write loads the frame into a staging table, then applies it with one
+MERGE: for plain assets it deletes the run's partitions and inserts the new
+rows, for assets with `primary_key` it upserts by that key within the run's
+partitions. One statement is one transaction, so readers see the old partition
+or the new one, never half, and re-running a partition never duplicates it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from google.api_core.exceptions import NotFound
+from google.cloud import bigquery
+from pydantic import PrivateAttr
+
+from ci_assets.lib.storage.bigquery_tables import (
+    make_client,
+    quoted,
+    schema_from_frame,
+    schema_from_metadata,
+    table_id,
+)
+from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary_key
+from ci_assets.lib.storage.partition_split import dimensions, key_parts, partition_columns, split_frame
+
+_TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME")
+
+
+class BigQueryIOManager(dg.ConfigurableIOManager):
+    project: str
+    dataset: str = "ci_assets"
+    location: str | None = None
+    # An emulator's URL (tests); None talks to Google with application default credentials.
+    endpoint: str | None = None
+
+    _client: bigquery.Client | None = PrivateAttr(default=None)
+
+    def client(self) -> bigquery.Client:
+        if self._client is None:
+            self._client = make_client(self.project, self.endpoint, self.location)
+        return self._client
+
+    def table_for(self, asset_key: dg.AssetKey, metadata: Mapping[str, Any]) -> str:
+        return table_id(metadata, asset_key.path, self.project, self.dataset)
+
+    # -- writing ------------------------------------------------------------------
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        if isinstance(obj, pl.LazyFrame):
+            obj = obj.collect()
+        metadata = context.definition_metadata or {}
+        label = f"asset {context.asset_key.to_user_string()}"
+        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
+        keys = list(context.asset_partition_keys) if partitions_def else []
+        if isinstance(obj, Mapping):
+            obj = pl.concat([f.collect() if isinstance(f, pl.LazyFrame) else f for f in obj.values()])
+        if not isinstance(obj, pl.DataFrame):
+            raise TypeError(f"{label}: expected a polars DataFrame, got {type(obj).__name__}")
+
+        frame: pl.DataFrame = obj
+        rows = {"all": frame.height}
+        if partitions_def is not None:
+            # Splitting proves every row belongs to a partition of this run before anything is written.
+            split = split_frame(frame, partitions_def, keys, metadata.get("partition_expr"), label)
+            rows = {k: f.height for k, f in split.items()}
+        key_columns = primary_key(metadata)
+        deduped = 0
+        if key_columns:
+            frame, deduped = dedupe_by_key(frame, key_columns, label)
+
+        table = self.table_for(context.asset_key, metadata)
+        target = self._ensure_table(table, frame, metadata, partitions_def)
+        run_filter = None
+        if partitions_def is not None:
+            run_filter = partition_filter(
+                "T", partitions_def, metadata.get("partition_expr"), keys, _column_types(target)
+            )
+        self._merge(table, target, frame, run_filter, key_columns)
+        context.add_output_metadata(output_metadata(frame.schema, rows, deduped, table))
+
+    def _ensure_table(
+        self,
+        table: str,
+        frame: pl.DataFrame,
+        metadata: Mapping[str, Any],
+        partitions_def: dg.PartitionsDefinition | None,
+    ) -> bigquery.Table:
+        client = self.client()
+        try:
+            return client.get_table(table)
+        except NotFound:
+            pass
+        schema = (
+            schema_from_metadata(metadata["bigquery_schema"])
+            if metadata.get("bigquery_schema")
+            else schema_from_frame(frame.schema)
+        )
+        project, dataset, _ = table.split(".")
+        client.create_dataset(bigquery.Dataset(f"{project}.{dataset}"), exists_ok=True)
+        new = bigquery.Table(table, schema=schema)
+        by_name = {f.name: f for f in schema}
+        columns = partition_columns(partitions_def, metadata.get("partition_expr")) if partitions_def else None
+        time_column = next((c for c in columns or [] if by_name[c].field_type in _TIME_TYPES), None)
+        if time_column:
+            new.time_partitioning = bigquery.TimePartitioning(type_="DAY", field=time_column)
+        if metadata.get("clustering_fields"):
+            new.clustering_fields = list(metadata["clustering_fields"])
+        return client.create_table(new, exists_ok=True)
+
+    def _merge(
+        self,
+        table: str,
+        target: bigquery.Table,
+        frame: pl.DataFrame,
+        run_filter: tuple[str, list[Any]] | None,
+        key_columns: list[str] | None,
+    ) -> None:
+        client = self.client()
+        unknown = [c for c in frame.columns if c not in {f.name for f in target.schema}]
+        if unknown:
+            raise ValueError(f"{table}: frame has column(s) {unknown} that the table does not")
+        staging = f"{table}__staging_{uuid.uuid4().hex[:12]}"
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        buf.seek(0)
+        load = bigquery.LoadJobConfig(
+            source_format=bigquery.SourceFormat.PARQUET,
+            schema=[f for f in target.schema if f.name in frame.columns],
+            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        )
+        load.parquet_options = bigquery.ParquetOptions()
+        load.parquet_options.enable_list_inference = True
+        try:
+            client.load_table_from_file(buf, staging, job_config=load).result()
+            self._expire(staging)
+            sql, params = merge_statement(table, staging, frame.columns, run_filter, key_columns)
+            client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
+        finally:
+            client.delete_table(staging, not_found_ok=True)
+
+    def _expire(self, staging: str) -> None:
+        # If this process dies before the finally clause, the staging table cleans itself up.
+        staged = self.client().get_table(staging)
+        staged.expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        try:
+            self.client().update_table(staged, ["expires"])
+        except Exception:  # noqa: BLE001 - expiry is a courtesy; the emulator may not support it
+            pass
+
+    # -- reading ------------------------------------------------------------------
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+        upstream = context.upstream_output
+        metadata = (upstream.definition_metadata if upstream else None) or {}
+        table = self.table_for(context.asset_key, metadata)
+        sql = f"SELECT * FROM {quoted(table)}"
+        params: list[Any] = []
+        if context.has_asset_partitions:
+            types = _column_types(self.client().get_table(table))
+            where, params = partition_filter(
+                "t", context.asset_partitions_def, metadata.get("partition_expr"),
+                list(context.asset_partition_keys), types,
+            )
+            sql = f"SELECT * FROM {quoted(table)} AS t WHERE {where}"
+        result = self.client().query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
+        frame = pl.from_arrow(result.to_arrow(create_bqstorage_client=False))
+        assert isinstance(frame, pl.DataFrame)
+        return frame.lazy() if context.dagster_type.typing_type is pl.LazyFrame else frame
+
+
+def partition_filter(
+    alias: str,
+    partitions_def: dg.PartitionsDefinition,
+    partition_expr: Any,
+    keys: Sequence[str],
+    column_types: Mapping[str, str],
+) -> tuple[str, list[Any]]:
+    """A condition true exactly for rows of the given partition keys, with its parameters.
+
+    The exact test compares a STRING rebuilt from the row with the Dagster key; a DATE
+    column also gets a plain `IN` on its own values so BigQuery prunes partitions.
+    """
+    columns = partition_columns(partitions_def, partition_expr)
+    if columns is None:
+        raise ValueError("a partitioned BigQuery asset needs 'partition_expr' metadata naming its column(s)")
+    parts, prune, params = [], [], []
+    values = [key_parts(partitions_def, k) for k in keys]
+    for i, (column, (_, definition)) in enumerate(zip(columns, dimensions(partitions_def), strict=True)):
+        ref = f"{alias}.`{column}`"
+        if isinstance(definition, dg.TimeWindowPartitionsDefinition):
+            fmt = definition.fmt.replace("'", "")
+            parts.append(f"FORMAT_TIMESTAMP('{fmt}', CAST({ref} AS TIMESTAMP))")
+            if column_types.get(column) == "DATE" and fmt == "%Y-%m-%d":
+                days = sorted({dt.date.fromisoformat(v[i]) for v in values})
+                prune.append(f"{ref} IN UNNEST(@partition_days_{i})")
+                params.append(bigquery.ArrayQueryParameter(f"partition_days_{i}", "DATE", days))
+        else:
+            parts.append(f"CAST({ref} AS STRING)")
+    exact = parts[0] if len(parts) == 1 else "CONCAT(" + ", '|', ".join(parts) + ")"
+    params.append(bigquery.ArrayQueryParameter("partition_keys", "STRING", list(keys)))
+    return " AND ".join([*prune, f"{exact} IN UNNEST(@partition_keys)"]), params
+
+
+def merge_statement(
+    table: str,
+    staging: str,
+    columns: Sequence[str],
+    run_filter: tuple[str, list[Any]] | None,
+    key_columns: list[str] | None,
+) -> tuple[str, list[Any]]:
+    cols = ", ".join(f"`{c}`" for c in columns)
+    values = ", ".join(f"S.`{c}`" for c in columns)
+    insert = f"WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({values})"
+    in_run, params = run_filter or ("TRUE", [])
+    head = f"MERGE {quoted(table)} AS T USING {quoted(staging)} AS S"
+    if key_columns:
+        on = " AND ".join(f"T.`{c}` = S.`{c}`" for c in key_columns)
+        updates = ", ".join(f"`{c}` = S.`{c}`" for c in columns if c not in key_columns)
+        matched = f"WHEN MATCHED THEN UPDATE SET {updates} " if updates else ""
+        return f"{head} ON {on} AND {in_run} {matched}{insert}", params
+    return f"{head} ON FALSE WHEN NOT MATCHED BY SOURCE AND {in_run} THEN DELETE {insert}", params
+
+
+def _column_types(table: bigquery.Table) -> dict[str, str]:
+    return {f.name: f.field_type for f in table.schema}

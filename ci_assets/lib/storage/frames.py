@@ -1,0 +1,74 @@
+"""Frame-level rules shared by every IO manager: primary keys, upserts, metadata."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+# Above this many partitions a per-partition row count stops being readable in the UI.
+_MAX_LISTED_PARTITIONS = 400
+
+
+def primary_key(metadata: Mapping[str, Any]) -> list[str] | None:
+    value = metadata.get("primary_key")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in value]
+
+
+def dedupe_by_key(df: pl.DataFrame, key: Sequence[str], label: str) -> tuple[pl.DataFrame, int]:
+    """Keep the last row per key (the newest write wins, as in an upsert); count the rest."""
+    missing = [c for c in key if c not in df.columns]
+    if missing:
+        raise ValueError(f"{label}: primary key column(s) {missing} are not in the frame")
+    nulls = df.select(pl.any_horizontal(pl.col(list(key)).is_null()).sum()).item()
+    if nulls:
+        raise ValueError(f"{label}: {nulls} row(s) have a null in primary key {list(key)}")
+    deduped = df.unique(subset=list(key), keep="last", maintain_order=True)
+    return deduped, df.height - deduped.height
+
+
+def upsert(existing: pl.DataFrame | None, new: pl.DataFrame, key: Sequence[str]) -> pl.DataFrame:
+    """`existing` with every row whose key appears in `new` replaced by the new row."""
+    if existing is None or existing.is_empty():
+        return new
+    kept = existing.join(new.select(key), on=list(key), how="anti")
+    return pl.concat([kept, new], how="diagonal_relaxed")
+
+
+def table_schema(schema: pl.Schema) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()]
+    )
+
+
+def output_metadata(
+    schema: pl.Schema,
+    rows_by_partition: Mapping[str, int],
+    duplicates_replaced: int,
+    location: str,
+) -> dict[str, Any]:
+    """Metadata for one handled output; one partition gets the standard row count key."""
+    rows = sum(rows_by_partition.values())
+    meta: dict[str, Any] = {
+        "dagster/column_schema": table_schema(schema),
+        "location": dg.MetadataValue.text(location),
+    }
+    if len(rows_by_partition) <= 1:
+        meta["dagster/row_count"] = dg.MetadataValue.int(rows)
+    else:
+        # One run, many partitions: Dagster copies this metadata onto each partition's
+        # materialization, so a single row count would be wrong for all of them.
+        meta["rows_written"] = dg.MetadataValue.int(rows)
+        meta["partitions_written"] = dg.MetadataValue.int(len(rows_by_partition))
+        listed = dict(list(rows_by_partition.items())[:_MAX_LISTED_PARTITIONS])
+        meta["rows_by_partition"] = dg.MetadataValue.json(listed)
+    if duplicates_replaced:
+        meta["rows_deduplicated_by_primary_key"] = dg.MetadataValue.int(duplicates_replaced)
+    return meta
+

@@ -1,0 +1,74 @@
+"""The `object_store` resource: one configurable front for the local and S3 stores."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import BinaryIO, Literal
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from ci_assets.lib import env
+from ci_assets.lib.storage.local_store import LocalObjectStore
+from ci_assets.lib.storage.object_store import DEFAULT_PAGE_SIZE, ListPage, ObjectInfo, ObjectStore, StoredObject
+from ci_assets.lib.storage.s3_store import S3ObjectStore
+
+
+class ObjectStoreResource(dg.ConfigurableResource, ObjectStore):
+    """`kind=local` keeps objects under `root` (default `$CI_ASSETS_HOME/objects`);
+    `kind=s3` talks to S3 or any endpoint that speaks its API."""
+
+    kind: Literal["local", "s3"] = "local"
+    root: str | None = None
+    endpoint_url: str | None = None
+    region_name: str | None = None
+
+    _impl: ObjectStore | None = PrivateAttr(default=None)
+
+    @property
+    def impl(self) -> ObjectStore:
+        if self._impl is None:
+            if self.kind == "s3":
+                self._impl = S3ObjectStore(endpoint_url=self.endpoint_url, region_name=self.region_name)
+            else:
+                self._impl = LocalObjectStore(self.root or env.objects_root())
+        return self._impl
+
+    def list_page(
+        self, bucket: str, prefix: str = "", start_after: str | None = None, max_keys: int = DEFAULT_PAGE_SIZE
+    ) -> ListPage:
+        return self.impl.list_page(bucket, prefix, start_after, max_keys)
+
+    def head(self, bucket: str, key: str) -> ObjectInfo | None:
+        return self.impl.head(bucket, key)
+
+    def get(self, bucket: str, key: str, if_none_match: str | None = None) -> StoredObject | None:
+        return self.impl.get(bucket, key, if_none_match)
+
+    @contextlib.contextmanager
+    def open(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        with self.impl.open(bucket, key) as f:
+            yield f
+
+    @contextlib.contextmanager
+    def writer(self, bucket: str, key: str) -> Iterator[BinaryIO]:
+        with self.impl.writer(bucket, key) as f:
+            yield f
+
+    @contextlib.contextmanager
+    def staged_file(self, bucket: str, key: str) -> Iterator[str]:
+        with self.impl.staged_file(bucket, key) as path:
+            yield path
+
+    def delete(self, bucket: str, key: str) -> None:
+        self.impl.delete(bucket, key)
+
+    def create_bucket(self, bucket: str) -> None:
+        self.impl.create_bucket(bucket)
+
+    def uri(self, bucket: str, key: str = "") -> str:
+        return self.impl.uri(bucket, key)
+
+    def local_path(self, bucket: str, key: str) -> str | None:
+        return self.impl.local_path(bucket, key)

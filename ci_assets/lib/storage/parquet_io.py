@@ -1,0 +1,201 @@
+"""Polars IO managers that keep one Parquet file per asset partition in an object store.
+
+Layout: `<prefix>/<asset key or table name parts>/<col>=<value>/.../data.parquet`
+(hive-style, so DuckDB and Spark read a whole asset as one table). Each file is
+replaced atomically by the store, so a crash mid-write leaves the previous file
+whole, and writing a partition twice leaves one copy.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from pydantic import PrivateAttr
+
+from ci_assets.lib.storage.bigquery_tables import table_id
+from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary_key, upsert
+from ci_assets.lib.storage.local_store import LocalObjectStore
+from ci_assets.lib.storage.object_store import BucketNotFoundError, ObjectStore
+from ci_assets.lib.storage.partition_split import hive_segments, split_frame
+from ci_assets.lib.storage.s3_store import S3ObjectStore
+
+FILE_NAME = "data.parquet"
+
+
+def _label(context: dg.OutputContext | dg.InputContext) -> str:
+    return f"asset {context.asset_key.to_user_string()}"
+
+
+class ParquetIOManager(dg.ConfigurableIOManager):
+    """Shared machinery; the subclasses only say which object store holds the files."""
+
+    bucket: str
+    prefix: str = ""
+    # "project.dataset": lay every asset out as a warehouse table (as the BigQuery IO
+    # manager names it), so the SQL runner finds it by table name. None: by asset key.
+    table_namespace: str | None = None
+
+    def store(self) -> ObjectStore:
+        raise NotImplementedError
+
+    # -- layout ---------------------------------------------------------------
+    def asset_dir(self, asset_key: dg.AssetKey, metadata: Mapping[str, Any]) -> str:
+        if self.table_namespace:
+            project, dataset = self.table_namespace.split(".")
+            parts = table_id(metadata, asset_key.path, project, dataset).split(".")
+        elif metadata.get("table"):
+            parts = str(metadata["table"]).split(".")
+        else:
+            parts = list(asset_key.path)
+        return "/".join(p for p in [self.prefix.strip("/"), *parts] if p)
+
+    def partition_path(
+        self,
+        asset_key: dg.AssetKey,
+        metadata: Mapping[str, Any],
+        partitions_def: dg.PartitionsDefinition | None,
+        partition_key: str | None,
+    ) -> str:
+        base = self.asset_dir(asset_key, metadata)
+        if partitions_def is None or partition_key is None:
+            return f"{base}/{FILE_NAME}"
+        segments = hive_segments(partitions_def, partition_key, metadata.get("partition_expr"))
+        return "/".join([base, *segments, FILE_NAME])
+
+    # -- reading and writing one file ------------------------------------------
+    def _read(self, key: str, lazy: bool) -> pl.DataFrame | pl.LazyFrame:
+        store = self.store()
+        path = store.local_path(self.bucket, key)
+        if path is not None:
+            return pl.scan_parquet(path) if lazy else pl.read_parquet(path)
+        frame = pl.read_parquet(io.BytesIO(store.get_bytes(self.bucket, key)))
+        return frame.lazy() if lazy else frame
+
+    def _exists(self, key: str) -> bool:
+        return self.store().head(self.bucket, key) is not None
+
+    def _write(self, key: str, frame: pl.DataFrame) -> None:
+        with self.store().staged_file(self.bucket, key) as path:
+            frame.write_parquet(path)
+
+    # -- Dagster hooks ----------------------------------------------------------
+    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        if isinstance(obj, pl.LazyFrame):
+            obj = obj.collect()
+        metadata = context.definition_metadata or {}
+        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
+        if partitions_def is not None:
+            keys = list(context.asset_partition_keys)
+            frames = _frames_by_partition(context, obj, partitions_def, keys, metadata)
+        elif isinstance(obj, pl.DataFrame):
+            frames = {None: obj}
+        else:
+            raise TypeError(f"{_label(context)}: expected a polars DataFrame, got {type(obj).__name__}")
+
+        key_columns = primary_key(metadata)
+        rows: dict[str, int] = {}
+        deduped_total = 0
+        schema: pl.Schema | None = None
+        for partition_key, frame in frames.items():
+            path = self.partition_path(context.asset_key, metadata, partitions_def, partition_key)
+            if key_columns:
+                frame, deduped = dedupe_by_key(frame, key_columns, _label(context))
+                deduped_total += deduped
+                existing = self._read(path, lazy=False) if self._exists(path) else None
+                frame = upsert(existing, frame, key_columns)  # type: ignore[arg-type]
+            self._write(path, frame)
+            rows[partition_key or "all"] = frame.height
+            schema = schema or frame.schema
+        location = self.store().uri(self.bucket, self.asset_dir(context.asset_key, metadata))
+        context.add_output_metadata(output_metadata(schema or pl.Schema(), rows, deduped_total, location))
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+        upstream = context.upstream_output
+        metadata = (upstream.definition_metadata if upstream else None) or {}
+        lazy = context.dagster_type.typing_type is pl.LazyFrame
+        if not context.has_asset_partitions:
+            return self._read(self.partition_path(context.asset_key, metadata, None, None), lazy)
+
+        partitions_def = context.asset_partitions_def
+        allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
+        # One listing instead of a request per partition: a range can be years of days.
+        base = self.asset_dir(context.asset_key, metadata)
+        try:
+            stored = {o.key for o in self.store().list(self.bucket, prefix=base + "/")}
+        except BucketNotFoundError:
+            stored = set()
+        paths, missing = [], []
+        for key in context.asset_partition_keys:
+            path = self.partition_path(context.asset_key, metadata, partitions_def, key)
+            if path in stored:
+                paths.append(path)
+            else:
+                missing.append(key)
+        if missing and not allow_missing:
+            raise FileNotFoundError(
+                f"{_label(context)} has no stored data for partition(s) {missing[:5]} "
+                f"({len(missing)} missing); materialize them first, or set input metadata "
+                "allow_missing_partitions=True"
+            )
+        if not paths:
+            return pl.LazyFrame() if lazy else pl.DataFrame()
+        frames = [self._read(p, lazy) for p in paths]
+        return pl.concat(frames, how="diagonal_relaxed")  # type: ignore[type-var]
+
+
+def _frames_by_partition(
+    context: dg.OutputContext,
+    obj: Any,
+    partitions_def: dg.PartitionsDefinition,
+    keys: list[str],
+    metadata: Mapping[str, Any],
+) -> dict[str | None, pl.DataFrame]:
+    if isinstance(obj, Mapping):
+        unexpected = sorted(set(obj) - set(keys))
+        if unexpected:
+            raise ValueError(f"{_label(context)} returned frames for partitions outside the run: {unexpected[:5]}")
+        empty = next(iter(obj.values())).clear() if obj else pl.DataFrame()
+        return {k: _collect(obj.get(k, empty)) for k in keys}
+    if not isinstance(obj, pl.DataFrame):
+        raise TypeError(f"{_label(context)}: expected a polars DataFrame, got {type(obj).__name__}")
+    split = split_frame(obj, partitions_def, keys, metadata.get("partition_expr"), _label(context))
+    return dict(split.items())
+
+
+def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+
+
+class LocalParquetIOManager(ParquetIOManager):
+    """Parquet under `<root>/<bucket>/<prefix>/...` on local disk (the embedded default)."""
+
+    root: str
+    bucket: str = "lake"
+    fsync: bool = True
+
+    _store: LocalObjectStore | None = PrivateAttr(default=None)
+
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            self._store = LocalObjectStore(self.root, fsync=self.fsync)
+        return self._store
+
+
+class S3ParquetIOManager(ParquetIOManager):
+    """Parquet under `s3://<bucket>/<prefix>/...`; `endpoint_url` points at any S3 API."""
+
+    endpoint_url: str | None = None
+    region_name: str | None = None
+
+    _store: S3ObjectStore | None = PrivateAttr(default=None)
+
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            self._store = S3ObjectStore(endpoint_url=self.endpoint_url, region_name=self.region_name)
+        return self._store
