@@ -125,9 +125,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         key_columns: list[str] | None,
     ) -> None:
         client = self.client()
-        unknown = [c for c in frame.columns if c not in {f.name for f in target.schema}]
-        if unknown:
-            raise ValueError(f"{table}: frame has column(s) {unknown} that the table does not")
+        check_against_schema(table, frame, target.schema)
         staging = f"{table}__staging_{uuid.uuid4().hex[:12]}"
         buf = io.BytesIO()
         frame.write_parquet(buf)
@@ -227,6 +225,21 @@ def merge_statement(
         matched = f"WHEN MATCHED THEN UPDATE SET {updates} " if updates else ""
         return f"{head} ON {on} AND {in_run} {matched}{insert}", params
     return f"{head} ON FALSE WHEN NOT MATCHED BY SOURCE AND {in_run} THEN DELETE {insert}", params
+
+
+def check_against_schema(table: str, frame: pl.DataFrame, schema: Sequence[bigquery.SchemaField]) -> None:
+    """Refuse what BigQuery would refuse, before anything is staged, with the column named."""
+    fields = {f.name: f for f in schema}
+    unknown = [c for c in frame.columns if c not in fields]
+    if unknown:
+        raise ValueError(f"{table}: frame has column(s) {unknown} that the table does not")
+    required = [f.name for f in schema if f.mode == "REQUIRED"]
+    absent = [c for c in required if c not in frame.columns]
+    if absent:
+        raise ValueError(f"{table}: REQUIRED column(s) {absent} are missing from the frame")
+    nulls = {c: n for c in required if (n := frame[c].null_count())}
+    if nulls:
+        raise ValueError(f"{table}: null values in REQUIRED column(s) {nulls}")
 
 
 def _column_types(table: bigquery.Table) -> dict[str, str]:
