@@ -33,9 +33,7 @@ def local_resources() -> dict[str, Any]:
             root=str(home), bucket="lake", prefix="warehouse", table_namespace=namespace
         ),
         "postgres": PostgresResource(),
-        "sql": DuckDBSqlRunner(
-            warehouse_dir=str(home / "lake" / "warehouse"), default_project=LOCAL_WAREHOUSE_PROJECT
-        ),
+        "sql": DuckDBSqlRunner(warehouse_dir=str(home / "lake" / "warehouse"), default_project=LOCAL_WAREHOUSE_PROJECT),
     }
 
 

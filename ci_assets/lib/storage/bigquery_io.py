@@ -9,6 +9,7 @@ or the new one, never half, and re-running a partition never duplicates it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import uuid
@@ -17,7 +18,7 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-from google.api_core.exceptions import NotFound
+from google.api_core.exceptions import GoogleAPICallError, NotFound
 from google.cloud import bigquery
 from pydantic import PrivateAttr
 
@@ -149,10 +150,8 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         # If this process dies before the finally clause, the staging table cleans itself up.
         staged = self.client().get_table(staging)
         staged.expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-        try:
+        with contextlib.suppress(GoogleAPICallError):  # a courtesy: the finally clause deletes it anyway
             self.client().update_table(staged, ["expires"])
-        except Exception:  # noqa: BLE001 - expiry is a courtesy; the emulator may not support it
-            pass
 
     # -- reading ------------------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
@@ -164,8 +163,11 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         if context.has_asset_partitions:
             types = _column_types(self.client().get_table(table))
             where, params = partition_filter(
-                "t", context.asset_partitions_def, metadata.get("partition_expr"),
-                list(context.asset_partition_keys), types,
+                "t",
+                context.asset_partitions_def,
+                metadata.get("partition_expr"),
+                list(context.asset_partition_keys),
+                types,
             )
             sql = f"SELECT * FROM {quoted(table)} AS t WHERE {where}"
         result = self.client().query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()

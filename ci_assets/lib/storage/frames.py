@@ -42,9 +42,7 @@ def upsert(existing: pl.DataFrame | None, new: pl.DataFrame, key: Sequence[str])
 
 
 def table_schema(schema: pl.Schema) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()]
-    )
+    return dg.TableSchema(columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()])
 
 
 def output_metadata(
@@ -71,4 +69,3 @@ def output_metadata(
     if duplicates_replaced:
         meta["rows_deduplicated_by_primary_key"] = dg.MetadataValue.int(duplicates_replaced)
     return meta
-

@@ -148,7 +148,6 @@ def validate_bucket_name(bucket: str) -> str:
     ok_chars = set("abcdefghijklmnopqrstuvwxyz0123456789.-")
     if not 3 <= len(bucket) <= 63 or not set(bucket) <= ok_chars or bucket[0] in ".-" or ".." in bucket:
         raise InvalidKeyError(
-            f"invalid bucket name {bucket!r}: 3-63 characters of a-z, 0-9, '.' and '-', "
-            "starting with a letter or digit"
+            f"invalid bucket name {bucket!r}: 3-63 characters of a-z, 0-9, '.' and '-', starting with a letter or digit"
         )
     return bucket

@@ -128,6 +128,5 @@ def split_frame(
         )
     empty = df.clear()
     return {
-        key: (frames[0] if len(frames) == 1 else pl.concat(frames) if frames else empty)
-        for key, frames in out.items()
+        key: (frames[0] if len(frames) == 1 else pl.concat(frames) if frames else empty) for key, frames in out.items()
     }

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import boto3
-from botocore.config import Config
 from boto3.exceptions import S3UploadFailedError
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from ci_assets.lib.storage.object_store import (
@@ -47,9 +47,7 @@ class S3ObjectStore(ObjectStore):
         self.endpoint_url = endpoint_url
         # Standard retry mode backs off exponentially on throttling and 5xx, bounded.
         config = Config(retries={"max_attempts": max_attempts, "mode": "standard"})
-        self.client = client or boto3.client(
-            "s3", endpoint_url=endpoint_url, region_name=region_name, config=config
-        )
+        self.client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=config)
 
     def uri(self, bucket: str, key: str = "") -> str:
         return f"s3://{bucket}/{key}"
@@ -157,8 +155,7 @@ class S3ObjectStore(ObjectStore):
             self._raise(err, bucket)
             raise
         objects = [
-            ObjectInfo(o["Key"], o["Size"], _strip(o["ETag"]), o["LastModified"])
-            for o in resp.get("Contents", [])
+            ObjectInfo(o["Key"], o["Size"], _strip(o["ETag"]), o["LastModified"]) for o in resp.get("Contents", [])
         ]
         more = resp.get("IsTruncated") and objects
         return ListPage(objects, next_start_after=objects[-1].key if more else None)

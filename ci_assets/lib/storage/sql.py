@@ -111,10 +111,14 @@ class DuckDBSqlRunner(SqlRunner):
                 if not table.db:  # a CTE or an unqualified name: not a warehouse table
                     continue
                 glob = self.table_glob(table.catalog or None, table.db, table.name).replace("'", "''")
-                scan = sqlglot.parse_one(
-                    f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false)",
-                    read="duckdb",
-                ).args["from_"].this
+                scan = (
+                    sqlglot.parse_one(
+                        f"SELECT * FROM read_parquet('{glob}', union_by_name = true, hive_partitioning = false)",
+                        read="duckdb",
+                    )
+                    .args["from_"]
+                    .this
+                )
                 scan.set("alias", table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name)))
                 table.replace(scan)
             out.append(tree.sql(dialect="duckdb"))
@@ -127,5 +131,4 @@ class DuckDBSqlRunner(SqlRunner):
             raise ValueError(f"query uses parameter(s) {sorted(missing)} that were not given")
         values = {k: (list(v) if isinstance(v, tuple | set) else v) for k, v in (params or {}).items() if k in used}
         with duckdb.connect() as con:
-            return con.execute(translated, values or None).pl()
-
+            return con.sql(translated, params=values or None).pl()

@@ -1,6 +1,5 @@
 """Assets and helpers that put any of the three polars IO managers through the same paces."""
 
-
 import dataclasses
 import datetime as dt
 import uuid
@@ -105,7 +104,11 @@ class Harness:
 
     def materialize_range(self, assets: Sequence[Any], start: str, end: str, **config: Any) -> Any:
         return run_range(
-            assets, start, end, run_config=_config(self.name, config), resources={"io": self.io_manager},
+            assets,
+            start,
+            end,
+            run_config=_config(self.name, config),
+            resources={"io": self.io_manager},
             raise_on_error=False,
         )
 
@@ -113,9 +116,7 @@ class Harness:
         """Read partitions back through the IO manager's own `load_input`."""
         partitions_def = asset.partitions_def
         key_range = dg.PartitionKeyRange(keys[0], keys[-1]) if keys else None
-        upstream = dg.build_output_context(
-            asset_key=asset.key, definition_metadata=asset.metadata_by_key[asset.key]
-        )
+        upstream = dg.build_output_context(asset_key=asset.key, definition_metadata=asset.metadata_by_key[asset.key])
         context = dg.build_input_context(
             asset_key=asset.key,
             upstream_output=upstream,

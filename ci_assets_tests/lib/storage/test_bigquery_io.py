@@ -59,8 +59,12 @@ def test_a_failed_load_leaves_the_partition_as_it_was(warehouse: Harness) -> Non
     asset = warehouse.daily_asset(bigquery_schema=REQUIRED_SCHEMA)
     assert warehouse.materialize([asset], "2024-01-03").success
 
-    @dg.asset(name=warehouse.name, partitions_def=DAYS, io_manager_key="io",
-              metadata=warehouse.metadata(bigquery_schema=REQUIRED_SCHEMA))
+    @dg.asset(
+        name=warehouse.name,
+        partitions_def=DAYS,
+        io_manager_key="io",
+        metadata=warehouse.metadata(bigquery_schema=REQUIRED_SCHEMA),
+    )
     def events(context: dg.AssetExecutionContext) -> pl.DataFrame:
         # A null in a REQUIRED column: refused before anything is staged, as BigQuery would.
         return day_frame(context.partition_key, version=5).with_columns(id=pl.lit(None, pl.String))
@@ -72,9 +76,7 @@ def test_a_failed_load_leaves_the_partition_as_it_was(warehouse: Harness) -> Non
     assert tables_in(warehouse) == [warehouse.name]
 
 
-def test_a_crash_between_staging_and_merge_changes_nothing(
-    warehouse: Harness, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_crash_between_staging_and_merge_changes_nothing(warehouse: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     asset = warehouse.daily_asset()
     assert warehouse.materialize_range([asset], "2024-01-04", "2024-01-05").success
 

@@ -1,7 +1,6 @@
 """Properties every polars IO manager must have, checked on local Parquet, S3 Parquet
 (moto's server) and BigQuery (the emulator) alike."""
 
-
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -100,8 +99,9 @@ def test_primary_key_upserts_within_the_partition(harness: Harness) -> None:
 
 
 def test_duplicate_keys_in_one_output_keep_the_last_row(harness: Harness) -> None:
-    @dg.asset(name=harness.name, partitions_def=DAYS, io_manager_key="io",
-              metadata=harness.metadata(primary_key=["id"]))
+    @dg.asset(
+        name=harness.name, partitions_def=DAYS, io_manager_key="io", metadata=harness.metadata(primary_key=["id"])
+    )
     def events(context: dg.AssetExecutionContext) -> pl.DataFrame:
         first, second = day_frame(context.partition_key, 1, 2), day_frame(context.partition_key, 7, 2)
         return pl.concat([first, second])
@@ -139,10 +139,15 @@ def test_downstream_asset_loads_a_range_of_upstream_partitions(harness: Harness)
         assert events.height == 35  # Sunday 21st through Saturday 27th: 7 days, 5 rows each
         assert events["day"].n_unique() == 7
 
-    result = dg.materialize([asset.to_source_asset(), weekly_totals], partition_key="2024-01-21",
-                            resources={"io": harness.io_manager}, raise_on_error=False)
+    result = dg.materialize(
+        [asset.to_source_asset(), weekly_totals],
+        partition_key="2024-01-21",
+        resources={"io": harness.io_manager},
+        raise_on_error=False,
+    )
     assert not result.success  # the 27th was never materialized: a clear error, not a short week
     assert harness.materialize([asset], "2024-01-27").success
-    result = dg.materialize([asset.to_source_asset(), weekly_totals], partition_key="2024-01-21",
-                            resources={"io": harness.io_manager})
+    result = dg.materialize(
+        [asset.to_source_asset(), weekly_totals], partition_key="2024-01-21", resources={"io": harness.io_manager}
+    )
     assert result.success

@@ -33,9 +33,7 @@ def stored_keys(lake: Harness) -> list[str]:
 def test_one_hive_style_file_per_partition(lake: Harness) -> None:
     daily, multi = lake.daily_asset(), Harness(lake.io_manager).multi_asset()
     assert lake.materialize_range([daily], "2024-01-01", "2024-01-02").success
-    assert dg.materialize(
-        [multi], partition_key="2024-01-02|build_id", resources={"io": lake.io_manager}
-    ).success
+    assert dg.materialize([multi], partition_key="2024-01-02|build_id", resources={"io": lake.io_manager}).success
     assert stored_keys(lake) == sorted(
         [
             f"assets/{daily.key.path[0]}/day=2024-01-01/data.parquet",
@@ -48,9 +46,7 @@ def test_one_hive_style_file_per_partition(lake: Harness) -> None:
 def test_table_metadata_lays_the_asset_out_by_table_name(lake: Harness) -> None:
     lake.table = "moz-fx-data-shared-prod.fxci_derived.tasks_v2"
     assert lake.materialize([lake.daily_asset()], "2024-01-03").success
-    assert stored_keys(lake) == [
-        "assets/moz-fx-data-shared-prod/fxci_derived/tasks_v2/day=2024-01-03/data.parquet"
-    ]
+    assert stored_keys(lake) == ["assets/moz-fx-data-shared-prod/fxci_derived/tasks_v2/day=2024-01-03/data.parquet"]
 
 
 def test_a_crash_mid_write_leaves_every_partition_whole(lake: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -85,8 +81,13 @@ def test_lazy_inputs_scan_without_loading(lake: Harness) -> None:
 
 
 def test_a_dict_of_frames_by_partition_key_is_accepted(lake: Harness) -> None:
-    @dg.asset(name=lake.name, partitions_def=DAYS, io_manager_key="io", metadata=lake.metadata(),
-              backfill_policy=dg.BackfillPolicy.single_run())
+    @dg.asset(
+        name=lake.name,
+        partitions_def=DAYS,
+        io_manager_key="io",
+        metadata=lake.metadata(),
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
     def events(context: dg.AssetExecutionContext) -> dict[str, pl.DataFrame]:
         return {key: day_frame(key, rows=2) for key in context.partition_keys[:1]}
 

@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make dev` (the local platform with demo data) and
+# `make test` (the whole suite). Both install what they need from pyproject.toml + uv.lock.
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+VENV := .venv
+export CI_ASSETS_HOME ?= $(CURDIR)/.ci_assets
+
+.PHONY: install dev demo test lint format bench clean
+
+$(UV):
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+	$(UV) sync --frozen --extra test --python $(PYTHON)
+	touch $@
+
+install: $(VENV)/.installed
+
+dev: install
+	$(VENV)/bin/ci-assets dev
+
+demo: install
+	$(VENV)/bin/ci-assets demo
+
+lint: install
+	$(VENV)/bin/ruff check ci_assets ci_assets_tests bench
+	$(VENV)/bin/ruff format --check ci_assets ci_assets_tests bench
+
+test: install lint
+	$(VENV)/bin/pytest
+
+format: install
+	$(VENV)/bin/ruff format ci_assets ci_assets_tests bench
+	$(VENV)/bin/ruff check --fix ci_assets ci_assets_tests bench
+
+bench: install
+	$(VENV)/bin/python bench/parquet_io_manager.py
+	$(VENV)/bin/python bench/single_run_backfill.py
+
+clean:
+	rm -rf $(VENV) .tools .ci_assets

@@ -1,0 +1,76 @@
+"""`ci-assets`: what is not an asset run — seeding the local demo, starting the local platform."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from ci_assets.lib import env
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SYSTEMS = ("activedata", "sources", "fxci", "buildhub", "aggregates")
+
+
+def demo_seeders() -> list[tuple[str, Callable[[], str]]]:
+    """Each system that has demo data offers `seed_demo() -> summary` in `defs/<system>/demo.py`."""
+    seeders = []
+    for system in SYSTEMS:
+        try:
+            module = importlib.import_module(f"ci_assets.defs.{system}.demo")
+        except ModuleNotFoundError as err:
+            if err.name != f"ci_assets.defs.{system}.demo":
+                raise
+            continue
+        seeders.append((system, module.seed_demo))
+    return seeders
+
+
+def seed_demo() -> None:
+    if env.current_env() != "local":
+        raise SystemExit("ci-assets demo seeds the embedded local default only (CI_ASSETS_ENV=local)")
+    home = env.home()
+    env.objects_root().mkdir(parents=True, exist_ok=True)
+    print(f"CI_ASSETS_HOME={home}")
+    seeders = demo_seeders()
+    for system, seed in seeders:
+        print(f"  {system}: {seed()}")
+    if not seeders:
+        print("  no system has demo data yet")
+
+
+def dev(host: str, port: int) -> None:
+    """Seed the demo, then run the Dagster webserver and daemon on the local default."""
+    from ci_assets.instance import prepare_local_dagster_home
+
+    os.environ.setdefault("CI_ASSETS_ENV", "local")
+    os.environ["CI_ASSETS_HOME"] = str(env.home())
+    seed_demo()
+    os.environ["DAGSTER_HOME"] = str(prepare_local_dagster_home())
+    dg = shutil.which("dg", path=str(Path(sys.executable).parent)) or "dg"
+    print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    # `dg dev` finds the code location through pyproject.toml's [tool.dg] section.
+    os.chdir(REPO_ROOT)
+    os.execv(dg, [dg, "dev", "-h", host, "-p", str(port)])
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="ci-assets", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="seed the local environment with demo data")
+    serve = commands.add_parser("dev", help="seed the demo, then start the Dagster UI and daemon")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        seed_demo()
+    elif args.command == "dev":
+        dev(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
