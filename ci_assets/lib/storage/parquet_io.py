@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dagster as dg
@@ -38,6 +39,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     # "project.dataset": lay every asset out as a warehouse table (as the BigQuery IO
     # manager names it), so the SQL runner finds it by table name. None: by asset key.
     table_namespace: str | None = None
+    write_threads: int = 4
 
     def store(self) -> ObjectStore:
         raise NotImplementedError
@@ -99,21 +101,27 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             raise TypeError(f"{_label(context)}: expected a polars DataFrame, got {type(obj).__name__}")
 
         key_columns = primary_key(metadata)
-        rows: dict[str, int] = {}
-        deduped_total = 0
-        schema: pl.Schema | None = None
-        for partition_key, frame in frames.items():
+        label = _label(context)
+
+        def store_one(item: tuple[str | None, pl.DataFrame]) -> tuple[int, int]:
+            partition_key, frame = item
             path = self.partition_path(context.asset_key, metadata, partitions_def, partition_key)
+            deduped = 0
             if key_columns:
-                frame, deduped = dedupe_by_key(frame, key_columns, _label(context))
-                deduped_total += deduped
+                frame, deduped = dedupe_by_key(frame, key_columns, label)
                 existing = self._read(path, lazy=False) if self._exists(path) else None
                 frame = upsert(existing, frame, key_columns)  # type: ignore[arg-type]
             self._write(path, frame)
-            rows[partition_key or "all"] = frame.height
-            schema = schema or frame.schema
+            return frame.height, deduped
+
+        # Partitions are independent files: writing them side by side overlaps one file's
+        # fsync or upload with the next one's encoding.
+        with ThreadPoolExecutor(max_workers=self.write_threads) as pool:
+            results = list(pool.map(store_one, frames.items()))
+        rows = {key or "all": height for key, (height, _) in zip(frames, results, strict=True)}
+        schema = next(iter(frames.values())).schema
         location = self.store().uri(self.bucket, self.asset_dir(context.asset_key, metadata))
-        context.add_output_metadata(output_metadata(schema or pl.Schema(), rows, deduped_total, location))
+        context.add_output_metadata(output_metadata(schema, rows, sum(d for _, d in results), location))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         upstream = context.upstream_output
@@ -145,7 +153,18 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             )
         if not paths:
             return pl.LazyFrame() if lazy else pl.DataFrame()
-        frames = [self._read(p, lazy) for p in paths]
+        return self._read_many(paths, lazy)
+
+    def _read_many(self, keys: list[str], lazy: bool) -> pl.DataFrame | pl.LazyFrame:
+        store = self.store()
+        local = [store.local_path(self.bucket, k) for k in keys]
+        if all(local):
+            try:  # polars reads the files in parallel
+                return pl.scan_parquet(local) if lazy else pl.read_parquet(local)
+            except pl.exceptions.SchemaError:
+                pass  # the files disagree (the schema evolved): align them column by column
+        with ThreadPoolExecutor(max_workers=self.write_threads) as pool:
+            frames = list(pool.map(lambda k: self._read(k, lazy), keys))
         return pl.concat(frames, how="diagonal_relaxed")  # type: ignore[type-var]
 
 

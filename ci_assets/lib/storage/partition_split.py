@@ -100,8 +100,9 @@ def split_frame(
     for i, (column, definition) in enumerate(zip(columns, defs, strict=True)):
         dtype = df.schema[column]
         if isinstance(dtype, pl.Datetime) and isinstance(definition, dg.TimeWindowPartitionsDefinition):
+            dim_keys = sorted({key_parts(partitions_def, k)[i] for k in partition_keys})
             name = f"__ci_assets_partition_{i}"
-            temp.append(pl.col(column).dt.strftime(definition.fmt).alias(name))
+            temp.append(_window_key(column, dtype, definition, dim_keys).alias(name))
             group_cols.append(name)
         else:
             group_cols.append(column)
@@ -110,7 +111,7 @@ def split_frame(
     wanted = set(partition_keys)
     out: dict[str, list[pl.DataFrame]] = {key: [] for key in partition_keys}
     strays: list[str] = []
-    for values, group in frame.partition_by(group_cols, as_dict=True, maintain_order=True).items():
+    for values, group in _groups(frame, group_cols):
         if any(v is None for v in values):
             strays.append("<null>")
             continue
@@ -130,3 +131,39 @@ def split_frame(
     return {
         key: (frames[0] if len(frames) == 1 else pl.concat(frames) if frames else empty) for key, frames in out.items()
     }
+
+
+def _window_key(
+    column: str, dtype: pl.Datetime, definition: dg.TimeWindowPartitionsDefinition, keys: list[str]
+) -> pl.Expr:
+    """The partition key of each timestamp, found among the run's windows by binary search;
+    a timestamp in none of them keeps its own text, so it shows up as a stray."""
+    windows = sorted((definition.time_window_for_partition_key(k), k) for k in keys)
+    zone = dtype.time_zone
+
+    def as_column(t: dt.datetime) -> dt.datetime:
+        return t.astimezone(dt.UTC).replace(tzinfo=None) if zone is None else t
+
+    starts = pl.lit(pl.Series([as_column(w.start) for w, _ in windows], dtype=dtype))
+    ends = pl.lit(pl.Series([as_column(w.end) for w, _ in windows], dtype=dtype))
+    labels = pl.lit(pl.Series([k for _, k in windows], dtype=pl.String))
+    index = (starts.search_sorted(pl.col(column), side="right").cast(pl.Int64) - 1).clip(lower_bound=0)
+    inside = (pl.col(column) >= starts.gather(index)) & (pl.col(column) < ends.gather(index))
+    return pl.when(inside).then(labels.gather(index)).otherwise(pl.col(column).dt.to_string())
+
+
+def _groups(frame: pl.DataFrame, columns: list[str]) -> list[tuple[tuple[Any, ...], pl.DataFrame]]:
+    """(values, rows) per distinct value of `columns`.
+
+    A backfill's frame usually arrives grouped by partition already (one day after
+    another); then each group is a zero-copy slice, and only a shuffled frame pays
+    for `partition_by`'s copy.
+    """
+    runs = frame.select(pl.struct(columns).rle().alias("run")).unnest("run").unnest("value")
+    if runs.select(columns).n_unique() == runs.height:
+        starts = runs["len"].cum_sum() - runs["len"]
+        return [
+            (tuple(row[c] for c in columns), frame.slice(start, length))
+            for row, start, length in zip(runs.iter_rows(named=True), starts, runs["len"], strict=True)
+        ]
+    return list(frame.partition_by(columns, as_dict=True, maintain_order=True).items())
