@@ -51,6 +51,7 @@ def dev(host: str, port: int) -> None:
     os.environ["CI_ASSETS_HOME"] = str(env.home())
     seed_demo()
     os.environ["DAGSTER_HOME"] = str(prepare_local_dagster_home())
+    os.environ["VIRTUAL_ENV"] = sys.prefix  # the venv `dg` checks it runs in
     dg = shutil.which("dg", path=str(Path(sys.executable).parent)) or "dg"
     print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
     # `dg dev` finds the code location through pyproject.toml's [tool.dg] section.
