@@ -30,7 +30,8 @@ from ci_assets.lib.storage.bigquery_tables import (
     table_id,
 )
 from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary_key
-from ci_assets.lib.storage.partition_split import dimensions, key_parts, partition_columns, split_frame
+from ci_assets.lib.storage.outputs import asset_output
+from ci_assets.lib.storage.partition_split import dimensions, key_parts, partition_columns
 
 _TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME")
 
@@ -54,29 +55,17 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
 
     # -- writing ------------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        if obj is None:
+        output = asset_output(context, obj)
+        if output is None:
             return
-        if isinstance(obj, pl.LazyFrame):
-            obj = obj.collect()
-        metadata = context.definition_metadata or {}
-        label = f"asset {context.asset_key.to_user_string()}"
-        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
-        keys = list(context.asset_partition_keys) if partitions_def else []
-        if isinstance(obj, Mapping):
-            obj = pl.concat([f.collect() if isinstance(f, pl.LazyFrame) else f for f in obj.values()])
-        if not isinstance(obj, pl.DataFrame):
-            raise TypeError(f"{label}: expected a polars DataFrame, got {type(obj).__name__}")
-
-        frame: pl.DataFrame = obj
-        rows = {"all": frame.height}
-        if partitions_def is not None:
-            # Splitting proves every row belongs to a partition of this run before anything is written.
-            split = split_frame(frame, partitions_def, keys, metadata.get("partition_expr"), label)
-            rows = {k: f.height for k, f in split.items()}
+        metadata, partitions_def, keys = output.metadata, output.partitions_def, output.keys
+        frames = list(output.frames.values())
+        frame = frames[0] if len(frames) == 1 else pl.concat(frames)
+        rows = {key or "all": f.height for key, f in output.frames.items()}
         key_columns = primary_key(metadata)
         deduped = 0
         if key_columns:
-            frame, deduped = dedupe_by_key(frame, key_columns, label)
+            frame, deduped = dedupe_by_key(frame, key_columns, output.label)
 
         table = self.table_for(context.asset_key, metadata)
         target = self._ensure_table(table, frame, metadata, partitions_def)

@@ -21,7 +21,8 @@ from ci_assets.lib.storage.bigquery_tables import table_id
 from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary_key, upsert
 from ci_assets.lib.storage.local_store import LocalObjectStore
 from ci_assets.lib.storage.object_store import BucketNotFoundError, ObjectStore
-from ci_assets.lib.storage.partition_split import hive_segments, split_frame
+from ci_assets.lib.storage.outputs import asset_output
+from ci_assets.lib.storage.partition_split import hive_segments
 from ci_assets.lib.storage.s3_store import S3ObjectStore
 
 FILE_NAME = "data.parquet"
@@ -86,29 +87,18 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     # -- Dagster hooks ----------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        if obj is None:
+        output = asset_output(context, obj)
+        if output is None:
             return
-        if isinstance(obj, pl.LazyFrame):
-            obj = obj.collect()
-        metadata = context.definition_metadata or {}
-        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
-        if partitions_def is not None:
-            keys = list(context.asset_partition_keys)
-            frames = _frames_by_partition(context, obj, partitions_def, keys, metadata)
-        elif isinstance(obj, pl.DataFrame):
-            frames = {None: obj}
-        else:
-            raise TypeError(f"{_label(context)}: expected a polars DataFrame, got {type(obj).__name__}")
-
+        metadata, partitions_def = output.metadata, output.partitions_def
         key_columns = primary_key(metadata)
-        label = _label(context)
 
         def store_one(item: tuple[str | None, pl.DataFrame]) -> tuple[int, int]:
             partition_key, frame = item
             path = self.partition_path(context.asset_key, metadata, partitions_def, partition_key)
             deduped = 0
             if key_columns:
-                frame, deduped = dedupe_by_key(frame, key_columns, label)
+                frame, deduped = dedupe_by_key(frame, key_columns, output.label)
                 existing = self._read(path, lazy=False) if self._exists(path) else None
                 frame = upsert(existing, frame, key_columns)  # type: ignore[arg-type]
             self._write(path, frame)
@@ -117,11 +107,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         # Partitions are independent files: writing them side by side overlaps one file's
         # fsync or upload with the next one's encoding.
         with ThreadPoolExecutor(max_workers=self.write_threads) as pool:
-            results = list(pool.map(store_one, frames.items()))
-        rows = {key or "all": height for key, (height, _) in zip(frames, results, strict=True)}
-        schema = next(iter(frames.values())).schema
+            results = list(pool.map(store_one, output.frames.items()))
+        rows = {key or "all": height for key, (height, _) in zip(output.frames, results, strict=True)}
         location = self.store().uri(self.bucket, self.asset_dir(context.asset_key, metadata))
-        context.add_output_metadata(output_metadata(schema, rows, sum(d for _, d in results), location))
+        context.add_output_metadata(output_metadata(output.schema, rows, sum(d for _, d in results), location))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         upstream = context.upstream_output
@@ -166,29 +155,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=self.write_threads) as pool:
             frames = list(pool.map(lambda k: self._read(k, lazy), keys))
         return pl.concat(frames, how="diagonal_relaxed")  # type: ignore[type-var]
-
-
-def _frames_by_partition(
-    context: dg.OutputContext,
-    obj: Any,
-    partitions_def: dg.PartitionsDefinition,
-    keys: list[str],
-    metadata: Mapping[str, Any],
-) -> dict[str | None, pl.DataFrame]:
-    if isinstance(obj, Mapping):
-        unexpected = sorted(set(obj) - set(keys))
-        if unexpected:
-            raise ValueError(f"{_label(context)} returned frames for partitions outside the run: {unexpected[:5]}")
-        empty = next(iter(obj.values())).clear() if obj else pl.DataFrame()
-        return {k: _collect(obj.get(k, empty)) for k in keys}
-    if not isinstance(obj, pl.DataFrame):
-        raise TypeError(f"{_label(context)}: expected a polars DataFrame, got {type(obj).__name__}")
-    split = split_frame(obj, partitions_def, keys, metadata.get("partition_expr"), _label(context))
-    return dict(split.items())
-
-
-def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
-    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
 
 
 class LocalParquetIOManager(ParquetIOManager):
