@@ -142,3 +142,15 @@ def ci_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("CI_ASSETS_HOME", str(home))
     monkeypatch.setenv("CI_ASSETS_ENV", "local")
     return home
+
+
+@pytest.fixture
+def fresh_postgres(postgres_dsn: str) -> Iterator[str]:
+    """An empty database of its own for one test, on the machine's PostgreSQL."""
+    name = f"ci_assets_t_{uuid.uuid4().hex[:12]}"
+    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -1,5 +1,16 @@
-"""The buildhub system's assets, checks, sensors and schedules (group `buildhub`)."""
+"""Buildhub (seed 003): buildhub.json keys in S3 become validated, deduplicated builds in PostgreSQL."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from ci_assets.defs.buildhub.assets import build, builds, ingest_job
+from ci_assets.defs.buildhub.backfill import backfill_job
+from ci_assets.defs.buildhub.kinto import kinto_migration_job
+from ci_assets.defs.buildhub.sensors import new_keys_sensor, sqs_sensor
+from ci_assets.defs.buildhub.settings import settings_from_env
+
+defs = dg.Definitions(
+    assets=[builds, build],
+    jobs=[ingest_job, backfill_job, kinto_migration_job],
+    sensors=[new_keys_sensor, sqs_sensor],
+    resources={"buildhub_settings": settings_from_env()},
+)

@@ -69,3 +69,16 @@ def output_metadata(
     if duplicates_replaced:
         meta["rows_deduplicated_by_primary_key"] = dg.MetadataValue.int(duplicates_replaced)
     return meta
+
+
+def markdown_table(frame: pl.DataFrame, limit: int = 20) -> str:
+    """The first rows as a Markdown table, for a metadata preview in the UI."""
+    head = frame.head(limit)
+    lines = ["| " + " | ".join(head.columns) + " |", "|" + "---|" * len(head.columns)]
+    lines += [
+        "| " + " | ".join("" if v is None else str(v).replace("|", "\\|") for v in row) + " |"
+        for row in head.iter_rows()
+    ]
+    if frame.height > limit:
+        lines.append(f"\n… {frame.height - limit} more rows")
+    return "\n".join(lines)

@@ -1,0 +1,153 @@
+"""Download, validate, deduplicate and store buildhub.json keys, a batch at a time.
+
+The original daemon took one key at a time: download, validate, one INSERT, one
+commit. Here a batch downloads in parallel and lands in one transaction: the
+builds, the key+ETag cache entries and the quarantine rows commit together, so a
+crash leaves either all of a batch or none of it, and a re-run redoes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ci_assets.defs.buildhub import store
+from ci_assets.defs.buildhub.documents import Invalid, Valid, parse
+from ci_assets.lib import quarantine
+from ci_assets.lib.metrics import MetricsRecorder
+from ci_assets.lib.storage.object_store import ObjectNotFoundError, ObjectStore
+from ci_assets.lib.storage.postgres import PostgresResource
+
+SOURCE = "buildhub"
+MAX_DOCUMENT_BYTES = 5 << 20  # real buildhub.json files are a few kB
+
+
+@dataclasses.dataclass
+class IngestReport:
+    received: int = 0
+    inserted: int = 0
+    not_inserted: int = 0  # already stored (same hash), including cache hits
+    cached: int = 0  # not downloaded at all: the key+ETag cache says nothing changed
+    rejected: int = 0
+    missing: int = 0  # listed, but gone before it could be downloaded; retried next time
+    build_ids: set[str] = dataclasses.field(default_factory=set)
+    rejected_keys: list[str] = dataclasses.field(default_factory=list)
+
+    def reconciles(self) -> bool:
+        return self.received == self.inserted + self.not_inserted + self.rejected + self.missing
+
+    def add(self, other: IngestReport) -> None:
+        for field in ("received", "inserted", "not_inserted", "cached", "rejected", "missing"):
+            setattr(self, field, getattr(self, field) + getattr(other, field))
+        self.build_ids |= other.build_ids
+        self.rejected_keys += other.rejected_keys
+
+    def as_metadata(self) -> dict[str, Any]:
+        return {
+            "received": self.received,
+            "accepted": self.inserted,
+            "duplicate": self.not_inserted,
+            "rejected": self.rejected,
+            "ignored": self.missing,
+            "cached": self.cached,
+            "reconciled": self.reconciles(),
+        }
+
+
+def _fetch(object_store: ObjectStore, bucket: str, row: store.KeyRow) -> tuple[store.KeyRow, bytes | None]:
+    try:
+        stored = object_store.get(bucket, row.key)
+    except ObjectNotFoundError:
+        return row, None
+    assert stored is not None
+    return row, stored.data
+
+
+def ingest_keys(
+    object_store: ObjectStore,
+    postgres: PostgresResource,
+    bucket: str,
+    rows: Sequence[store.KeyRow],
+    metrics: MetricsRecorder,
+    context: str = "sqs",
+    use_cache: bool = True,
+    batch_size: int = 500,
+    threads: int = 16,
+    log: Callable[[str], None] = lambda _: None,
+) -> IngestReport:
+    """`context` prefixes the metric keys the way Buildhub2 did (`sqs_inserted`, `backfill_inserted`)."""
+    report = IngestReport()
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            part = _ingest_batch(object_store, postgres, bucket, batch, pool, use_cache)
+            report.add(part)
+            metrics.incr(f"{context}_inserted", part.inserted)
+            metrics.incr(f"{context}_not_inserted", part.not_inserted)
+            log(f"{start + len(batch)}/{len(rows)} keys: {part.inserted} inserted, {part.rejected} rejected")
+    return report
+
+
+def _ingest_batch(
+    object_store: ObjectStore,
+    postgres: PostgresResource,
+    bucket: str,
+    batch: Sequence[store.KeyRow],
+    pool: ThreadPoolExecutor,
+    use_cache: bool,
+) -> IngestReport:
+    report = IngestReport(received=len(batch))
+    todo = [r for r in batch if not (use_cache and r.cached)]
+    report.cached = report.not_inserted = len(batch) - len(todo)
+    too_big = [r for r in todo if r.size > MAX_DOCUMENT_BYTES]
+    fetched = list(pool.map(lambda r: _fetch(object_store, bucket, r), [r for r in todo if r not in too_big]))
+
+    rejected = [
+        quarantine.Rejected(
+            f"s3://{bucket}/{r.key}",
+            f"document too large: {r.size} bytes (limit {MAX_DOCUMENT_BYTES})",
+            detail={"key": r.key, "etag": r.etag, "paths": ["$"]},
+            partition=str(r.upload_day),
+        )
+        for r in too_big
+    ]
+    outcomes = [(r.key, r.etag, "rejected") for r in too_big]
+    valid: list[tuple[store.KeyRow, Valid]] = []
+    for row, data in fetched:
+        if data is None:
+            report.missing += 1
+            continue
+        parsed = parse(data)
+        if isinstance(parsed, Invalid):
+            rejected.append(
+                quarantine.Rejected(
+                    f"s3://{bucket}/{row.key}",
+                    parsed.reason,
+                    raw=data,
+                    detail={"key": row.key, "etag": row.etag, "paths": parsed.paths},
+                    partition=str(row.upload_day),
+                )
+            )
+            outcomes.append((row.key, row.etag, "rejected"))
+        else:
+            valid.append((row, parsed))
+            if parsed.build_id:
+                report.build_ids.add(parsed.build_id)
+
+    with postgres.connect() as conn:
+        new_hashes = store.insert_builds(
+            conn, [store.NewBuild(v.build_hash, v.document, r.key, r.etag) for r, v in valid]
+        )
+        for row, parsed in valid:
+            first = parsed.build_hash in new_hashes
+            new_hashes.discard(parsed.build_hash)  # the same document under a second key is a duplicate
+            report.inserted += first
+            report.not_inserted += not first
+            outcomes.append((row.key, row.etag, "inserted" if first else "duplicate"))
+        store.mark_ingested(conn, bucket, outcomes)
+        quarantine.quarantine(conn, SOURCE, rejected)
+    report.rejected = len(rejected)
+    report.rejected_keys = [r.detail["key"] for r in rejected]
+    return report

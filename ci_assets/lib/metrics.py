@@ -1,0 +1,82 @@
+"""Metrics through markus (statsd in the cloud, log lines locally), tallied for metadata too.
+
+A system keeps its original metric keys; the same counts land in the run's
+materialization metadata, so the UI shows what the dashboards show.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import markus
+
+_configured = threading.Lock()
+_done = False
+
+
+def configure_backends() -> None:
+    """Once per process: statsd when `CI_ASSETS_STATSD_HOST` is set, else logging."""
+    global _done
+    with _configured:
+        if _done:
+            return
+        host = os.environ.get("CI_ASSETS_STATSD_HOST")
+        if host:
+            backend: dict[str, Any] = {
+                "class": "markus.backends.statsd.StatsdMetrics",
+                "options": {"statsd_host": host, "statsd_port": int(os.environ.get("CI_ASSETS_STATSD_PORT", "8125"))},
+            }
+        else:
+            backend = {"class": "markus.backends.logging.LoggingMetrics"}
+        markus.configure(backends=[backend])
+        _done = True
+
+
+class MetricsRecorder:
+    """Emits each metric to markus under `namespace` and keeps a tally of what it emitted."""
+
+    def __init__(self, namespace: str):
+        configure_backends()
+        self._metrics = markus.get_metrics(namespace)
+        self._lock = threading.Lock()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.timings: dict[str, list[float]] = collections.defaultdict(list)
+        self.gauges: dict[str, float] = {}
+
+    def incr(self, key: str, value: int = 1, tags: list[str] | None = None) -> None:
+        self._metrics.incr(key, value=value, tags=tags)
+        with self._lock:
+            self.counts[key] += value
+            for tag in tags or []:
+                self.counts[f"{key}[{tag}]"] += value
+
+    def gauge(self, key: str, value: float, tags: list[str] | None = None) -> None:
+        self._metrics.gauge(key, value=value, tags=tags)
+        with self._lock:
+            self.gauges[key] = value
+
+    @contextlib.contextmanager
+    def timer(self, key: str, tags: list[str] | None = None) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            elapsed_ms = (time.perf_counter() - start) * 1000
+            self._metrics.timing(key, value=elapsed_ms, tags=tags)
+            with self._lock:
+                self.timings[key].append(elapsed_ms)
+
+    def as_metadata(self) -> dict[str, Any]:
+        """Counts as ints, timers as count and total milliseconds, gauges as their last value."""
+        out: dict[str, Any] = dict(self.counts)
+        for key, values in self.timings.items():
+            out[f"{key}.count"] = len(values)
+            out[f"{key}.total_ms"] = round(sum(values), 1)
+        out.update(self.gauges)
+        return out
