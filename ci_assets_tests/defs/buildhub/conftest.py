@@ -52,3 +52,46 @@ def world(moto_endpoint: str, fresh_postgres: str) -> Iterator[BuildhubWorld]:
     }
     with dg.DagsterInstance.ephemeral() as instance:
         yield BuildhubWorld(store, bucket, resources, instance, fresh_postgres)
+
+
+@dataclasses.dataclass(frozen=True)
+class Kinto:
+    url: str  # ends with /v1
+    auth: tuple[str, str]
+
+
+@pytest.fixture(scope="session")
+def kinto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kinto]:
+    """A real Kinto server (PyPI's `kinto`, memory backend) with an admin account."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import requests
+
+    from ci_assets_tests.services.network import free_port, wait_for_http
+
+    workdir = tmp_path_factory.mktemp("kinto")
+    kinto_bin = str(Path(sys.executable).parent / "kinto")
+    ini = workdir / "kinto.ini"
+    subprocess.run(
+        [kinto_bin, "init", "--ini", str(ini), "--backend", "memory", "--cache-backend", "memory"],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    log = (workdir / "server.log").open("wb")
+    proc = subprocess.Popen([kinto_bin, "start", "--ini", str(ini), "--port", str(port)], stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_for_http(url + "/", timeout=60)
+        auth = ("admin", "s3cr3t-for-tests")
+        requests.put(f"{url}/accounts/admin", json={"data": {"password": auth[1]}}, timeout=30).raise_for_status()
+        bucket = {"permissions": {"read": ["system.Everyone"]}}
+        requests.put(f"{url}/buckets/build-hub", json=bucket, auth=auth, timeout=30).raise_for_status()
+        requests.put(f"{url}/buckets/build-hub/collections/releases", auth=auth, timeout=30).raise_for_status()
+        yield Kinto(url, auth)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
