@@ -1,0 +1,131 @@
+"""Buildhub ingest: 20,000 buildhub.json into the PostgreSQL at 127.0.0.1.
+
+Baseline (in this script): what Buildhub2's daemon did per key — download, validate,
+one INSERT ... ON CONFLICT DO NOTHING, one commit. Ours: `ingest_keys` (parallel
+downloads, one transaction per batch of 500). Each writes into its own fresh database.
+Target: >= 5x the baseline's throughput.
+
+Run twice: against moto's S3 server (in its own process), and against the local
+object store. moto answers at most ~500 GETs a second on this machine, which caps
+any S3 client; the local store shows what the pipeline itself does.
+
+    python bench/buildhub_ingest.py [--documents 20000]
+"""
+
+import argparse
+import random
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import psycopg
+from moto_process import moto_server
+from psycopg.types.json import Jsonb
+
+from ci_assets.defs.buildhub import store
+from ci_assets.defs.buildhub.documents import Valid, parse
+from ci_assets.defs.buildhub.ingest import ingest_keys
+from ci_assets.defs.buildhub.samples import encode, key_for, make_document
+from ci_assets.lib.metrics import MetricsRecorder
+from ci_assets.lib.storage.local_store import LocalObjectStore
+from ci_assets.lib.storage.object_store import ObjectStore
+from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets.lib.storage.s3_store import S3ObjectStore
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def fresh_database() -> str:
+    name = f"bench_buildhub_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def drop(name: str) -> None:
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def baseline(s3: ObjectStore, bucket: str, keys: list[str], dsn: str) -> int:
+    inserted = 0
+    with psycopg.connect(dsn) as conn:
+        store.ensure_schema(conn)
+        conn.commit()
+        for key in keys:
+            stored = s3.get(bucket, key)
+            assert stored is not None
+            parsed = parse(stored.data)
+            assert isinstance(parsed, Valid)
+            row = conn.execute(
+                f"INSERT INTO {store.SCHEMA}.main_build (build_hash, build, s3_object_key, s3_object_etag) "
+                "VALUES (%s, %s, %s, %s) ON CONFLICT (build_hash) DO NOTHING RETURNING id",
+                (parsed.build_hash, Jsonb(parsed.document), key, stored.etag),
+            ).fetchone()
+            conn.commit()
+            inserted += row is not None
+    return inserted
+
+
+def ours(s3: ObjectStore, bucket: str, dsn: str) -> int:
+    postgres = PostgresResource(dsn=dsn)
+    with postgres.connect() as conn:
+        store.ensure_schema(conn)
+        listed = list(s3.list(bucket))
+        store.record_keys(conn, bucket, listed)
+        rows = store.keys_by_name(conn, bucket, [o.key for o in listed])
+    report = ingest_keys(s3, postgres, bucket, rows, MetricsRecorder("bench"))
+    assert report.reconciles()
+    return report.inserted
+
+
+def compare(label: str, objects: ObjectStore, bucket: str, documents: dict[str, bytes]) -> None:
+    databases = [fresh_database(), fresh_database()]
+    try:
+        dsn = [f"postgresql://postgres@127.0.0.1:5432/{name}" for name in databases]
+        t0 = time.perf_counter()
+        base_inserted = baseline(objects, bucket, sorted(documents), dsn[0])
+        base = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        our_inserted = ours(objects, bucket, dsn[1])
+        mine = time.perf_counter() - t0
+    finally:
+        for name in databases:
+            drop(name)
+    assert base_inserted == our_inserted == len(documents)
+    n = len(documents)
+    print(f"{n:,} buildhub.json from {label} into PostgreSQL at 127.0.0.1:5432")
+    print(f"  one at a time (Buildhub2's daemon): {base:7.2f} s  {n / base:8.0f} documents/s")
+    print(f"  ingest_keys (batched, parallel):    {mine:7.2f} s  {n / mine:8.0f} documents/s  (incl. listing)")
+    print(f"  throughput: {base / mine:.1f}x the baseline (target >= 5x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--documents", type=int, default=20_000)
+    args = parser.parse_args()
+    rng = random.Random(5)
+    documents: dict[str, bytes] = {}
+    while len(documents) < args.documents:
+        document = make_document(rng)
+        documents[key_for(document)] = encode(document)
+    bucket = "bench-buildhub"
+
+    with moto_server() as endpoint:
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket=bucket)
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda kv: client.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), documents.items()))
+        compare("moto's S3 server (own process)", S3ObjectStore(endpoint_url=endpoint), bucket, documents)
+
+    with tempfile.TemporaryDirectory(prefix="bench-buildhub-") as root:
+        local = LocalObjectStore(root, fsync=False)
+        for key, body in documents.items():
+            local.put(bucket, key, body)
+        compare("the local object store", local, bucket, documents)
+
+
+if __name__ == "__main__":
+    main()

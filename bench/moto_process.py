@@ -1,0 +1,34 @@
+"""moto's S3 server in a process of its own, so the benchmark's client threads don't share its GIL."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ci_assets_tests.services.network import free_port, wait_for_http
+
+_SERVER = """
+import logging, sys, time
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+from moto.server import ThreadedMotoServer
+ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False).start()
+while True:
+    time.sleep(3600)
+"""
+
+
+@contextmanager
+def moto_server() -> Iterator[str]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ.setdefault(name, "bench")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(port)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/", timeout=30)
+        time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.kill()
