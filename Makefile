@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export CI_ASSETS_HOME ?= $(CURDIR)/.ci_assets
 
-.PHONY: install dev demo test lint format bench clean
+.PHONY: install dev demo search test lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -24,6 +24,9 @@ dev: install
 demo: install
 	$(VENV)/bin/ci-assets demo
 
+search: install
+	$(VENV)/bin/ci-assets search
+
 lint: install
 	$(VENV)/bin/ruff check ci_assets ci_assets_tests bench
 	$(VENV)/bin/ruff format --check ci_assets ci_assets_tests bench
@@ -38,6 +41,9 @@ format: install
 bench: install
 	$(VENV)/bin/python bench/parquet_io_manager.py
 	$(VENV)/bin/python bench/single_run_backfill.py
+	$(VENV)/bin/python bench/buildhub_ingest.py
+	$(VENV)/bin/python bench/buildhub_sensor_tick.py
+	$(VENV)/bin/python bench/buildhub_search.py
 
 clean:
 	rm -rf $(VENV) .tools .ci_assets

@@ -10,6 +10,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import psycopg
+
 from ci_assets.lib import env
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -59,6 +61,27 @@ def dev(host: str, port: int) -> None:
     os.execv(dg, [dg, "dev", "-h", host, "-p", str(port)])
 
 
+def serve_search(host: str, port: int) -> None:
+    """Buildhub's /api/search on the environment's PostgreSQL, as the read-only role."""
+    import uvicorn
+
+    from ci_assets.defs.buildhub import store
+    from ci_assets.defs.buildhub.search.api import create_app, ensure_reader_role, reader_dsn
+    from ci_assets.defs.resources import resources_for_env
+
+    postgres = resources_for_env()["postgres"]
+    dsn = os.environ.get("CI_ASSETS_BUILDHUB_SEARCH_DSN")
+    if not dsn:
+        owner = postgres.dsn if isinstance(postgres.dsn, str) else os.environ.get("CI_ASSETS_POSTGRES_DSN")
+        owner = owner or postgres.uri()
+        with psycopg.connect(owner) as conn:
+            store.ensure_schema(conn)
+            ensure_reader_role(conn)
+        dsn = reader_dsn(owner)
+    print(f"Buildhub search on http://{host}:{port}/api/search", flush=True)
+    uvicorn.run(create_app(dsn), host=host, port=port, log_level="warning")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="ci-assets", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -66,11 +89,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve = commands.add_parser("dev", help="seed the demo, then start the Dagster UI and daemon")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    api = commands.add_parser("search", help="serve Buildhub's /api/search (port from SEARCH_PORT)")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=int(os.environ.get("SEARCH_PORT", "8000")))
     args = parser.parse_args(argv)
     if args.command == "demo":
         seed_demo()
     elif args.command == "dev":
         dev(args.host, args.port)
+    elif args.command == "search":
+        serve_search(args.host, args.port)
 
 
 if __name__ == "__main__":

@@ -61,16 +61,18 @@ class MetricsRecorder:
         with self._lock:
             self.gauges[key] = value
 
+    def timing(self, key: str, elapsed_ms: float, tags: list[str] | None = None) -> None:
+        self._metrics.timing(key, value=elapsed_ms, tags=tags)
+        with self._lock:
+            self.timings[key].append(elapsed_ms)
+
     @contextlib.contextmanager
     def timer(self, key: str, tags: list[str] | None = None) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
         finally:
-            elapsed_ms = (time.perf_counter() - start) * 1000
-            self._metrics.timing(key, value=elapsed_ms, tags=tags)
-            with self._lock:
-                self.timings[key].append(elapsed_ms)
+            self.timing(key, (time.perf_counter() - start) * 1000, tags)
 
     def as_metadata(self) -> dict[str, Any]:
         """Counts as ints, timers as count and total milliseconds, gauges as their last value."""

@@ -34,6 +34,9 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.main_build (
 );
 CREATE INDEX IF NOT EXISTS main_build_build_id ON {SCHEMA}.main_build (build_id);
 CREATE INDEX IF NOT EXISTS main_build_s3_object_key ON {SCHEMA}.main_build (s3_object_key);
+-- What /api/search needs in place of Elasticsearch: containment (term, terms, match) and date order.
+CREATE INDEX IF NOT EXISTS main_build_build_paths ON {SCHEMA}.main_build USING gin (build jsonb_path_ops);
+CREATE INDEX IF NOT EXISTS main_build_download_date ON {SCHEMA}.main_build ((build #>> '{{download,date}}'));
 CREATE TABLE IF NOT EXISTS {SCHEMA}.s3_keys (
     bucket         text        NOT NULL,
     key            text        NOT NULL,

@@ -133,3 +133,12 @@ def test_every_build_id_becomes_a_partition_holding_its_platforms(world: Buildhu
     meta = result.asset_materializations_for_node("buildhub__build")[0].metadata
     assert meta["locales"].value == 2
     assert (tmp_path / "lake" / "buildhub" / "build" / f"partition={build_id}" / "data.parquet").exists()
+
+
+def test_a_huge_object_is_rejected_without_being_downloaded(world: BuildhubWorld) -> None:
+    world.upload(2)
+    world.store.put(world.bucket, "pub/huge/buildhub.json", b"{" + b" " * (50 << 20) + b"}")  # 50 MB
+    tick(world)
+    meta = metadata(ingest(world))
+    assert (meta["accepted"], meta["rejected"]) == (2, 1)
+    assert sql(world, "SELECT reason FROM quarantine")[0][0].startswith("document too large: 52428802 bytes")
