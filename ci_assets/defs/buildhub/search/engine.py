@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError, field
-from ci_assets.defs.buildhub.search.query import Params, all_of, condition
+from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
 from ci_assets.defs.buildhub.store import SCHEMA
 
 MAX_SIZE = 1000
@@ -71,7 +73,18 @@ def _source(document: dict[str, Any], includes: Any) -> dict[str, Any]:
     return out
 
 
-def _aggregation(conn: psycopg.Connection, name: str, spec: Any, where: sql.Composable, params: Params) -> Any:
+# Every part of a response is a scalar subquery over one materialized set of matching
+# rows, so a request costs one statement and one index scan, whatever it asks for.
+MATCHED = sql.SQL("matched")
+
+
+@dataclasses.dataclass
+class Part:
+    select: sql.Composable
+    decode: Callable[[Any], Any]
+
+
+def _aggregation(name: str, spec: Any, where: sql.Composable, params: Params) -> Part:
     if not isinstance(spec, dict):
         raise SearchError(f"aggregation {name!r} must be an object")
     subs = spec.get("aggs", spec.get("aggregations"))
@@ -80,22 +93,28 @@ def _aggregation(conn: psycopg.Connection, name: str, spec: Any, where: sql.Comp
         raise SearchError(f"aggregation {name!r} must have exactly one type, got {kinds}")
     kind, body = kinds[0], spec[kinds[0]]
     if kind == "filter":
-        inner = Params(params)
-        narrowed = all_of([where, condition(body, inner)])
-        count = conn.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(TABLE, narrowed), inner).fetchone()
-        result: dict[str, Any] = {"doc_count": count[0] if count else 0}
-        result.update(aggregations(conn, subs or {}, narrowed, inner))
-        return result
+        narrowed = all_of([where, condition(body, params)])
+        count = sql.SQL("(SELECT count(*) FROM {} WHERE {})").format(MATCHED, narrowed)
+        inner = _aggregations(subs or {}, narrowed, params)
+        names = list(inner)
+        select = sql.SQL("json_build_array({}{})").format(
+            count, sql.SQL("").join(sql.SQL(", {}").format(inner[n].select) for n in names)
+        )
+
+        def decode_filter(value: list[Any]) -> dict[str, Any]:
+            out: dict[str, Any] = {"doc_count": value[0]}
+            out.update({n: inner[n].decode(v) for n, v in zip(names, value[1:], strict=True)})
+            return out
+
+        return Part(select, decode_filter)
     if subs:
         raise SearchError(f"sub-aggregations are supported under filter aggregations only, not {kind!r}")
     if not isinstance(body, dict):
         raise SearchError(f"{kind} aggregation {name!r} takes an object")
     target = field(body.get("field"))
     if kind == "cardinality":
-        row = conn.execute(
-            sql.SQL("SELECT count(DISTINCT {}) FROM {} WHERE {}").format(target.text(), TABLE, where), params
-        ).fetchone()
-        return {"value": row[0] if row else 0}
+        select = sql.SQL("(SELECT count(DISTINCT {}) FROM {} WHERE {})").format(target.text(), MATCHED, where)
+        return Part(select, lambda value: {"value": value})
     if kind == "terms":
         size = _int(body.get("size", 10), "terms size")
         if size > MAX_BUCKETS:
@@ -110,23 +129,26 @@ def _aggregation(conn: psycopg.Connection, name: str, spec: Any, where: sql.Comp
             if key == "_count"
             else sql.SQL("key {}").format(direction_sql)
         )
-        local = Params(params)
         filters = [where, sql.SQL("{} IS NOT NULL").format(target.text())]
         if "include" in body:
-            filters.append(sql.SQL("{} ~ {}").format(target.text(), local.bind(f"^(?:{body['include']})$")))
-        query = sql.SQL(
-            "SELECT {} AS key, count(*) AS doc_count FROM {} WHERE {} GROUP BY 1 ORDER BY {} LIMIT {}"
-        ).format(target.text(), TABLE, all_of(filters), ordering, local.bind(size))
-        rows = conn.execute(query, local).fetchall()
-        buckets = [{"key": int(k) if target.kind == "integer" else k, "doc_count": c} for k, c in rows]
-        return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": buckets}
+            filters.append(sql.SQL("{} ~ {}").format(target.text(), params.bind(f"^(?:{body['include']})$")))
+        select = sql.SQL(
+            "(SELECT coalesce(json_agg(json_build_array(key, doc_count)), '[]'::json) FROM "
+            "(SELECT {} AS key, count(*) AS doc_count FROM {} WHERE {} GROUP BY 1 ORDER BY {} LIMIT {}) AS b)"
+        ).format(target.text(), MATCHED, all_of(filters), ordering, params.bind(size))
+
+        def decode_terms(value: list[list[Any]]) -> dict[str, Any]:
+            buckets = [{"key": int(k) if target.kind == "integer" else k, "doc_count": c} for k, c in value]
+            return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": buckets}
+
+        return Part(select, decode_terms)
     raise SearchError(f"unknown aggregation type {kind!r}")
 
 
-def aggregations(conn: psycopg.Connection, specs: Any, where: sql.Composable, params: Params) -> dict[str, Any]:
+def _aggregations(specs: Any, where: sql.Composable, params: Params) -> dict[str, Part]:
     if not isinstance(specs, dict):
         raise SearchError("aggs must be an object")
-    return {name: _aggregation(conn, name, spec, where, params) for name, spec in specs.items()}
+    return {name: _aggregation(name, spec, where, params) for name, spec in specs.items()}
 
 
 def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
@@ -143,18 +165,28 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
         raise SearchError(f"from + size must not exceed {MAX_WINDOW} (got {start + size})")
     params = Params()
     where = condition(body.get("query", {"match_all": {}}), params)
-    hit_params = Params(params)
-    hit_where = all_of([where, condition(body["post_filter"], hit_params)]) if "post_filter" in body else where
-    total_row = conn.execute(
-        sql.SQL("SELECT count(*) FROM {} WHERE {}").format(TABLE, hit_where), hit_params
-    ).fetchone()
-    hits = []
-    if size:
-        query = sql.SQL("SELECT id, build FROM {} WHERE {} ORDER BY {} LIMIT {} OFFSET {}").format(
-            TABLE, hit_where, _sort(body.get("sort", [])), hit_params.bind(size), hit_params.bind(start)
-        )
-        for row_id, document in conn.execute(query, hit_params).fetchall():
-            hits.append(
+    post = condition(body["post_filter"], params) if "post_filter" in body else TRUE
+    hits = sql.SQL(
+        "(SELECT coalesce(json_agg(json_build_array(id, build)), '[]'::json) FROM "
+        "(SELECT id, build FROM {} WHERE {} ORDER BY {} LIMIT {} OFFSET {}) AS h)"
+    ).format(MATCHED, post, _sort(body.get("sort", [])), params.bind(size), params.bind(start))
+    specs = body.get("aggs", body.get("aggregations"))
+    aggs = _aggregations(specs or {}, TRUE, params)
+    selects = [sql.SQL("(SELECT count(*) FROM {} WHERE {})").format(MATCHED, post), hits]
+    selects += [part.select for part in aggs.values()]
+    statement = sql.SQL("WITH matched AS MATERIALIZED (SELECT id, build FROM {} WHERE {}) SELECT {}").format(
+        TABLE, where, sql.SQL(", ").join(selects)
+    )
+    row = conn.execute(statement, params).fetchone()
+    assert row is not None
+    total, found, *values = row
+    response: dict[str, Any] = {
+        "took": 0,
+        "timed_out": False,
+        "hits": {
+            "total": total,
+            "max_score": None,
+            "hits": [
                 {
                     "_index": "buildhub2",
                     "_type": "doc",
@@ -162,13 +194,12 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
                     "_score": None,
                     "_source": _source(document, body.get("_source")),
                 }
-            )
-    response: dict[str, Any] = {
-        "took": 0,
-        "timed_out": False,
-        "hits": {"total": total_row[0] if total_row else 0, "max_score": None, "hits": hits},
+                for row_id, document in found
+            ],
+        },
     }
-    specs = body.get("aggs", body.get("aggregations"))
     if specs:
-        response["aggregations"] = aggregations(conn, specs, where, params)
+        response["aggregations"] = {
+            name: part.decode(value) for (name, part), value in zip(aggs.items(), values, strict=True)
+        }
     return response

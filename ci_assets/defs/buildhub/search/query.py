@@ -20,10 +20,13 @@ MAX_TERMS = 1024
 TRUE = sql.SQL("TRUE")
 
 
-class Params(list[Any]):
+class Params(dict[str, Any]):
+    """Named parameters, so pieces of one statement can be bound in any order."""
+
     def bind(self, value: Any) -> sql.Composable:
-        self.append(value)
-        return sql.Placeholder()
+        name = f"p{len(self)}"
+        self[name] = value
+        return sql.Placeholder(name)
 
 
 def _single(clause: Any, name: str) -> tuple[str, Any]:

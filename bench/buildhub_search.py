@@ -1,0 +1,112 @@
+"""Buildhub /api/search over 100,000 builds: a typical UI query against a primary-key lookup.
+
+Both go over HTTP to the same uvicorn server and PostgreSQL (127.0.0.1:5432). The
+UI query filters by product and channel and a version prefix, sorts by download
+date and asks for the aggregations the UI's facets show; the lookup is a `term` on
+`build.id`. Target: UI query p95 <= 5x the lookup's p95.
+
+    python bench/buildhub_search.py [--builds 100000] [--requests 300]
+"""
+
+import argparse
+import random
+import statistics
+import threading
+import time
+import uuid
+
+import httpx
+import psycopg
+import uvicorn
+
+from ci_assets.defs.buildhub import store
+from ci_assets.defs.buildhub.documents import build_hash
+from ci_assets.defs.buildhub.samples import make_document
+from ci_assets.defs.buildhub.search.api import create_app, ensure_reader_role, reader_dsn
+from ci_assets_tests.services.network import free_port, wait_for_http
+
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def ui_query(rng: random.Random) -> dict[str, object]:
+    product, channel = rng.choice([("firefox", "release"), ("firefox", "beta"), ("thunderbird", "release")])
+    return {
+        "query": {
+            "bool": {
+                "filter": [
+                    {"term": {"source.product": product}},
+                    {"term": {"target.channel": channel}},
+                    {"prefix": {"target.version": str(rng.randint(6, 13))}},
+                ]
+            }
+        },
+        "sort": [{"download.date": "desc"}],
+        "size": 30,
+        "aggs": {
+            "platforms": {"terms": {"field": "target.platform", "size": 20}},
+            "locales": {"terms": {"field": "target.locale", "size": 50}},
+            "versions": {"cardinality": {"field": "target.version"}},
+        },
+    }
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=20)[-1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--builds", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    database = f"bench_search_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}"')
+    dsn = f"postgresql://postgres@127.0.0.1:5432/{database}"
+    try:
+        rng = random.Random(100)
+        documents = [make_document(rng) for _ in range(args.builds)]
+        with psycopg.connect(dsn) as conn:
+            store.ensure_schema(conn)
+            for start in range(0, len(documents), 5000):
+                chunk = documents[start : start + 5000]
+                store.insert_builds(conn, [store.NewBuild(build_hash(d), d, None, None) for d in chunk])
+            ensure_reader_role(conn)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(f"VACUUM ANALYZE {store.SCHEMA}.main_build")
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(create_app(reader_dsn(dsn)), port=port, log_level="warning"))
+        threading.Thread(target=server.run, daemon=True).start()
+        url = f"http://127.0.0.1:{port}/api/search"
+        wait_for_http(f"http://127.0.0.1:{port}/api/records", timeout=30)
+        with httpx.Client(timeout=60) as client:
+            ids = [d["build"]["id"] for d in rng.sample(documents, args.requests)]
+
+            def timed(body: dict[str, object]) -> float:
+                t0 = time.perf_counter()
+                response = client.post(url, json=body)
+                elapsed = time.perf_counter() - t0
+                assert response.status_code == 200, response.text
+                return elapsed * 1000
+
+            for _ in range(20):  # warm the pool and the caches
+                timed(ui_query(rng))
+                timed({"query": {"term": {"build.id": ids[0]}}, "size": 1})
+            lookups = [timed({"query": {"term": {"build.id": i}}, "size": 1}) for i in ids]
+            queries = [timed(ui_query(rng)) for _ in range(args.requests)]
+            sample = client.post(url, json=ui_query(random.Random(1))).json()
+        server.should_exit = True
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    print(f"/api/search over {args.builds:,} builds (uvicorn + PostgreSQL at 127.0.0.1), {args.requests} requests each")
+    print(f"  primary-key lookup (term build.id): p50 {statistics.median(lookups):6.2f} ms  p95 {p95(lookups):6.2f} ms")
+    print(
+        f"  UI query (3 filters, sort, 3 aggs): p50 {statistics.median(queries):6.2f} ms  p95 {p95(queries):6.2f} ms"
+        f"  (e.g. {sample['hits']['total']} hits)"
+    )
+    print(f"ratio of p95: {p95(queries) / p95(lookups):.2f}x (target <= 5x)")
+
+
+if __name__ == "__main__":
+    main()
