@@ -13,6 +13,7 @@ any S3 client; the local store shows what the pipeline itself does.
 """
 
 import argparse
+import json
 import random
 import tempfile
 import time
@@ -20,12 +21,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import jsonschema
 import psycopg
 from moto_process import moto_server
 from psycopg.types.json import Jsonb
 
 from ci_assets.defs.buildhub import store
-from ci_assets.defs.buildhub.documents import Valid, parse
+from ci_assets.defs.buildhub.documents import build_hash, schema
 from ci_assets.defs.buildhub.ingest import ingest_keys
 from ci_assets.defs.buildhub.samples import encode, key_for, make_document
 from ci_assets.lib.metrics import MetricsRecorder
@@ -50,6 +52,7 @@ def drop(name: str) -> None:
 
 
 def baseline(s3: ObjectStore, bucket: str, keys: list[str], dsn: str) -> int:
+    validator = jsonschema.validators.validator_for(schema())(schema())
     inserted = 0
     with psycopg.connect(dsn) as conn:
         store.ensure_schema(conn)
@@ -57,28 +60,32 @@ def baseline(s3: ObjectStore, bucket: str, keys: list[str], dsn: str) -> int:
         for key in keys:
             stored = s3.get(bucket, key)
             assert stored is not None
-            parsed = parse(stored.data)
-            assert isinstance(parsed, Valid)
+            document = json.loads(stored.data)
+            validator.validate(document)  # Buildhub2 validated with jsonschema, document by document
             row = conn.execute(
                 f"INSERT INTO {store.SCHEMA}.main_build (build_hash, build, s3_object_key, s3_object_etag) "
                 "VALUES (%s, %s, %s, %s) ON CONFLICT (build_hash) DO NOTHING RETURNING id",
-                (parsed.build_hash, Jsonb(parsed.document), key, stored.etag),
+                (build_hash(document), Jsonb(document), key, stored.etag),
             ).fetchone()
             conn.commit()
             inserted += row is not None
     return inserted
 
 
-def ours(s3: ObjectStore, bucket: str, dsn: str) -> int:
+def ours(s3: ObjectStore, bucket: str, dsn: str) -> tuple[int, float]:
+    """Returns the inserted count and the seconds spent discovering keys (listing them into the
+    inventory): the daemon was handed its keys by SQS, so that part is reported apart."""
     postgres = PostgresResource(dsn=dsn)
+    t0 = time.perf_counter()
     with postgres.connect() as conn:
         store.ensure_schema(conn)
         listed = list(s3.list(bucket))
         store.record_keys(conn, bucket, listed)
         rows = store.keys_by_name(conn, bucket, [o.key for o in listed])
+    discovery = time.perf_counter() - t0
     report = ingest_keys(s3, postgres, bucket, rows, MetricsRecorder("bench"))
     assert report.reconciles()
-    return report.inserted
+    return report.inserted, discovery
 
 
 def compare(label: str, objects: ObjectStore, bucket: str, documents: dict[str, bytes]) -> None:
@@ -89,7 +96,7 @@ def compare(label: str, objects: ObjectStore, bucket: str, documents: dict[str, 
         base_inserted = baseline(objects, bucket, sorted(documents), dsn[0])
         base = time.perf_counter() - t0
         t0 = time.perf_counter()
-        our_inserted = ours(objects, bucket, dsn[1])
+        our_inserted, discovery = ours(objects, bucket, dsn[1])
         mine = time.perf_counter() - t0
     finally:
         for name in databases:
@@ -98,13 +105,16 @@ def compare(label: str, objects: ObjectStore, bucket: str, documents: dict[str, 
     n = len(documents)
     print(f"{n:,} buildhub.json from {label} into PostgreSQL at 127.0.0.1:5432")
     print(f"  one at a time (Buildhub2's daemon): {base:7.2f} s  {n / base:8.0f} documents/s")
-    print(f"  ingest_keys (batched, parallel):    {mine:7.2f} s  {n / mine:8.0f} documents/s  (incl. listing)")
-    print(f"  throughput: {base / mine:.1f}x the baseline (target >= 5x)")
+    ingest = mine - discovery
+    print(f"  ingest_keys (batched, pipelined):   {ingest:7.2f} s  {n / ingest:8.0f} documents/s")
+    print(f"  ... plus discovery (list + inventory): {discovery:5.2f} s  {n / mine:8.0f} documents/s in all")
+    print(f"  throughput: {base / ingest:.1f}x the baseline (target >= 5x); {base / mine:.1f}x counting discovery")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--documents", type=int, default=20_000)
+    parser.add_argument("--stores", default="moto,local", help="which object stores to run against")
     args = parser.parse_args()
     rng = random.Random(5)
     documents: dict[str, bytes] = {}
@@ -113,6 +123,13 @@ def main() -> None:
         documents[key_for(document)] = encode(document)
     bucket = "bench-buildhub"
 
+    if "moto" in args.stores:
+        run_on_moto(bucket, documents)
+    if "local" in args.stores:
+        run_on_local(bucket, documents)
+
+
+def run_on_moto(bucket: str, documents: dict[str, bytes]) -> None:
     with moto_server() as endpoint:
         client = boto3.client("s3", endpoint_url=endpoint)
         client.create_bucket(Bucket=bucket)
@@ -120,6 +137,8 @@ def main() -> None:
             list(pool.map(lambda kv: client.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), documents.items()))
         compare("moto's S3 server (own process)", S3ObjectStore(endpoint_url=endpoint), bucket, documents)
 
+
+def run_on_local(bucket: str, documents: dict[str, bytes]) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-buildhub-") as root:
         local = LocalObjectStore(root, fsync=False)
         for key, body in documents.items():

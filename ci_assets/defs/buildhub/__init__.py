@@ -7,9 +7,10 @@ from ci_assets.defs.buildhub.backfill import backfill_job
 from ci_assets.defs.buildhub.kinto import kinto_migration_job
 from ci_assets.defs.buildhub.sensors import new_keys_sensor, sqs_sensor
 from ci_assets.defs.buildhub.settings import settings_from_env
+from ci_assets.defs.buildhub.warehouse import builds_table
 
 defs = dg.Definitions(
-    assets=[builds, build],
+    assets=[builds, build, builds_table],
     jobs=[ingest_job, backfill_job, kinto_migration_job],
     sensors=[new_keys_sensor, sqs_sensor],
     resources={"buildhub_settings": settings_from_env()},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ci_assets.defs.buildhub import store
@@ -77,32 +77,57 @@ def ingest_keys(
     threads: int = 16,
     log: Callable[[str], None] = lambda _: None,
 ) -> IngestReport:
-    """`context` prefixes the metric keys the way Buildhub2 did (`sqs_inserted`, `backfill_inserted`)."""
+    """`context` prefixes the metric keys the way Buildhub2 did (`sqs_inserted`, `backfill_inserted`).
+
+    Batch N is written to PostgreSQL while batch N+1 downloads and validates, so the
+    database and the Python side work at the same time.
+    """
     report = IngestReport()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
+
+    def finish(done: Future[IngestReport], upto: int) -> None:
+        part = done.result()
+        report.add(part)
+        metrics.incr(f"{context}_inserted", part.inserted)
+        metrics.incr(f"{context}_not_inserted", part.not_inserted)
+        log(f"{upto}/{len(rows)} keys: {part.inserted} inserted, {part.rejected} rejected")
+
+    with ThreadPoolExecutor(max_workers=threads) as pool, ThreadPoolExecutor(max_workers=1) as writer:
+        pending: tuple[Future[IngestReport], int] | None = None
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
-            part = _ingest_batch(object_store, postgres, bucket, batch, pool, use_cache)
-            report.add(part)
-            metrics.incr(f"{context}_inserted", part.inserted)
-            metrics.incr(f"{context}_not_inserted", part.not_inserted)
-            log(f"{start + len(batch)}/{len(rows)} keys: {part.inserted} inserted, {part.rejected} rejected")
+            prepared = _prepare_batch(object_store, bucket, batch, pool, use_cache)
+            if pending:
+                finish(*pending)
+            pending = (writer.submit(_write_batch, postgres, bucket, prepared), start + len(batch))
+        if pending:
+            finish(*pending)
     return report
 
 
-def _ingest_batch(
+@dataclasses.dataclass
+class _Prepared:
+    report: IngestReport
+    valid: list[tuple[store.KeyRow, Valid]]
+    rejected: list[quarantine.Rejected]
+    outcomes: list[tuple[str, str, str]]
+
+
+def _prepare_batch(
     object_store: ObjectStore,
-    postgres: PostgresResource,
     bucket: str,
     batch: Sequence[store.KeyRow],
     pool: ThreadPoolExecutor,
     use_cache: bool,
-) -> IngestReport:
+) -> _Prepared:
     report = IngestReport(received=len(batch))
     todo = [r for r in batch if not (use_cache and r.cached)]
     report.cached = report.not_inserted = len(batch) - len(todo)
     too_big = [r for r in todo if r.size > MAX_DOCUMENT_BYTES]
-    fetched = list(pool.map(lambda r: _fetch(object_store, bucket, r), [r for r in todo if r not in too_big]))
+    wanted = [r for r in todo if r not in too_big]
+    if wanted and object_store.local_path(bucket, wanted[0].key) is not None:
+        fetched = [_fetch(object_store, bucket, r) for r in wanted]  # local disk: threads only add overhead
+    else:
+        fetched = list(pool.map(lambda r: _fetch(object_store, bucket, r), wanted))
 
     rejected = [
         quarantine.Rejected(
@@ -135,19 +160,28 @@ def _ingest_batch(
             valid.append((row, parsed))
             if parsed.build_id:
                 report.build_ids.add(parsed.build_id)
+    return _Prepared(report, valid, rejected, outcomes)
 
+
+def _write_batch(postgres: PostgresResource, bucket: str, prepared: _Prepared) -> IngestReport:
+    """Builds, cache entries and quarantine rows of a batch commit together, or not at all."""
+    report, outcomes = prepared.report, list(prepared.outcomes)
     with postgres.connect() as conn:
         new_hashes = store.insert_builds(
-            conn, [store.NewBuild(v.build_hash, v.document, r.key, r.etag) for r, v in valid]
+            conn,
+            [
+                store.NewBuild(v.build_hash, v.document, r.key, r.etag, raw_json=v.raw.decode() if v.raw else None)
+                for r, v in prepared.valid
+            ],
         )
-        for row, parsed in valid:
+        for row, parsed in prepared.valid:
             first = parsed.build_hash in new_hashes
             new_hashes.discard(parsed.build_hash)  # the same document under a second key is a duplicate
             report.inserted += first
             report.not_inserted += not first
             outcomes.append((row.key, row.etag, "inserted" if first else "duplicate"))
         store.mark_ingested(conn, bucket, outcomes)
-        quarantine.quarantine(conn, SOURCE, rejected)
-    report.rejected = len(rejected)
-    report.rejected_keys = [r.detail["key"] for r in rejected]
+        quarantine.quarantine(conn, SOURCE, prepared.rejected)
+    report.rejected = len(prepared.rejected)
+    report.rejected_keys = [r.detail["key"] for r in prepared.rejected]
     return report

@@ -34,6 +34,8 @@ from ci_assets.lib.storage.outputs import asset_output
 from ci_assets.lib.storage.partition_split import dimensions, key_parts, partition_columns
 
 _TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME")
+# The client's default retries server errors for ten minutes; a run should fail sooner.
+_RETRY = bigquery.DEFAULT_RETRY.with_timeout(120)
 
 
 class BigQueryIOManager(dg.ConfigurableIOManager):
@@ -104,7 +106,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
             new.time_partitioning = bigquery.TimePartitioning(type_="DAY", field=time_column)
         if metadata.get("clustering_fields"):
             new.clustering_fields = list(metadata["clustering_fields"])
-        return client.create_table(new, exists_ok=True)
+        return client.create_table(new, exists_ok=True, retry=_RETRY)
 
     def _merge(
         self,
