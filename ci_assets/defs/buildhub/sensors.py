@@ -28,9 +28,11 @@ INGEST_JOB = "buildhub_ingest"
 METRICS_NAMESPACE = "buildhub2"
 
 
-def run_requests(changed: Sequence[tuple[str, dt.date]], origin: str) -> list[dg.RunRequest]:
+def run_requests(
+    changed: Sequence[tuple[str, dt.date]], origin: str, tick: dict[str, int] | None = None
+) -> list[dg.RunRequest]:
     """One run per upload day; the run key is derived from the keys, so asking twice for the
-    same discovery launches one run."""
+    same discovery launches one run. `tick` (the discovering tick's tallies) rides along as a tag."""
     by_day: dict[str, list[str]] = defaultdict(list)
     for key, day in changed:
         by_day[day.isoformat()].append(key)
@@ -44,7 +46,11 @@ def run_requests(changed: Sequence[tuple[str, dt.date]], origin: str) -> list[dg
             dg.RunRequest(
                 partition_key=day,
                 run_key=f"{origin}:{day}:{digest}",
-                tags={"buildhub/discovered_by": origin, "buildhub/new_keys": str(len(keys))},
+                tags={
+                    "buildhub/discovered_by": origin,
+                    "buildhub/new_keys": str(len(keys)),
+                    **({"buildhub/tick": json.dumps(tick, sort_keys=True)} if tick else {}),
+                },
             )
         )
     return requests
@@ -120,7 +126,11 @@ def sqs_sensor(
         for message in messages:
             metrics.incr("sqs_messages")
             parsed = parse_message(message["Body"])
+            if parsed.test_event:
+                metrics.incr("sqs_test_events")
+                continue
             if parsed.error:
+                metrics.incr("sqs_quarantined")
                 rejected.append(quarantine.Rejected(f"sqs:{message['MessageId']}", parsed.error, raw=message["Body"]))
                 continue
             metrics.incr("sqs_not_key_matched", parsed.not_s3_records)
@@ -140,5 +150,9 @@ def sqs_sensor(
             QueueUrl=queue,
             Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
         )
-    context.log.info(f"{received} SQS messages: {metrics.counts}")
-    return dg.SensorResult(run_requests=run_requests(changed, "sqs"))
+    # Every message is accounted for: its records were key-matched or not, or the message
+    # was quarantined (not an S3 event) or was S3's test event.
+    tick = {k: int(v) for k, v in metrics.counts.items()}
+    tick["messages_received"] = received
+    context.log.info(f"{received} SQS messages: {tick}")
+    return dg.SensorResult(run_requests=run_requests(changed, "sqs", tick))

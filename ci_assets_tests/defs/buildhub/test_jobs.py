@@ -2,6 +2,7 @@
 
 import json
 import random
+from collections import Counter
 from typing import Any
 
 import boto3
@@ -9,6 +10,7 @@ import dagster as dg
 import psycopg
 import requests
 
+from ci_assets.defs.buildhub.assets import builds
 from ci_assets.defs.buildhub.backfill import backfill_job
 from ci_assets.defs.buildhub.kinto import kinto_migration_job
 from ci_assets.defs.buildhub.samples import INVALID_DOCUMENTS, encode, make_document
@@ -77,6 +79,22 @@ def test_sqs_sensor_reads_events_and_never_chokes_on_odd_messages(world: Buildhu
     }
     again = sqs_sensor(dg.build_sensor_context(resources=resources, instance=world.instance))
     assert isinstance(again, dg.SensorResult) and again.run_requests == []  # the queue was drained
+
+    # Reconciliation, end to end: every record is key-matched or not, and every matched key
+    # ends up inserted, not inserted (a duplicate) or rejected, or is missing from the bucket.
+    tick = json.loads(result.run_requests[0].tags["buildhub/tick"])
+    records = 14 + 3 + 1  # the uploads' events, the SNS envelope's S3 records, one non-S3 record
+    assert tick["sqs_key_matched"] + tick["sqs_not_key_matched"] == records
+    assert (tick["sqs_key_matched"], tick["sqs_quarantined"], tick["sqs_test_events"]) == (16, 2, 1)
+    outcomes = Counter()
+    for request in result.run_requests:
+        run = dg.materialize(
+            [builds], partition_key=request.partition_key, resources=resources, instance=world.instance
+        )
+        meta = run.asset_materializations_for_node("buildhub__builds")[0].metadata
+        outcomes.update({k: meta[k].value for k in ("accepted", "duplicate", "rejected", "ignored")})
+    assert sum(outcomes.values()) == tick["sqs_key_matched"]
+    assert outcomes["accepted"] == 13 and outcomes["ignored"] == 3  # the SNS records name keys never uploaded
 
 
 def test_backfill_walks_the_bucket_and_never_downloads_a_key_twice(world: BuildhubWorld) -> None:
