@@ -17,7 +17,6 @@ import json
 import random
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
@@ -35,20 +34,7 @@ from ci_assets.lib.storage.local_store import LocalObjectStore
 from ci_assets.lib.storage.object_store import ObjectStore
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.s3_store import S3ObjectStore
-
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-def fresh_database() -> str:
-    name = f"bench_buildhub_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return name
-
-
-def drop(name: str) -> None:
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+from ci_assets_tests.services.databases import scratch_database
 
 
 def baseline(s3: ObjectStore, bucket: str, keys: list[str], dsn: str) -> int:
@@ -89,18 +75,13 @@ def ours(s3: ObjectStore, bucket: str, dsn: str) -> tuple[int, float]:
 
 
 def compare(label: str, objects: ObjectStore, bucket: str, documents: dict[str, bytes]) -> None:
-    databases = [fresh_database(), fresh_database()]
-    try:
-        dsn = [f"postgresql://postgres@127.0.0.1:5432/{name}" for name in databases]
+    with scratch_database("bench_buildhub") as base_dsn, scratch_database("bench_buildhub") as our_dsn:
         t0 = time.perf_counter()
-        base_inserted = baseline(objects, bucket, sorted(documents), dsn[0])
+        base_inserted = baseline(objects, bucket, sorted(documents), base_dsn)
         base = time.perf_counter() - t0
         t0 = time.perf_counter()
-        our_inserted, discovery = ours(objects, bucket, dsn[1])
+        our_inserted, discovery = ours(objects, bucket, our_dsn)
         mine = time.perf_counter() - t0
-    finally:
-        for name in databases:
-            drop(name)
     assert base_inserted == our_inserted == len(documents)
     n = len(documents)
     print(f"{n:,} buildhub.json from {label} into PostgreSQL at 127.0.0.1:5432")

@@ -13,7 +13,6 @@ import random
 import statistics
 import threading
 import time
-import uuid
 
 import httpx
 import psycopg
@@ -23,9 +22,8 @@ from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.documents import build_hash
 from ci_assets.defs.buildhub.samples import make_document
 from ci_assets.defs.buildhub.search.api import create_app, ensure_reader_role, reader_dsn
+from ci_assets_tests.services.databases import scratch_database
 from ci_assets_tests.services.network import free_port, wait_for_http
-
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 def ui_query(rng: random.Random) -> dict[str, object]:
@@ -59,11 +57,7 @@ def main() -> None:
     parser.add_argument("--builds", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    database = f"bench_search_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    dsn = f"postgresql://postgres@127.0.0.1:5432/{database}"
-    try:
+    with scratch_database("bench_search") as dsn:
         rng = random.Random(100)
         documents = [make_document(rng) for _ in range(args.builds)]
         with psycopg.connect(dsn) as conn:
@@ -96,9 +90,6 @@ def main() -> None:
             queries = [timed(ui_query(rng)) for _ in range(args.requests)]
             sample = client.post(url, json=ui_query(random.Random(1))).json()
         server.should_exit = True
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     print(f"/api/search over {args.builds:,} builds (uvicorn + PostgreSQL at 127.0.0.1), {args.requests} requests each")
     print(f"  primary-key lookup (term build.id): p50 {statistics.median(lookups):6.2f} ms  p95 {p95(lookups):6.2f} ms")
     print(

@@ -22,7 +22,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
-import psycopg
 from moto_process import moto_server
 
 from ci_assets.defs.buildhub.sensors import new_keys_sensor
@@ -30,8 +29,8 @@ from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib.storage.object_store import ObjectStore
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets_tests.services.databases import scratch_database
 
-ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 NEW = 100
 REPEAT = 5
 
@@ -88,20 +87,13 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=50_000)
     parser.add_argument("--small", type=int, default=1_000)
     args = parser.parse_args()
-    database = f"bench_tick_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{database}"')
-    try:
-        dsn = f"postgresql://postgres@127.0.0.1:5432/{database}"
+    with scratch_database("bench_tick") as dsn:
         with tempfile.TemporaryDirectory(prefix="bench-tick-") as root:
             local = ObjectStoreResource(kind="local", root=root)
             measure("the local object store", local, local, dsn, args.small, args.big)
         with moto_server() as endpoint:
             s3 = ObjectStoreResource(kind="s3", endpoint_url=endpoint)
             measure("moto's S3 server", s3, s3, dsn, args.small, args.big)
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
 if __name__ == "__main__":

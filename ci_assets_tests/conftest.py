@@ -17,9 +17,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from ci_assets_tests.services.databases import scratch_database
 from ci_assets_tests.services.network import can_connect, free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,13 +43,8 @@ def require_server(name: str, host: str, port: int) -> None:
 def postgres_dsn() -> Iterator[str]:
     """A fresh database on the machine's PostgreSQL, dropped at the end of the session."""
     require_server("PostgreSQL", "127.0.0.1", 5432)
-    name = f"ci_assets_test_{uuid.uuid4().hex[:10]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("ci_assets_test") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")
@@ -147,10 +142,5 @@ def ci_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def fresh_postgres(postgres_dsn: str) -> Iterator[str]:
     """An empty database of its own for one test, on the machine's PostgreSQL."""
-    name = f"ci_assets_t_{uuid.uuid4().hex[:12]}"
-    admin = "postgresql://postgres@127.0.0.1:5432/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql://postgres@127.0.0.1:5432/{name}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with scratch_database("ci_assets_t") as dsn:
+        yield dsn
