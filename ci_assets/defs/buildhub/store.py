@@ -21,6 +21,25 @@ from ci_assets.lib.storage.object_store import ObjectInfo
 
 SCHEMA = "buildhub"
 
+# buildhub.json path -> a stored generated column holding it, for the search's hot fields.
+SEARCH_COLUMNS: dict[tuple[str, ...], str] = {
+    ("source", "product"): "search_product",
+    ("target", "channel"): "search_channel",
+    ("target", "version"): "search_version",
+    ("target", "platform"): "search_platform",
+    ("target", "locale"): "search_locale",
+    ("download", "date"): "search_download_date",
+}
+
+
+def _search_columns_ddl() -> str:
+    return "\n".join(
+        f"ALTER TABLE {SCHEMA}.main_build ADD COLUMN IF NOT EXISTS {column} text "
+        f"GENERATED ALWAYS AS (build #>> '{{{','.join(path)}}}') STORED;"
+        for path, column in SEARCH_COLUMNS.items()
+    )
+
+
 DDL = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 CREATE TABLE IF NOT EXISTS {SCHEMA}.main_build (
@@ -35,9 +54,15 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.main_build (
 );
 CREATE INDEX IF NOT EXISTS main_build_build_id ON {SCHEMA}.main_build (build_id);
 CREATE INDEX IF NOT EXISTS main_build_s3_object_key ON {SCHEMA}.main_build (s3_object_key);
--- What /api/search needs in place of Elasticsearch: containment (term, terms, match) and date order.
+-- What /api/search needs in place of Elasticsearch: containment for any field (GIN), and
+-- plain columns with B-tree indexes for the fields the UI filters, facets and sorts on.
 CREATE INDEX IF NOT EXISTS main_build_build_paths ON {SCHEMA}.main_build USING gin (build jsonb_path_ops);
-CREATE INDEX IF NOT EXISTS main_build_download_date ON {SCHEMA}.main_build ((build #>> '{{download,date}}'));
+{_search_columns_ddl()}
+CREATE INDEX IF NOT EXISTS main_build_facets ON {SCHEMA}.main_build
+    (search_product, search_channel, search_version text_pattern_ops)
+    INCLUDE (search_platform, search_locale, search_download_date);
+CREATE INDEX IF NOT EXISTS main_build_download_date ON {SCHEMA}.main_build (search_download_date);
+CREATE INDEX IF NOT EXISTS main_build_platform ON {SCHEMA}.main_build (search_platform);
 CREATE TABLE IF NOT EXISTS {SCHEMA}.s3_keys (
     bucket         text        NOT NULL,
     key            text        NOT NULL,

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError, field
 from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
-from ci_assets.defs.buildhub.store import SCHEMA
+from ci_assets.defs.buildhub.store import SCHEMA, SEARCH_COLUMNS
 
 MAX_SIZE = 1000
 MAX_WINDOW = 10_000
@@ -76,6 +76,7 @@ def _source(document: dict[str, Any], includes: Any) -> dict[str, Any]:
 # Every part of a response is a scalar subquery over one materialized set of matching
 # rows, so a request costs one statement and one index scan, whatever it asks for.
 MATCHED = sql.SQL("matched")
+_DOCUMENT = re.compile(r"\bbuild\b")
 
 
 @dataclasses.dataclass
@@ -166,16 +167,25 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     params = Params()
     where = condition(body.get("query", {"match_all": {}}), params)
     post = condition(body["post_filter"], params) if "post_filter" in body else TRUE
-    hits = sql.SQL(
-        "(SELECT coalesce(json_agg(json_build_array(id, build)), '[]'::json) FROM "
-        "(SELECT id, build FROM {} WHERE {} ORDER BY {} LIMIT {} OFFSET {}) AS h)"
-    ).format(MATCHED, post, _sort(body.get("sort", [])), params.bind(size), params.bind(start))
+    order = _sort(body.get("sort", []))
     specs = body.get("aggs", body.get("aggregations"))
     aggs = _aggregations(specs or {}, TRUE, params)
+    # The matched rows carry only the indexed columns unless some part of the request reads
+    # the document itself; then the index alone can answer counts, facets and ordering, and
+    # only the page of hits is fetched from the table.
+    parts = [where, post, order, *(part.select for part in aggs.values())]
+    reads_document = any(_DOCUMENT.search(part.as_string(conn)) for part in parts)
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in ("id", *SEARCH_COLUMNS.values()))
+    kept = sql.SQL("*") if reads_document else columns
+    hits = sql.SQL(
+        "(SELECT coalesce(json_agg(json_build_array(p.id, t.build) ORDER BY p.n), '[]'::json) FROM "
+        "(SELECT id, row_number() OVER (ORDER BY {order}) AS n FROM {m} WHERE {post} "
+        "ORDER BY {order} LIMIT {size} OFFSET {start}) AS p JOIN {table} AS t ON t.id = p.id)"
+    ).format(order=order, m=MATCHED, post=post, size=params.bind(size), start=params.bind(start), table=TABLE)
     selects = [sql.SQL("(SELECT count(*) FROM {} WHERE {})").format(MATCHED, post), hits]
     selects += [part.select for part in aggs.values()]
-    statement = sql.SQL("WITH matched AS MATERIALIZED (SELECT id, build FROM {} WHERE {}) SELECT {}").format(
-        TABLE, where, sql.SQL(", ").join(selects)
+    statement = sql.SQL("WITH matched AS MATERIALIZED (SELECT {} FROM {} WHERE {}) SELECT {}").format(
+        kept, TABLE, where, sql.SQL(", ").join(selects)
     )
     row = conn.execute(statement, params).fetchone()
     assert row is not None

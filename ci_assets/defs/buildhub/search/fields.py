@@ -14,6 +14,7 @@ from typing import Any
 from psycopg import sql
 
 from ci_assets.defs.buildhub.documents import schema
+from ci_assets.defs.buildhub.store import SEARCH_COLUMNS
 
 
 class SearchError(ValueError):
@@ -29,7 +30,14 @@ class Field:
     def name(self) -> str:
         return ".".join(self.path)
 
+    @property
+    def column(self) -> str | None:
+        """The generated column holding this field, when it has one (indexed, no jsonb to parse)."""
+        return SEARCH_COLUMNS.get(self.path)
+
     def text(self) -> sql.Composable:
+        if self.column:
+            return sql.Identifier(self.column)
         return sql.SQL("(build #>> {})").format(sql.Literal(list(self.path)))
 
     def expr(self) -> sql.Composable:

@@ -47,7 +47,10 @@ def _value(value: Any, key: str = "value") -> Any:
 
 
 def equals(name: str, value: Any, params: Params) -> sql.Composable:
-    return sql.SQL("build @> {}::jsonb").format(params.bind(Jsonb(field(name).contains(value))))
+    target = field(name)
+    if target.column:
+        return sql.SQL("{} = {}").format(target.text(), params.bind(target.coerce(value)))
+    return sql.SQL("build @> {}::jsonb").format(params.bind(Jsonb(target.contains(value))))
 
 
 def like(name: str, pattern: str, params: Params) -> sql.Composable:
