@@ -7,6 +7,7 @@ buildhub.json document: validated, hashed, inserted if new. Run it until
 `kinto_inserted` stays at zero.
 """
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -81,7 +82,7 @@ def migrate_from_kinto(
                 if isinstance(parsed, Invalid):
                     rejected.append(
                         quarantine.Rejected(
-                            f"kinto:{record_id}", parsed.reason, raw=str(record)[:2000], detail={"paths": parsed.paths}
+                            f"kinto:{record_id}", parsed.reason, raw=json.dumps(record), detail={"paths": parsed.paths}
                         )
                     )
                     continue

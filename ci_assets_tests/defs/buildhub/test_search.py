@@ -196,6 +196,7 @@ def test_aggregations_post_filter_and_sort(corpus: Any) -> None:
     ("body", "message"),
     [
         (b"{not json", "Invalid JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "Invalid JSON"),
         ({"query": {"fuzzy": {"target.locale": "de"}}}, "unknown query clause 'fuzzy'"),
         ({"aggs": {"x": {"histogram": {"field": "download.size"}}}}, "unknown aggregation type 'histogram'"),
         ({"query": {"term": {}}}, "term takes exactly one field"),

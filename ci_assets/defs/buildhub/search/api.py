@@ -100,6 +100,8 @@ def create_app(dsn: str, metrics: MetricsRecorder | None = None) -> Starlette:
             body = json.loads(raw or b"{}")
         except (UnicodeDecodeError, json.JSONDecodeError) as err:
             return _error(f"Invalid JSON: {err}")
+        except RecursionError:
+            return _error("Invalid JSON: nested too deeply")
         try:
             response = await run_in_threadpool(run_search, body)
         except SearchError as err:
