@@ -17,7 +17,7 @@ from ci_assets.lib.storage.sql import BigQuerySqlRunner, DuckDBSqlRunner
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ci_assets"
-RESOURCE_KEYS = {"object_store", "lake_io_manager", "warehouse_io_manager", "postgres", "sql"}
+RESOURCE_KEYS = {"object_store", "lake_io_manager", "warehouse_io_manager", "postgres", "sql", "pulse"}
 SYSTEMS = ["activedata", "sources", "fxci", "buildhub", "aggregates"]
 
 

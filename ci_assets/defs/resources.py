@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from ci_assets.lib import env
+from ci_assets.lib.pulse import PulseResource, pulse_from_env
 from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.parquet_io import LocalParquetIOManager, S3ParquetIOManager
@@ -34,6 +35,7 @@ def local_resources() -> dict[str, Any]:
         ),
         "postgres": PostgresResource(),
         "sql": DuckDBSqlRunner(warehouse_dir=str(home / "lake" / "warehouse"), default_project=LOCAL_WAREHOUSE_PROJECT),
+        "pulse": PulseResource(url="filesystem://"),
     }
 
 
@@ -61,6 +63,7 @@ def cloud_resources() -> dict[str, Any]:
         ),
         "postgres": PostgresResource(dsn=dg.EnvVar("CI_ASSETS_POSTGRES_DSN")),
         "sql": BigQuerySqlRunner(project=project, location=bq_location, endpoint=bq_endpoint),
+        "pulse": pulse_from_env(),
     }
 
 

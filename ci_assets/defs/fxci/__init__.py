@@ -1,5 +1,7 @@
-"""The fxci system's assets, checks, sensors and schedules (group `fxci`)."""
+"""Firefox-CI ETL (seed 002): pulse messages become the fxci_derived tables."""
 
 import dagster as dg
 
-defs = dg.Definitions()
+from ci_assets.defs.fxci.assets import pulse_tables
+
+defs = dg.Definitions(assets=[pulse_tables])

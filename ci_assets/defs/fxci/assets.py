@@ -1,0 +1,99 @@
+"""The Firefox-CI tables fed by pulse: tasks_v2 and task_runs_v1."""
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from ci_assets.defs.fxci import schemas
+from ci_assets.defs.fxci.drain import drain
+from ci_assets.lib import quarantine
+from ci_assets.lib.pulse import PulseResource
+from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets.lib.storage.writes import store_partition
+
+GROUP = "fxci"
+OWNERS = ["team:ci-assets"]
+PROJECT = "moz-fx-data-shared-prod.fxci_derived"
+DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1)
+PRIMARY_KEYS = {"tasks_v2": ["task_id"], "task_runs_v1": ["task_id", "run_id"]}
+
+UNSCHEDULED_DDL = """
+CREATE SCHEMA IF NOT EXISTS fxci;
+CREATE TABLE IF NOT EXISTS fxci.unscheduled_tasks (
+    task_id   text PRIMARY KEY,
+    exchange  text NOT NULL,
+    seen_at   timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+
+def table_spec(table: str, description: str) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        key=["fxci", table],
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"bigquery", "rabbitmq"},
+        partitions_def=DAYS,
+        description=description,
+        metadata={
+            "table": f"{PROJECT}.{table}",
+            "primary_key": PRIMARY_KEYS[table],
+            "partition_expr": "submission_date",
+            "bigquery_schema": schemas.fields(table),
+            "dagster/column_schema": dg.TableSchema(
+                columns=[dg.TableColumn(f["name"], f["type"]) for f in schemas.fields(table)]
+            ),
+        },
+    )
+
+
+TASKS = table_spec("tasks_v2", "One row per task, from the pulse message of its run 0.")
+TASK_RUNS = table_spec("task_runs_v1", "One row per task run, from the task-completed/failed/exception pulse messages.")
+
+
+class DrainConfig(dg.Config):
+    max_messages_per_exchange: int = 100_000
+
+
+@dg.multi_asset(
+    specs=[TASKS, TASK_RUNS],
+    partitions_def=DAYS,
+    required_resource_keys={"warehouse_io_manager", "pulse", "postgres"},
+    description="Drains the three Taskcluster queues; rows are stored before any message is acked.",
+)
+def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
+    day = dt.date.fromisoformat(context.partition_key)
+    # The warehouse IO manager is used directly (the rows must be stored before the ack), and
+    # an asset cannot ask for an IO manager as a typed argument, so all three come by key.
+    warehouse = context.resources.warehouse_io_manager
+    pulse: PulseResource = context.resources.pulse
+    postgres: PostgresResource = context.resources.postgres
+    with pulse.connection() as connection:
+        drained = drain(connection, pulse.user, day, config.max_messages_per_exchange)
+        stored = {}
+        for spec, rows in ((TASKS, drained.tasks), (TASK_RUNS, drained.runs)):
+            table = spec.key.path[-1]
+            frame = pl.DataFrame(rows, schema=schemas.polars_schema(table))
+            stored[table] = frame.height
+            if frame.height:
+                store_partition(warehouse, spec.key, spec.metadata, DAYS, context.partition_key, frame)
+        with postgres.connect() as conn:
+            quarantine.ensure_table(conn)
+            conn.execute(UNSCHEDULED_DDL)
+            quarantine.quarantine(conn, "fxci-pulse", drained.rejected)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO fxci.unscheduled_tasks (task_id, exchange) VALUES (%s, %s) "
+                    "ON CONFLICT (task_id) DO NOTHING",
+                    drained.unscheduled,
+                )
+        # Everything above is committed: only now may the broker forget the messages.
+        drained.ack()
+    tallies = {name: vars(t) | {"reconciled": t.reconciles()} for name, t in drained.tallies.items()}
+    common = {"exchanges": dg.MetadataValue.json(tallies), "quarantined": len(drained.rejected)}
+    yield dg.MaterializeResult(asset_key=TASKS.key, metadata={**common, "rows_written": stored["tasks_v2"]})
+    yield dg.MaterializeResult(
+        asset_key=TASK_RUNS.key,
+        metadata={**common, "rows_written": stored["task_runs_v1"], "unscheduled": len(drained.unscheduled)},
+    )

@@ -1,0 +1,121 @@
+"""Drain the Taskcluster pulse queues: read, classify, and hand back the messages un-acked.
+
+The caller stores the rows durably and only then acks (`Drained.ack`), so a crash in
+between means redelivery, which the tables' primary-key upserts absorb.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from typing import Any
+
+import kombu
+from amqp.exceptions import NotFound
+
+from ci_assets.defs.fxci.pulse_rows import EXCHANGES, Ignored, Quarantined, Rows, Unscheduled, rows_for
+from ci_assets.lib import quarantine
+
+
+class UnknownExchangeError(RuntimeError):
+    pass
+
+
+@dataclasses.dataclass
+class Tally:
+    received: int = 0
+    run_rows: int = 0
+    unscheduled: int = 0
+    ignored: int = 0
+    quarantined: int = 0
+
+    def reconciles(self) -> bool:
+        return self.received == self.run_rows + self.unscheduled + self.ignored + self.quarantined
+
+
+@dataclasses.dataclass
+class Drained:
+    runs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    tasks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    unscheduled: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (task id, exchange)
+    rejected: list[quarantine.Rejected] = dataclasses.field(default_factory=list)
+    tallies: dict[str, Tally] = dataclasses.field(default_factory=dict)
+    messages: list[Any] = dataclasses.field(default_factory=list)
+
+    def ack(self) -> None:
+        for message in self.messages:
+            message.ack()
+
+
+def queue_name(user: str, name: str) -> str:
+    return f"queue/{user}/{name}"
+
+
+def _declare(channel: Any, user: str, name: str, exchange_name: str, passive: bool) -> Any:
+    exchange = kombu.Exchange(exchange_name, type="topic", durable=True, passive=passive)
+    try:
+        exchange(channel).declare()
+    except NotFound as err:
+        raise UnknownExchangeError(
+            f"exchange {exchange_name!r} does not exist on the broker; pulse publishes to it, this drain "
+            "only reads (check the broker URL and vhost)"
+        ) from err
+    queue = kombu.Queue(queue_name(user, name), exchange, routing_key="#", durable=True)
+    bound = queue(channel)
+    bound.declare()
+    return bound
+
+
+def drain(
+    connection: kombu.Connection,
+    user: str,
+    submission_date: dt.date,
+    max_messages: int,
+    exchanges: dict[str, str] = EXCHANGES,
+) -> Drained:
+    """Up to `max_messages` per exchange, until each queue is empty; nothing is acked here."""
+    drained = Drained()
+    # Production exchanges belong to Taskcluster: declare them passively so a wrong name is an
+    # error, not a new empty exchange. The local filesystem transport keeps no shared state.
+    passive = connection.transport_cls != "filesystem"
+    channel = connection.channel()
+    for name, exchange_name in exchanges.items():
+        queue = _declare(channel, user, name, exchange_name, passive)
+        tally = drained.tallies.setdefault(name, Tally())
+        while tally.received < max_messages:
+            message = queue.get(no_ack=False)
+            if message is None:
+                break
+            tally.received += 1
+            drained.messages.append(message)
+            _classify(drained, tally, name, exchange_name, message, submission_date)
+    return drained
+
+
+def _classify(drained: Drained, tally: Tally, name: str, exchange: str, message: Any, day: dt.date) -> None:
+    body = message.body if isinstance(message.body, bytes | str) else bytes(message.body)
+    outcome = rows_for(body, day)
+    if isinstance(outcome, Rows):
+        tally.run_rows += 1
+        drained.runs.append(outcome.run)
+        if outcome.task is not None:
+            drained.tasks.append(outcome.task)
+    elif isinstance(outcome, Unscheduled):
+        tally.unscheduled += 1
+        drained.unscheduled.append((outcome.task_id, name))
+    elif isinstance(outcome, Ignored):
+        tally.ignored += 1
+    elif isinstance(outcome, Quarantined):
+        tally.quarantined += 1
+        # Named by content, so a redelivered message lands on the same quarantine row.
+        digest = hashlib.sha1(body if isinstance(body, bytes) else body.encode(), usedforsecurity=False).hexdigest()
+        drained.rejected.append(
+            quarantine.Rejected(
+                locator=f"{exchange}#{digest}",
+                reason=outcome.reason,
+                raw=body,
+                detail={"exchange": exchange, "routing_key": message.delivery_info.get("routing_key")},
+                partition=day.isoformat(),
+            )
+        )

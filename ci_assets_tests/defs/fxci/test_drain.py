@@ -1,0 +1,172 @@
+"""The pulse drain against the machine's RabbitMQ: rows, acks, quarantine, redelivery."""
+
+import copy
+import datetime as dt
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import kombu
+import polars as pl
+import psycopg
+import pytest
+
+from ci_assets.defs.fxci.assets import DAYS, pulse_tables
+from ci_assets.defs.fxci.drain import Drained, UnknownExchangeError, drain
+from ci_assets.defs.fxci.pulse_rows import EXCHANGES
+from ci_assets.lib.pulse import PulseResource
+from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets_tests.conftest import RabbitMQ
+
+EXAMPLES = Path(__file__).parent / "pulse"
+TODAY = dt.datetime.now(dt.UTC).date().isoformat()
+
+
+def example(name: str) -> dict[str, Any]:
+    return dict(json.loads((EXAMPLES / f"{name}.json").read_text()))
+
+
+class Broker:
+    def __init__(self, rabbitmq: RabbitMQ, postgres_dsn: str, lake: Path):
+        self.url, self.user = rabbitmq.url, f"test-{uuid.uuid4().hex[:8]}"
+        self.dsn, self.lake = postgres_dsn, lake
+        with kombu.Connection(self.url) as conn:  # Taskcluster's exchanges exist before anyone reads them
+            for exchange in EXCHANGES.values():
+                kombu.Exchange(exchange, type="topic", durable=True)(conn.channel()).declare()
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return {
+            "pulse": PulseResource(url=self.url, user=self.user),
+            "postgres": PostgresResource(dsn=self.dsn),
+            "warehouse_io_manager": LocalParquetIOManager(root=str(self.lake), bucket="lake", prefix="warehouse"),
+        }
+
+    def publish(self, name: str, body: bytes | dict[str, Any]) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        with kombu.Connection(self.url) as conn:
+            exchange = kombu.Exchange(EXCHANGES[name], type="topic", durable=True)
+            conn.Producer().publish(
+                raw,
+                exchange=exchange,
+                routing_key="primary.task.x",
+                content_type="application/json",
+                content_encoding="binary",
+            )
+
+    def run(self) -> dg.ExecuteInProcessResult:
+        return dg.materialize([pulse_tables], partition_key=TODAY, resources=self.resources, raise_on_error=False)
+
+    def rows(self, table: str) -> pl.DataFrame:
+        path = self.lake / "lake" / "warehouse" / "moz-fx-data-shared-prod" / "fxci_derived" / table
+        files = list(path.glob(f"submission_date={TODAY}/data.parquet"))
+        return pl.read_parquet(files[0]) if files else pl.DataFrame()
+
+
+@pytest.fixture
+def broker(rabbitmq: RabbitMQ, fresh_postgres: str, tmp_path: Path) -> Broker:
+    return Broker(rabbitmq, fresh_postgres, tmp_path)
+
+
+def tallies(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
+    meta = result.asset_materializations_for_node("pulse_tables")[0].metadata
+    return dict(meta["exchanges"].value)
+
+
+def test_messages_become_rows_and_every_message_is_accounted_for(broker: Broker) -> None:
+    first = broker.run()  # declares and binds the queues; nothing to read yet
+    assert first.success and all(t["received"] == 0 for t in tallies(first).values())
+    run0 = example("task-completed-run0")
+    broker.publish("task-completed", run0)
+    broker.publish("task-completed", run0)  # the same message twice
+    broker.publish("task-exception", example("task-exception-run1"))
+    broker.publish("task-exception", example("task-exception-deadline-no-run"))
+    broker.publish("task-failed", example("task-defined-unscheduled"))
+    broker.publish("task-failed", b"not json at all")
+    broker.publish("task-failed", {"version": 1})
+
+    result = broker.run()
+    assert result.success
+    counts = tallies(result)
+    assert counts["task-completed"] | {"reconciled": True} == {
+        "received": 2,
+        "run_rows": 2,
+        "unscheduled": 0,
+        "ignored": 0,
+        "quarantined": 0,
+        "reconciled": True,
+    }
+    assert (counts["task-exception"]["run_rows"], counts["task-exception"]["ignored"]) == (1, 1)
+    assert counts["task-failed"] == {
+        "received": 3,
+        "run_rows": 0,
+        "unscheduled": 1,
+        "ignored": 1,
+        "quarantined": 1,
+        "reconciled": True,
+    }
+    runs = broker.rows("task_runs_v1").sort("run_id")
+    assert runs.select("task_id", "run_id").rows() == [("Aq3fG7pXQ9mZk1b2c3d4eA", 0), ("Bx1yZ2aB3cD4eF5gH6iJ7k", 1)]
+    tasks = broker.rows("tasks_v2")
+    assert tasks["task_id"].to_list() == ["Aq3fG7pXQ9mZk1b2c3d4eA"]
+    assert tasks["tags"].struct.field("worker_implementation").to_list() == ["generic-worker"]
+    with psycopg.connect(broker.dsn) as conn:
+        assert conn.execute("SELECT task_id FROM fxci.unscheduled_tasks").fetchall() == [("Dd3eE4fF5gG6hH7iI8jJ9k",)]
+        quarantined = conn.execute("SELECT reason, detail->>'exchange' FROM quarantine").fetchall()
+    assert quarantined[0][0].startswith("not JSON") and quarantined[0][1] == EXCHANGES["task-failed"]
+
+    again = broker.run()  # everything was acked: nothing comes back
+    assert all(t["received"] == 0 for t in tallies(again).values())
+
+
+def test_a_crash_between_write_and_ack_redelivers_without_duplicates(
+    broker: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broker.run()
+    broker.publish("task-exception", example("task-exception-run1"))
+    run0 = copy.deepcopy(example("task-completed-run0"))
+    broker.publish("task-completed", run0)
+
+    def crash(self: Drained) -> None:
+        raise ConnectionResetError("killed between the write and the ack")
+
+    monkeypatch.setattr(Drained, "ack", crash)
+    assert not broker.run().success
+    assert broker.rows("task_runs_v1").height == 2  # written, never acked
+    monkeypatch.undo()
+
+    redelivered = broker.run()
+    assert redelivered.success
+    assert sum(t["received"] for t in tallies(redelivered).values()) == 2
+    assert broker.rows("task_runs_v1").height == 2 and broker.rows("tasks_v2").height == 1  # once each
+
+
+def test_thousands_of_generated_messages(broker: Broker) -> None:
+    broker.run()
+    template = example("task-exception-run1")
+    with kombu.Connection(broker.url) as conn:
+        producer = conn.Producer()
+        exchange = kombu.Exchange(EXCHANGES["task-exception"], type="topic", durable=True)
+        for i in range(2000):
+            message = copy.deepcopy(template)
+            message["status"]["taskId"] = f"task{i:05d}"
+            message["runId"] = i % 2
+            producer.publish(
+                json.dumps(message).encode(),
+                exchange=exchange,
+                routing_key="r",
+                content_type="application/json",
+                content_encoding="binary",
+            )
+    result = broker.run()
+    assert result.success and tallies(result)["task-exception"]["run_rows"] == 2000
+    assert broker.rows("task_runs_v1").height == 2000 and broker.rows("tasks_v2").height == 1000
+
+
+def test_an_unknown_exchange_is_a_clear_error(broker: Broker) -> None:
+    with kombu.Connection(broker.url) as conn, pytest.raises(UnknownExchangeError, match="does not exist"):
+        drain(conn, broker.user, dt.date.today(), 10, {"nope": "exchange/taskcluster-queue/v1/no-such-thing"})
+    assert DAYS.has_partition_key(TODAY)
