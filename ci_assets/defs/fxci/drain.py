@@ -48,11 +48,21 @@ class Drained:
             message.ack()
 
 
+def broker_name(connection: kombu.Connection, name: str) -> str:
+    """Pulse's names as the broker takes them: kombu's filesystem transport keeps exchanges and
+    queues as files, so its slashes become dots."""
+    return name.replace("/", ".") if connection.transport_cls == "filesystem" else name
+
+
 def queue_name(user: str, name: str) -> str:
     return f"queue/{user}/{name}"
 
 
-def _declare(channel: Any, user: str, name: str, exchange_name: str, passive: bool) -> Any:
+def _declare(connection: kombu.Connection, channel: Any, user: str, name: str, exchange_name: str) -> Any:
+    # Production exchanges belong to Taskcluster: declare them passively so a wrong name is an
+    # error, not a new empty exchange. The local filesystem transport keeps no shared state.
+    passive = connection.transport_cls != "filesystem"
+    exchange_name = broker_name(connection, exchange_name)
     exchange = kombu.Exchange(exchange_name, type="topic", durable=True, passive=passive)
     try:
         exchange(channel).declare()
@@ -61,7 +71,7 @@ def _declare(channel: Any, user: str, name: str, exchange_name: str, passive: bo
             f"exchange {exchange_name!r} does not exist on the broker; pulse publishes to it, this drain "
             "only reads (check the broker URL and vhost)"
         ) from err
-    queue = kombu.Queue(queue_name(user, name), exchange, routing_key="#", durable=True)
+    queue = kombu.Queue(broker_name(connection, queue_name(user, name)), exchange, routing_key="#", durable=True)
     bound = queue(channel)
     bound.declare()
     return bound
@@ -76,12 +86,9 @@ def drain(
 ) -> Drained:
     """Up to `max_messages` per exchange, until each queue is empty; nothing is acked here."""
     drained = Drained()
-    # Production exchanges belong to Taskcluster: declare them passively so a wrong name is an
-    # error, not a new empty exchange. The local filesystem transport keeps no shared state.
-    passive = connection.transport_cls != "filesystem"
     channel = connection.channel()
     for name, exchange_name in exchanges.items():
-        queue = _declare(channel, user, name, exchange_name, passive)
+        queue = _declare(connection, channel, user, name, exchange_name)
         tally = drained.tallies.setdefault(name, Tally())
         while tally.received < max_messages:
             message = queue.get(no_ack=False)

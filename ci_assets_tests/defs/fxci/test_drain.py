@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from ci_assets.defs.fxci.assets import DAYS, pulse_tables
-from ci_assets.defs.fxci.drain import Drained, UnknownExchangeError, drain
+from ci_assets.defs.fxci.drain import Drained, UnknownExchangeError, broker_name, drain
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
@@ -170,3 +170,30 @@ def test_an_unknown_exchange_is_a_clear_error(broker: Broker) -> None:
     with kombu.Connection(broker.url) as conn, pytest.raises(UnknownExchangeError, match="does not exist"):
         drain(conn, broker.user, dt.date.today(), 10, {"nope": "exchange/taskcluster-queue/v1/no-such-thing"})
     assert DAYS.has_partition_key(TODAY)
+
+
+def test_the_local_default_drains_the_filesystem_transport(ci_home: Path, fresh_postgres: str) -> None:
+    """The embedded default has no broker: kombu's filesystem:// transport, same drain code."""
+    pulse = PulseResource(url="filesystem://", user="local")
+    with pulse.connection() as conn:  # declare and bind, as the first run would
+        drain(conn, pulse.user, dt.date.today(), 10)
+    with pulse.connection() as conn:
+        exchange = kombu.Exchange(broker_name(conn, EXCHANGES["task-completed"]), type="topic", durable=True)
+        queue = kombu.Queue(broker_name(conn, "queue/local/task-completed"), exchange, routing_key="#", durable=True)
+        conn.Producer().publish(
+            json.dumps(example("task-completed-run0")).encode(),
+            exchange=exchange,
+            routing_key="x",
+            declare=[queue],
+            content_type="application/json",
+            content_encoding="binary",
+        )
+    resources = {
+        "pulse": pulse,
+        "postgres": PostgresResource(dsn=fresh_postgres),
+        "warehouse_io_manager": LocalParquetIOManager(root=str(ci_home), bucket="lake", prefix="warehouse"),
+    }
+    result = dg.materialize([pulse_tables], partition_key=TODAY, resources=resources)
+    assert tallies(result)["task-completed"]["run_rows"] == 1
+    again = dg.materialize([pulse_tables], partition_key=TODAY, resources=resources)
+    assert tallies(again)["task-completed"]["received"] == 0  # acked: consumed for good
