@@ -10,7 +10,7 @@ from ci_assets.defs.fxci.drain import drain
 from ci_assets.lib import quarantine
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.storage.postgres import PostgresResource
-from ci_assets.lib.storage.writes import store_partition
+from ci_assets.lib.storage.writes import load_partition, store_partition
 
 GROUP = "fxci"
 OWNERS = ["team:ci-assets"]
@@ -56,8 +56,28 @@ class DrainConfig(dg.Config):
     max_messages_per_exchange: int = 100_000
 
 
+UNIQUE_CHECK = "primary_key_is_unique"
+
+
+def unique_check(spec: dg.AssetSpec) -> dg.AssetCheckSpec:
+    key = ", ".join(PRIMARY_KEYS[spec.key.path[-1]])
+    return dg.AssetCheckSpec(UNIQUE_CHECK, asset=spec.key, description=f"({key}) is unique in the partition.")
+
+
+def _uniqueness(spec: dg.AssetSpec, stored: pl.DataFrame) -> dg.AssetCheckResult:
+    key = PRIMARY_KEYS[spec.key.path[-1]]
+    duplicates = stored.height - stored.select(key).unique().height if stored.height else 0
+    return dg.AssetCheckResult(
+        asset_key=spec.key,
+        check_name=UNIQUE_CHECK,
+        passed=duplicates == 0,
+        metadata={"rows": stored.height, "duplicate_keys": duplicates},
+    )
+
+
 @dg.multi_asset(
     specs=[TASKS, TASK_RUNS],
+    check_specs=[unique_check(TASKS), unique_check(TASK_RUNS)],
     partitions_def=DAYS,
     required_resource_keys={"warehouse_io_manager", "pulse", "postgres"},
     description="Drains the three Taskcluster queues; rows are stored before any message is acked.",
@@ -97,3 +117,9 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
         asset_key=TASK_RUNS.key,
         metadata={**common, "rows_written": stored["task_runs_v1"], "unscheduled": len(drained.unscheduled)},
     )
+    for spec in (TASKS, TASK_RUNS):
+        try:
+            table = load_partition(warehouse, spec.key, spec.metadata, DAYS, context.partition_key)
+        except FileNotFoundError:
+            table = pl.DataFrame()  # nothing stored for the day yet
+        yield _uniqueness(spec, table)

@@ -151,8 +151,12 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         table = self.table_for(context.asset_key, metadata)
         sql = f"SELECT * FROM {quoted(table)}"
         params: list[Any] = []
+        try:
+            target = self.client().get_table(table)
+        except NotFound:
+            raise FileNotFoundError(f"table {table} does not exist yet; materialize its asset first") from None
         if context.has_asset_partitions:
-            types = _column_types(self.client().get_table(table))
+            types = _column_types(target)
             where, params = partition_filter(
                 "t",
                 context.asset_partitions_def,

@@ -29,3 +29,24 @@ def store_partition(
     )
     io_manager.handle_output(context, frame)
     return dict(context.get_logged_metadata())
+
+
+def load_partition(
+    io_manager: dg.IOManager,
+    asset_key: dg.AssetKey,
+    metadata: Mapping[str, Any],
+    partitions_def: dg.PartitionsDefinition,
+    partition_key: str,
+) -> pl.DataFrame:
+    """Read one stored partition back through the same IO manager (for checks on what was stored)."""
+    upstream = dg.build_output_context(asset_key=asset_key, definition_metadata=dict(metadata))
+    context = dg.build_input_context(
+        asset_key=asset_key,
+        upstream_output=upstream,
+        asset_partitions_def=partitions_def,
+        asset_partition_key_range=dg.PartitionKeyRange(partition_key, partition_key),
+        dagster_type=dg.PythonObjectDagsterType(pl.DataFrame),
+    )
+    frame = io_manager.load_input(context)
+    assert isinstance(frame, pl.DataFrame)
+    return frame

@@ -142,6 +142,9 @@ def test_a_crash_between_write_and_ack_redelivers_without_duplicates(
     assert redelivered.success
     assert sum(t["received"] for t in tallies(redelivered).values()) == 2
     assert broker.rows("task_runs_v1").height == 2 and broker.rows("tasks_v2").height == 1  # once each
+    checks = {c.asset_key.path[-1]: c for c in redelivered.get_asset_check_evaluations()}
+    assert checks["task_runs_v1"].passed and checks["task_runs_v1"].metadata["rows"].value == 2
+    assert checks["tasks_v2"].passed and checks["tasks_v2"].metadata["duplicate_keys"].value == 0
 
 
 def test_thousands_of_generated_messages(broker: Broker) -> None:
