@@ -128,3 +128,17 @@ def test_bad_messages_are_quarantined_with_the_reason(message: Any, reason: str)
     body = message if isinstance(message, bytes) else json.dumps(message).encode()
     result = rows_for(body, TODAY)
     assert isinstance(result, Quarantined) and reason in result.reason, result
+
+
+def test_generated_messages_follow_the_rules_and_fit_the_schemas() -> None:
+    import random
+
+    from ci_assets.defs.fxci.samples import message
+
+    rng = random.Random(4)
+    outcomes = [outcome(message(rng, "task-failed", dt.datetime(2024, 5, 1, tzinfo=dt.UTC))) for _ in range(500)]
+    assert not [o for o in outcomes if isinstance(o, Quarantined)]
+    rows = [o for o in outcomes if isinstance(o, Rows)]
+    assert {type(o) for o in outcomes} == {Rows, Unscheduled, Ignored} and len(rows) > 400
+    pl.DataFrame([r.run for r in rows], schema=polars_schema("task_runs_v1"))
+    pl.DataFrame([r.task for r in rows if r.task], schema=polars_schema("tasks_v2"))
