@@ -44,6 +44,7 @@ bench: install
 	$(VENV)/bin/python bench/buildhub_ingest.py
 	$(VENV)/bin/python bench/buildhub_sensor_tick.py
 	$(VENV)/bin/python bench/buildhub_search.py
+	$(VENV)/bin/python bench/fxci_pulse_drain.py
 
 clean:
 	rm -rf $(VENV) .tools .ci_assets
