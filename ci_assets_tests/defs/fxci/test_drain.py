@@ -200,3 +200,28 @@ def test_the_local_default_drains_the_filesystem_transport(ci_home: Path, fresh_
     assert tallies(result)["task-completed"]["run_rows"] == 1
     again = dg.materialize([pulse_tables], partition_key=TODAY, resources=resources)
     assert tallies(again)["task-completed"]["received"] == 0  # acked: consumed for good
+
+
+def test_the_broker_going_away_mid_drain_loses_nothing(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:
+    broker.run()
+    for i in range(10):
+        message = copy.deepcopy(example("task-exception-run1"))
+        message["status"]["taskId"] = f"gone{i}"
+        broker.publish("task-exception", message)
+    real_get = kombu.Queue.get
+    calls = {"n": 0}
+
+    def flaky_get(self: kombu.Queue, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 8:
+            raise ConnectionResetError("broker went away")
+        return real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(kombu.Queue, "get", flaky_get)
+    failed = broker.run()
+    assert not failed.success
+    assert "broker went away" in str(failed.get_step_failure_events()[0].event_specific_data.error)
+    monkeypatch.undo()
+    assert broker.rows("task_runs_v1").height == 0  # nothing was stored, so nothing was acked
+    rerun = broker.run()
+    assert rerun.success and broker.rows("task_runs_v1").height == 10
