@@ -1,7 +1,12 @@
-"""Firefox-CI ETL (seed 002): pulse messages become the fxci_derived tables."""
+"""Firefox-CI ETL (seed 002): pulse messages and worker metrics become the fxci_derived tables."""
 
 import dagster as dg
 
 from ci_assets.defs.fxci.assets import pulse_tables
+from ci_assets.defs.fxci.worker_metrics import UptimeSource, worker_metrics_v1
+from ci_assets.lib import env
 
-defs = dg.Definitions(assets=[pulse_tables])
+defs = dg.Definitions(
+    assets=[pulse_tables, worker_metrics_v1],
+    resources={"uptime_source": UptimeSource(kind=env.current_env())},
+)

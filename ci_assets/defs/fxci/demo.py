@@ -9,12 +9,45 @@ import kombu
 from ci_assets.defs.fxci.drain import broker_name, queue_name
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.defs.fxci.samples import message
+from ci_assets.defs.fxci.worker_metrics import LOCAL_BUCKET, WORKER_PROJECTS
 from ci_assets.defs.resources import local_resources
 
 MESSAGES = 1500
 
 
+def seed_uptime(days: int = 7, instances: int = 25) -> int:
+    """Uptime series for the last `days` days, in the shape Cloud Monitoring returns them."""
+    store = local_resources()["object_store"]
+    rng = random.Random(7)
+    written = 0
+    today = dt.datetime.now(dt.UTC).date()
+    for back in range(days):
+        day = today - dt.timedelta(days=back)
+        for project in WORKER_PROJECTS:
+            key = f"uptime/{project}/{day.isoformat()}.json"
+            if store.head(LOCAL_BUCKET, key) is not None:
+                continue
+            series = [
+                {
+                    "resource": {
+                        "type": "gce_instance",
+                        "labels": {
+                            "project_id": project,
+                            "zone": rng.choice(["us-central1-b", "us-west1-a"]),
+                            "instance_id": str(rng.getrandbits(60)),
+                        },
+                    },
+                    "points": [{"value": {"double_value": round(rng.uniform(600, 86_400), 2)}}],
+                }
+                for _ in range(instances)
+            ]
+            store.put(LOCAL_BUCKET, key, json.dumps(series).encode())
+            written += 1
+    return written
+
+
 def seed_demo() -> str:
+    uptime_files = seed_uptime()
     pulse = local_resources()["pulse"]
     with pulse.connection() as conn:
         marker = conn.transport_options["data_folder_in"] + "/../.demo-seeded"
@@ -22,7 +55,7 @@ def seed_demo() -> str:
             with open(marker, "x"):
                 pass
         except FileExistsError:
-            return "pulse messages already queued once (drain them in the UI: fxci/task_runs_v1)"
+            return f"pulse messages already queued once; {uptime_files} new uptime files"
         rng = random.Random(2024)
         producer = conn.Producer()
         now = dt.datetime.now(dt.UTC)
@@ -47,4 +80,4 @@ def seed_demo() -> str:
                 content_type="application/json",
                 content_encoding="binary",
             )
-    return f"{MESSAGES} pulse messages (and 3 broken ones) queued for the fxci drain"
+    return f"{MESSAGES} pulse messages (and 3 broken ones) queued for the fxci drain; {uptime_files} uptime files"

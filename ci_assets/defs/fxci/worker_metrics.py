@@ -1,0 +1,117 @@
+"""worker_metrics_v1: each worker instance's uptime on the day, from Cloud Monitoring.
+
+The window is the partition's day (not "since the last run"), so any day can be
+re-run. In the cloud the official client asks for `compute.googleapis.com/instance/uptime`
+summed per instance over the day; locally the same time series are JSON files in the
+object store (`fxci-monitoring/uptime/<project>/<day>.json`).
+"""
+
+import datetime as dt
+import json
+from typing import Any
+
+import dagster as dg
+import grpc
+import polars as pl
+from google.cloud import monitoring_v3
+from google.cloud.monitoring_v3.services.metric_service.transports.grpc import MetricServiceGrpcTransport
+from google.protobuf import duration_pb2, timestamp_pb2
+from pydantic import PrivateAttr
+
+from ci_assets.defs.fxci import schemas
+from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, PROJECT
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+
+WORKER_PROJECTS = ("fxci-production-level1-workers", "fxci-production-level3-workers")
+UPTIME = "compute.googleapis.com/instance/uptime"
+LOCAL_BUCKET = "fxci-monitoring"
+
+
+class UptimeSource(dg.ConfigurableResource):
+    """`kind=cloud`: Cloud Monitoring (application default credentials); `kind=local`: JSON files."""
+
+    kind: str = "local"
+    # host:port of a Monitoring API spoken without TLS or credentials (a test server); None: Google.
+    endpoint: str | None = None
+
+    _client: Any = PrivateAttr(default=None)
+
+    def client(self) -> monitoring_v3.MetricServiceClient:
+        if self._client is None:
+            if self.endpoint:
+                channel = grpc.insecure_channel(self.endpoint)
+                self._client = monitoring_v3.MetricServiceClient(transport=MetricServiceGrpcTransport(channel=channel))
+            else:
+                self._client = monitoring_v3.MetricServiceClient()
+        return self._client
+
+    def series(self, project: str, day: dt.date, object_store: ObjectStoreResource) -> list[dict[str, Any]]:
+        """[{project, zone, instance_id, interval_start_time, interval_end_time, uptime}] for the day."""
+        start = dt.datetime.combine(day, dt.time(), dt.UTC)
+        end = start + dt.timedelta(days=1)
+        if self.kind == "local":
+            key = f"uptime/{project}/{day.isoformat()}.json"
+            if object_store.head(LOCAL_BUCKET, key) is None:
+                return []
+            raw = json.loads(object_store.get_bytes(LOCAL_BUCKET, key))
+        else:
+            raw = [monitoring_v3.TimeSeries.to_dict(ts) for ts in self._list(project, start, end)]
+        return [_row(ts, start, end) for ts in raw for _ in ts.get("points", [])[:1]]
+
+    def _list(self, project: str, start: dt.datetime, end: dt.datetime) -> Any:
+        interval = monitoring_v3.TimeInterval(
+            start_time=timestamp_pb2.Timestamp(seconds=int(start.timestamp())),
+            end_time=timestamp_pb2.Timestamp(seconds=int(end.timestamp())),
+        )
+        aggregation = monitoring_v3.Aggregation(
+            alignment_period=duration_pb2.Duration(seconds=86_400),
+            per_series_aligner=monitoring_v3.Aggregation.Aligner.ALIGN_SUM,
+        )
+        return self.client().list_time_series(
+            request={
+                "name": f"projects/{project}",
+                "filter": f'metric.type = "{UPTIME}"',
+                "interval": interval,
+                "aggregation": aggregation,
+                "view": monitoring_v3.ListTimeSeriesRequest.TimeSeriesView.FULL,
+            }
+        )
+
+
+def _row(ts: dict[str, Any], start: dt.datetime, end: dt.datetime) -> dict[str, Any]:
+    labels = ts["resource"]["labels"]
+    point = ts["points"][0]
+    value = point["value"]
+    return {
+        "project": labels["project_id"],
+        "zone": labels["zone"],
+        "instance_id": labels["instance_id"],
+        "interval_start_time": start,
+        "interval_end_time": end,
+        "uptime": round(float(value.get("double_value", value.get("int64_value", 0)) or 0), 2),
+    }
+
+
+@dg.asset(
+    key=["fxci", "worker_metrics_v1"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"bigquery", "gcp"},
+    partitions_def=DAYS,
+    io_manager_key="warehouse_io_manager",
+    metadata={
+        "table": f"{PROJECT}.worker_metrics_v1",
+        "primary_key": ["project", "zone", "instance_id"],
+        "partition_expr": "submission_date",
+        "bigquery_schema": schemas.fields("worker_metrics_v1"),
+    },
+    description="Each worker instance's uptime on the day (Cloud Monitoring), for the two worker projects.",
+)
+def worker_metrics_v1(
+    context: dg.AssetExecutionContext, uptime_source: UptimeSource, object_store: ObjectStoreResource
+) -> pl.DataFrame:
+    day = dt.date.fromisoformat(context.partition_key)
+    rows = [r | {"submission_date": day} for p in WORKER_PROJECTS for r in uptime_source.series(p, day, object_store)]
+    frame = pl.DataFrame(rows, schema=schemas.polars_schema("worker_metrics_v1"))
+    context.add_output_metadata({"instances": frame.height, "projects": sorted(set(frame["project"].to_list()))})
+    return frame
