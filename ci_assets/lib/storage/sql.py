@@ -131,4 +131,5 @@ class DuckDBSqlRunner(SqlRunner):
             raise ValueError(f"query uses parameter(s) {sorted(missing)} that were not given")
         values = {k: (list(v) if isinstance(v, tuple | set) else v) for k, v in (params or {}).items() if k in used}
         with duckdb.connect() as con:
+            con.execute("SET TimeZone = 'UTC'")  # BigQuery's DATE(timestamp) is the UTC day
             return con.sql(translated, params=values or None).pl()

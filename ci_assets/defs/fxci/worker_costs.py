@@ -1,0 +1,66 @@
+"""worker_costs_v1: each worker instance's cost for the day, from the GCP and Azure billing exports.
+
+The SQL is written once, in BigQuery dialect (`sql/worker_costs_v1.sql`); the `sql`
+resource runs it on BigQuery in the cloud and on DuckDB over the local warehouse.
+"""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from ci_assets.defs.fxci import schemas
+from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, PROJECT
+from ci_assets.lib.storage.sql import SqlRunner
+
+QUERY = (Path(__file__).parent / "sql" / "worker_costs_v1.sql").read_text()
+
+# The billing exports this table reads. The GCP one is the production export bigquery-etl
+# reads; the Azure names are this platform's (the reference does not name them).
+BILLING_SOURCES = {
+    "gcp_billing": "moz-fx-data-shared-prod.billing_syndicate.gcp_billing_export_resource_v1_01E7D5_97288E_E2EBA0",
+    "azure_fxci_load": "moz-fx-data-shared-prod.billing_syndicate.azure_fxci_cost_load",
+    "azure_fxci_lookup": "moz-fx-data-shared-prod.billing_syndicate.azure_fxci_cost_lookup",
+    "azure_taskcluster_load": "moz-fx-data-shared-prod.billing_syndicate.azure_taskcluster_cost_load",
+    "azure_taskcluster_lookup": "moz-fx-data-shared-prod.billing_syndicate.azure_taskcluster_cost_lookup",
+}
+
+billing_sources = [
+    dg.AssetSpec(
+        key=["fxci", name],
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"bigquery"},
+        metadata={"table": table},
+        description=f"Billing export written outside this platform ({table}).",
+    )
+    for name, table in BILLING_SOURCES.items()
+]
+
+
+def worker_costs_query() -> str:
+    return QUERY.format(**BILLING_SOURCES)
+
+
+@dg.asset(
+    key=["fxci", "worker_costs_v1"],
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"bigquery", "sql"},
+    partitions_def=DAYS,
+    deps=[spec.key for spec in billing_sources],
+    io_manager_key="warehouse_io_manager",
+    metadata={
+        "table": f"{PROJECT}.worker_costs_v1",
+        "primary_key": ["project", "zone", "instance_id"],
+        "partition_expr": "usage_start_date",
+        "bigquery_schema": schemas.fields("worker_costs_v1"),
+    },
+    description="Each worker instance's total cost on the day: GCP (credits included) and Azure VMs.",
+)
+def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner) -> pl.DataFrame:
+    day = dt.date.fromisoformat(context.partition_key)
+    frame = sql.query(worker_costs_query(), {"submission_date": day})
+    schema = schemas.polars_schema("worker_costs_v1")
+    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
