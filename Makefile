@@ -45,6 +45,7 @@ bench: install
 	$(VENV)/bin/python bench/buildhub_sensor_tick.py
 	$(VENV)/bin/python bench/buildhub_search.py
 	$(VENV)/bin/python bench/fxci_pulse_drain.py
+	$(VENV)/bin/python bench/fxci_worker_costs.py
 
 clean:
 	rm -rf $(VENV) .tools .ci_assets
