@@ -16,7 +16,12 @@ GROUP = "fxci"
 OWNERS = ["team:ci-assets"]
 PROJECT = "moz-fx-data-shared-prod.fxci_derived"
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1)
-PRIMARY_KEYS = {"tasks_v2": ["task_id"], "task_runs_v1": ["task_id", "run_id"]}
+PRIMARY_KEYS = {
+    "tasks_v2": ["task_id"],
+    "task_runs_v1": ["task_id", "run_id"],
+    "worker_metrics_v1": ["project", "zone", "instance_id"],
+    "worker_costs_v1": ["project", "zone", "instance_id"],
+}
 
 UNSCHEDULED_DDL = """
 CREATE SCHEMA IF NOT EXISTS fxci;
@@ -59,16 +64,20 @@ class DrainConfig(dg.Config):
 UNIQUE_CHECK = "primary_key_is_unique"
 
 
-def unique_check(spec: dg.AssetSpec) -> dg.AssetCheckSpec:
-    key = ", ".join(PRIMARY_KEYS[spec.key.path[-1]])
-    return dg.AssetCheckSpec(UNIQUE_CHECK, asset=spec.key, description=f"({key}) is unique in the partition.")
+def unique_check(spec: dg.AssetSpec | dg.AssetKey) -> dg.AssetCheckSpec:
+    asset_key = spec if isinstance(spec, dg.AssetKey) else spec.key
+    key = ", ".join(PRIMARY_KEYS[asset_key.path[-1]])
+    return dg.AssetCheckSpec(UNIQUE_CHECK, asset=asset_key, description=f"({key}) is unique in the partition.")
 
 
 def _uniqueness(spec: dg.AssetSpec, stored: pl.DataFrame) -> dg.AssetCheckResult:
-    key = PRIMARY_KEYS[spec.key.path[-1]]
+    return uniqueness_result(spec.key, PRIMARY_KEYS[spec.key.path[-1]], stored)
+
+
+def uniqueness_result(asset_key: dg.AssetKey, key: list[str], stored: pl.DataFrame) -> dg.AssetCheckResult:
     duplicates = stored.height - stored.select(key).unique().height if stored.height else 0
     return dg.AssetCheckResult(
-        asset_key=spec.key,
+        asset_key=asset_key,
         check_name=UNIQUE_CHECK,
         passed=duplicates == 0,
         metadata={"rows": stored.height, "duplicate_keys": duplicates},

@@ -48,6 +48,7 @@ def seed_uptime(days: int = 7, instances: int = 25) -> int:
 
 def seed_demo() -> str:
     uptime_files = seed_uptime()
+    billing_rows = seed_billing()
     pulse = local_resources()["pulse"]
     with pulse.connection() as conn:
         marker = conn.transport_options["data_folder_in"] + "/../.demo-seeded"
@@ -55,7 +56,7 @@ def seed_demo() -> str:
             with open(marker, "x"):
                 pass
         except FileExistsError:
-            return f"pulse messages already queued once; {uptime_files} new uptime files"
+            return f"pulse messages already queued once; {uptime_files} new uptime files, {billing_rows} billing rows"
         rng = random.Random(2024)
         producer = conn.Producer()
         now = dt.datetime.now(dt.UTC)
@@ -80,4 +81,67 @@ def seed_demo() -> str:
                 content_type="application/json",
                 content_encoding="binary",
             )
-    return f"{MESSAGES} pulse messages (and 3 broken ones) queued for the fxci drain; {uptime_files} uptime files"
+    return (
+        f"{MESSAGES} pulse messages (and 3 broken ones) queued for the fxci drain; {uptime_files} uptime files; "
+        f"{billing_rows} billing rows"
+    )
+
+
+def seed_billing(days: int = 7) -> int:
+    """A week of GCP and Azure billing rows as Parquet in the local warehouse, for worker_costs_v1."""
+    import polars as pl
+
+    from ci_assets.defs.fxci.worker_costs import BILLING_SOURCES
+    from ci_assets.lib import env
+
+    warehouse = env.home() / "lake" / "warehouse"
+    target = warehouse.joinpath(*BILLING_SOURCES["gcp_billing"].split("."))
+    if target.exists():
+        return 0
+    rng = random.Random(11)
+    today = dt.datetime.now(dt.UTC).date()
+    gcp, azure = [], []
+    for back in range(days):
+        day = today - dt.timedelta(days=back)
+        for i in range(200):
+            project = rng.choice([*WORKER_PROJECTS, "moz-fx-data-other"])
+            kind = "instances" if rng.random() < 0.85 else "disks"
+            zone = rng.choice(["us-central1-b", "us-west1-a"])
+            gcp.append(
+                {
+                    "project": {"id": project},
+                    "resource": {
+                        "name": f"projects/{project}/{kind}/worker-{i}",
+                        "global_name": f"//compute.googleapis.com/projects/{project}/zones/{zone}/{kind}/{i}",
+                    },
+                    "usage_start_time": dt.datetime.combine(day, dt.time(rng.randint(0, 23)), dt.UTC),
+                    "cost": round(rng.uniform(0.01, 3.0), 4),
+                    "credits": [{"name": "SUD", "amount": -round(rng.uniform(0, 0.5), 4)}]
+                    if rng.random() < 0.5
+                    else [],
+                }
+            )
+            vm = f"vm-{i:04d}" if rng.random() < 0.8 else f"disk-{i:04d}"
+            kind = "virtualMachines" if vm.startswith("vm-") else "disks"
+            azure.append(
+                {
+                    "sourceDataId": rng.choice(["fxci", "tc"]),
+                    "date": day,
+                    "ResourceId": f"/subscriptions/s/resourceGroups/rg/providers/Microsoft.Compute/{kind}/{vm}",
+                    "resourceLocation": rng.choice(["westus2", "eastus"]),
+                    "costInBillingCurrency": round(rng.uniform(0.01, 2.0), 4),
+                    "chargeType": "Usage" if rng.random() < 0.95 else "Purchase",
+                }
+            )
+    frames = {
+        "gcp_billing": pl.DataFrame(gcp),
+        "azure_fxci_load": pl.DataFrame([a for a in azure if a["sourceDataId"] == "fxci"]),
+        "azure_fxci_lookup": pl.DataFrame({"sourceDataId": ["fxci"], "subscriptionName": ["FXCI Azure"]}),
+        "azure_taskcluster_load": pl.DataFrame([a for a in azure if a["sourceDataId"] == "tc"]),
+        "azure_taskcluster_lookup": pl.DataFrame({"sourceDataId": ["tc"], "subscriptionName": ["Taskcluster Azure"]}),
+    }
+    for name, frame in frames.items():
+        path = warehouse.joinpath(*BILLING_SOURCES[name].split("."))
+        path.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path / "data.parquet")
+    return len(gcp) + len(azure)

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, PROJECT
+from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, PRIMARY_KEYS, PROJECT, unique_check, uniqueness_result
 from ci_assets.lib.storage.sql import SqlRunner
 
 QUERY = (Path(__file__).parent / "sql" / "worker_costs_v1.sql").read_text()
@@ -43,8 +43,12 @@ def worker_costs_query() -> str:
     return QUERY.format(**BILLING_SOURCES)
 
 
+KEY = dg.AssetKey(["fxci", "worker_costs_v1"])
+
+
 @dg.asset(
-    key=["fxci", "worker_costs_v1"],
+    key=KEY,
+    check_specs=[unique_check(KEY)],
     group_name=GROUP,
     owners=OWNERS,
     kinds={"bigquery", "sql"},
@@ -53,14 +57,16 @@ def worker_costs_query() -> str:
     io_manager_key="warehouse_io_manager",
     metadata={
         "table": f"{PROJECT}.worker_costs_v1",
-        "primary_key": ["project", "zone", "instance_id"],
+        "primary_key": PRIMARY_KEYS["worker_costs_v1"],
         "partition_expr": "usage_start_date",
         "bigquery_schema": schemas.fields("worker_costs_v1"),
     },
     description="Each worker instance's total cost on the day: GCP (credits included) and Azure VMs.",
 )
-def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner) -> pl.DataFrame:
+def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):
     day = dt.date.fromisoformat(context.partition_key)
     frame = sql.query(worker_costs_query(), {"submission_date": day})
     schema = schemas.polars_schema("worker_costs_v1")
-    return frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+    frame = frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+    yield dg.Output(frame)
+    yield uniqueness_result(KEY, PRIMARY_KEYS["worker_costs_v1"], frame)

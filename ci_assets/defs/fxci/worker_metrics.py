@@ -19,7 +19,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from pydantic import PrivateAttr
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, PROJECT
+from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, PRIMARY_KEYS, PROJECT, unique_check, uniqueness_result
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 WORKER_PROJECTS = ("fxci-production-level1-workers", "fxci-production-level3-workers")
@@ -92,8 +92,12 @@ def _row(ts: dict[str, Any], start: dt.datetime, end: dt.datetime) -> dict[str, 
     }
 
 
+KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
+
+
 @dg.asset(
-    key=["fxci", "worker_metrics_v1"],
+    key=KEY,
+    check_specs=[unique_check(KEY)],
     group_name=GROUP,
     owners=OWNERS,
     kinds={"bigquery", "gcp"},
@@ -101,7 +105,7 @@ def _row(ts: dict[str, Any], start: dt.datetime, end: dt.datetime) -> dict[str, 
     io_manager_key="warehouse_io_manager",
     metadata={
         "table": f"{PROJECT}.worker_metrics_v1",
-        "primary_key": ["project", "zone", "instance_id"],
+        "primary_key": PRIMARY_KEYS["worker_metrics_v1"],
         "partition_expr": "submission_date",
         "bigquery_schema": schemas.fields("worker_metrics_v1"),
     },
@@ -109,9 +113,9 @@ def _row(ts: dict[str, Any], start: dt.datetime, end: dt.datetime) -> dict[str, 
 )
 def worker_metrics_v1(
     context: dg.AssetExecutionContext, uptime_source: UptimeSource, object_store: ObjectStoreResource
-) -> pl.DataFrame:
+):
     day = dt.date.fromisoformat(context.partition_key)
     rows = [r | {"submission_date": day} for p in WORKER_PROJECTS for r in uptime_source.series(p, day, object_store)]
     frame = pl.DataFrame(rows, schema=schemas.polars_schema("worker_metrics_v1"))
-    context.add_output_metadata({"instances": frame.height, "projects": sorted(set(frame["project"].to_list()))})
-    return frame
+    yield dg.Output(frame, metadata={"instances": frame.height, "projects": sorted(set(frame["project"].to_list()))})
+    yield uniqueness_result(KEY, PRIMARY_KEYS["worker_metrics_v1"], frame)

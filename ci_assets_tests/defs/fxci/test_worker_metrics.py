@@ -77,6 +77,7 @@ def materialize(source: UptimeSource, store: ObjectStoreResource, lake: Path) ->
         resources={"uptime_source": source, "object_store": store, "warehouse_io_manager": io},
     )
     assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())  # the primary key is unique
     path = lake / "lake/warehouse/moz-fx-data-shared-prod/fxci_derived/worker_metrics_v1"
     return pl.read_parquet(path / f"submission_date={DAY}" / "data.parquet")
 
