@@ -1,0 +1,157 @@
+"""pg_dump's archive table of contents (`toc.dat` of a `--format directory` dump), read as the format it is.
+
+Layout (pg_backup_archiver.c, ReadHead/ReadToc): the magic `PGDMP`, version bytes, the
+sizes of integers and offsets, the format, compression, creation time, database name
+and server/pg_dump versions; then a count and one entry per dumped object. An integer
+is a sign byte and `int_size` little-endian bytes; a string is such an integer length
+(negative: NULL) and that many bytes. For the directory format each entry ends with its
+data file's name (`NNNN.dat`, empty for objects without data).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+MAGIC = b"PGDMP"
+FORMAT_DIRECTORY = 3
+
+
+class TocError(ValueError):
+    """A toc.dat that is not a pg_dump archive this reader understands."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Header:
+    version: tuple[int, int, int]
+    int_size: int
+    offset_size: int
+    format: int
+    compression: int
+    created: dt.datetime | None
+    database: str | None
+    server_version: str | None
+    pg_dump_version: str | None
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    dump_id: int
+    had_dumper: bool
+    table_oid: str | None
+    oid: str | None
+    tag: str | None
+    desc: str | None
+    section: int | None
+    defn: str | None
+    drop_stmt: str | None
+    copy_stmt: str | None
+    namespace: str | None
+    tablespace: str | None
+    tableam: str | None
+    relkind: int | None
+    owner: str | None
+    dependencies: list[int]
+    filename: str | None
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        self.data, self.pos, self.int_size = data, 0, 4
+
+    def take(self, n: int) -> bytes:
+        if self.pos + n > len(self.data):
+            raise TocError(f"toc.dat ends early: wanted {n} bytes at offset {self.pos} of {len(self.data)}")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def byte(self) -> int:
+        return self.take(1)[0]
+
+    def int(self) -> int:
+        sign = self.byte()
+        value = int.from_bytes(self.take(self.int_size), "little")
+        return -value if sign else value
+
+    def str(self) -> str | None:
+        length = self.int()
+        if length < 0:
+            return None
+        return self.take(length).decode("utf-8")
+
+
+def parse(data: bytes) -> tuple[Header, list[Entry]]:
+    reader = _Reader(data)
+    if reader.take(5) != MAGIC:
+        raise TocError("not a pg_dump archive (no PGDMP magic)")
+    version = (reader.byte(), reader.byte(), reader.byte())
+    if version < (1, 12, 0):
+        raise TocError(f"archive version {'.'.join(map(str, version))} is older than this reader handles (1.12)")
+    reader.int_size = reader.byte()
+    offset_size = reader.byte()
+    archive_format = reader.byte()
+    compression = reader.byte() if version >= (1, 15, 0) else reader.int()
+    sec, minute, hour, mday, mon, year, _isdst = (reader.int() for _ in range(7))
+    try:
+        created = dt.datetime(year + 1900, mon + 1, mday, hour, minute, sec)
+    except ValueError:
+        created = None
+    header = Header(
+        version,
+        reader.int_size,
+        offset_size,
+        archive_format,
+        compression,
+        created,
+        reader.str(),
+        reader.str(),
+        reader.str(),
+    )
+    entries = [_entry(reader, version, archive_format) for _ in range(reader.int())]
+    return header, entries
+
+
+def _entry(reader: _Reader, version: tuple[int, int, int], archive_format: int) -> Entry:
+    dump_id, had_dumper = reader.int(), bool(reader.int())
+    table_oid, oid, tag, desc = reader.str(), reader.str(), reader.str(), reader.str()
+    section = reader.int()
+    defn, drop_stmt, copy_stmt = reader.str(), reader.str(), reader.str()
+    namespace, tablespace = reader.str(), reader.str()
+    tableam = reader.str() if version >= (1, 14, 0) else None
+    relkind = reader.int() if version >= (1, 16, 0) else None
+    owner = reader.str()
+    reader.str()  # "with oids": always "false" since PostgreSQL 12
+    dependencies = []
+    while (dependency := reader.str()) is not None:
+        dependencies.append(int(dependency))
+    filename = reader.str() if archive_format == FORMAT_DIRECTORY else None
+    return Entry(
+        dump_id,
+        had_dumper,
+        table_oid,
+        oid,
+        tag,
+        desc,
+        section,
+        defn,
+        drop_stmt,
+        copy_stmt,
+        namespace,
+        tablespace,
+        tableam,
+        relkind,
+        owner,
+        dependencies,
+        filename or None,
+    )
+
+
+def read(directory: Path) -> tuple[Header, list[Entry]]:
+    return parse((directory / "toc.dat").read_bytes())
+
+
+def data_files(entries: list[Entry]) -> dict[str, Entry]:
+    """`NNNN.dat` -> its TABLE DATA entry (the table is `entry.namespace`.`entry.tag`)."""
+    return {e.filename: e for e in entries if e.desc == "TABLE DATA" and e.filename}
