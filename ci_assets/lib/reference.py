@@ -33,3 +33,15 @@ def shared_reference_dir(start: Path) -> Path | None:
         if candidate.is_dir():
             return candidate
     return None
+
+
+def drift(directory: Path, shared: Path | None) -> list[str]:
+    """What no longer matches: a copy edited since its manifest, or a shared file changed since
+    it was copied (checked only where `shared/reference` is reachable)."""
+    problems = []
+    for name, digest in manifest(directory).items():
+        if sha256(directory / Path(name).name) != digest:
+            problems.append(f"{directory / Path(name).name} was edited in the copy")
+        if shared is not None and sha256(shared / name) != digest:
+            problems.append(f"shared/reference/{name} changed: copy it again and update {directory / MANIFEST}")
+    return problems
