@@ -33,6 +33,19 @@ CREATE TABLE IF NOT EXISTS fxci.unscheduled_tasks (
 """
 
 
+def table_metadata(table: str, partition_column: str) -> dict[str, object]:
+    """What every fxci table declares: its production name, key, partition column and schema."""
+    return {
+        "table": f"{PROJECT}.{table}",
+        "primary_key": PRIMARY_KEYS[table],
+        "partition_expr": partition_column,
+        "bigquery_schema": schemas.fields(table),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(f["name"], f["type"]) for f in schemas.fields(table)]
+        ),
+    }
+
+
 def table_spec(table: str, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(
         key=["fxci", table],
@@ -41,15 +54,7 @@ def table_spec(table: str, description: str) -> dg.AssetSpec:
         kinds={"bigquery", "rabbitmq"},
         partitions_def=DAYS,
         description=description,
-        metadata={
-            "table": f"{PROJECT}.{table}",
-            "primary_key": PRIMARY_KEYS[table],
-            "partition_expr": "submission_date",
-            "bigquery_schema": schemas.fields(table),
-            "dagster/column_schema": dg.TableSchema(
-                columns=[dg.TableColumn(f["name"], f["type"]) for f in schemas.fields(table)]
-            ),
-        },
+        metadata=table_metadata(table, "submission_date"),
     )
 
 
@@ -64,17 +69,13 @@ class DrainConfig(dg.Config):
 UNIQUE_CHECK = "primary_key_is_unique"
 
 
-def unique_check(spec: dg.AssetSpec | dg.AssetKey) -> dg.AssetCheckSpec:
-    asset_key = spec if isinstance(spec, dg.AssetKey) else spec.key
+def unique_check(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
     key = ", ".join(PRIMARY_KEYS[asset_key.path[-1]])
     return dg.AssetCheckSpec(UNIQUE_CHECK, asset=asset_key, description=f"({key}) is unique in the partition.")
 
 
-def _uniqueness(spec: dg.AssetSpec, stored: pl.DataFrame) -> dg.AssetCheckResult:
-    return uniqueness_result(spec.key, PRIMARY_KEYS[spec.key.path[-1]], stored)
-
-
-def uniqueness_result(asset_key: dg.AssetKey, key: list[str], stored: pl.DataFrame) -> dg.AssetCheckResult:
+def uniqueness_result(asset_key: dg.AssetKey, stored: pl.DataFrame) -> dg.AssetCheckResult:
+    key = PRIMARY_KEYS[asset_key.path[-1]]
     duplicates = stored.height - stored.select(key).unique().height if stored.height else 0
     return dg.AssetCheckResult(
         asset_key=asset_key,
@@ -86,7 +87,7 @@ def uniqueness_result(asset_key: dg.AssetKey, key: list[str], stored: pl.DataFra
 
 @dg.multi_asset(
     specs=[TASKS, TASK_RUNS],
-    check_specs=[unique_check(TASKS), unique_check(TASK_RUNS)],
+    check_specs=[unique_check(TASKS.key), unique_check(TASK_RUNS.key)],
     partitions_def=DAYS,
     required_resource_keys={"warehouse_io_manager", "pulse", "postgres"},
     description="Drains the three Taskcluster queues; rows are stored before any message is acked.",
@@ -131,4 +132,4 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
             table = load_partition(warehouse, spec.key, spec.metadata, DAYS, context.partition_key)
         except FileNotFoundError:
             table = pl.DataFrame()  # nothing stored for the day yet
-        yield _uniqueness(spec, table)
+        yield uniqueness_result(spec.key, table)

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, PRIMARY_KEYS, PROJECT, unique_check, uniqueness_result
+from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, table_metadata, unique_check, uniqueness_result
 from ci_assets.lib.storage.sql import SqlRunner
 
 QUERY = (Path(__file__).parent / "sql" / "worker_costs_v1.sql").read_text()
@@ -55,12 +55,7 @@ KEY = dg.AssetKey(["fxci", "worker_costs_v1"])
     partitions_def=DAYS,
     deps=[spec.key for spec in billing_sources],
     io_manager_key="warehouse_io_manager",
-    metadata={
-        "table": f"{PROJECT}.worker_costs_v1",
-        "primary_key": PRIMARY_KEYS["worker_costs_v1"],
-        "partition_expr": "usage_start_date",
-        "bigquery_schema": schemas.fields("worker_costs_v1"),
-    },
+    metadata=table_metadata("worker_costs_v1", "usage_start_date"),
     description="Each worker instance's total cost on the day: GCP (credits included) and Azure VMs.",
 )
 def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):
@@ -69,4 +64,4 @@ def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):
     schema = schemas.polars_schema("worker_costs_v1")
     frame = frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
     yield dg.Output(frame)
-    yield uniqueness_result(KEY, PRIMARY_KEYS["worker_costs_v1"], frame)
+    yield uniqueness_result(KEY, frame)

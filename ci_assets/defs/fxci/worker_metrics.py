@@ -19,7 +19,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from pydantic import PrivateAttr
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, PRIMARY_KEYS, PROJECT, unique_check, uniqueness_result
+from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, table_metadata, unique_check, uniqueness_result
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 WORKER_PROJECTS = ("fxci-production-level1-workers", "fxci-production-level3-workers")
@@ -103,12 +103,7 @@ KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
     kinds={"bigquery", "gcp"},
     partitions_def=DAYS,
     io_manager_key="warehouse_io_manager",
-    metadata={
-        "table": f"{PROJECT}.worker_metrics_v1",
-        "primary_key": PRIMARY_KEYS["worker_metrics_v1"],
-        "partition_expr": "submission_date",
-        "bigquery_schema": schemas.fields("worker_metrics_v1"),
-    },
+    metadata=table_metadata("worker_metrics_v1", "submission_date"),
     description="Each worker instance's uptime on the day (Cloud Monitoring), for the two worker projects.",
 )
 def worker_metrics_v1(
@@ -118,4 +113,4 @@ def worker_metrics_v1(
     rows = [r | {"submission_date": day} for p in WORKER_PROJECTS for r in uptime_source.series(p, day, object_store)]
     frame = pl.DataFrame(rows, schema=schemas.polars_schema("worker_metrics_v1"))
     yield dg.Output(frame, metadata={"instances": frame.height, "projects": sorted(set(frame["project"].to_list()))})
-    yield uniqueness_result(KEY, PRIMARY_KEYS["worker_metrics_v1"], frame)
+    yield uniqueness_result(KEY, frame)

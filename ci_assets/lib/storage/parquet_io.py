@@ -78,9 +78,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         frame = pl.read_parquet(io.BytesIO(store.get_bytes(self.bucket, key)))
         return frame.lazy() if lazy else frame
 
-    def _exists(self, key: str) -> bool:
-        return self.store().head(self.bucket, key) is not None
-
     def _write(self, key: str, frame: pl.DataFrame) -> None:
         with self.store().staged_file(self.bucket, key) as path:
             frame.write_parquet(path)
@@ -99,7 +96,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             deduped = 0
             if key_columns:
                 frame, deduped = dedupe_by_key(frame, key_columns, output.label)
-                existing = self._read(path, lazy=False) if self._exists(path) else None
+                try:  # one read, no existence check first: a missing file is simply no rows yet
+                    existing = self._read(path, lazy=False)
+                except FileNotFoundError:
+                    existing = None
                 frame = upsert(existing, frame, key_columns)  # type: ignore[arg-type]
             self._write(path, frame)
             return frame.height, deduped
