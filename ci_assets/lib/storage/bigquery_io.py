@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import io
+import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import dagster as dg
 import polars as pl
@@ -32,6 +33,7 @@ from ci_assets.lib.storage.bigquery_tables import (
 from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary_key
 from ci_assets.lib.storage.outputs import asset_output
 from ci_assets.lib.storage.partition_split import dimensions, key_parts, partition_columns
+from ci_assets.lib.storage.streamed import Streamable, file_summary, streamed_output, write_streamed
 
 _TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME")
 # The client's default retries server errors for ten minutes; a run should fail sooner.
@@ -57,6 +59,10 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
 
     # -- writing ------------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        streamed = streamed_output(context, obj)
+        if streamed is not None:
+            self._load_streamed(context, streamed)
+            return
         output = asset_output(context, obj)
         if output is None:
             return
@@ -70,19 +76,50 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
             frame, deduped = dedupe_by_key(frame, key_columns, output.label)
 
         table = self.table_for(context.asset_key, metadata)
-        target = self._ensure_table(table, frame, metadata, partitions_def)
-        run_filter = None
-        if partitions_def is not None:
-            run_filter = partition_filter(
-                "T", partitions_def, metadata.get("partition_expr"), keys, _column_types(target)
-            )
-        self._merge(table, target, frame, run_filter, key_columns)
+        target = self._ensure_table(table, frame.schema, metadata, partitions_def)
+        check_against_schema(table, frame, target.schema)
+        buf = io.BytesIO()
+        frame.write_parquet(buf)
+        buf.seek(0)
+        run_filter = self._run_filter(target, metadata, partitions_def, keys)
+        self._merge(table, target, [buf], frame.columns, run_filter, key_columns)
         context.add_output_metadata(output_metadata(frame.schema, rows, deduped, table))
+
+    def _load_streamed(self, context: dg.OutputContext, streamed: dict[str | None, Streamable]) -> None:
+        """Each partition's output sunk to a local file, loaded as is: never one frame in memory."""
+        metadata = context.definition_metadata or {}
+        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
+        keys = list(context.asset_partition_keys) if partitions_def else []
+        table = self.table_for(context.asset_key, metadata)
+        with tempfile.TemporaryDirectory(prefix="ci-assets-bq-") as tmp:
+            files, rows, schema = [], {}, pl.Schema()
+            for i, (key, item) in enumerate(streamed.items()):
+                files.append(f"{tmp}/{i}.parquet")
+                write_streamed(item, files[-1])
+                schema, rows[key or "all"] = file_summary(files[-1])
+            target = self._ensure_table(table, schema, metadata, partitions_def)
+            check_against_schema(table, pl.scan_parquet(files), target.schema)
+            run_filter = self._run_filter(target, metadata, partitions_def, keys)
+            with contextlib.ExitStack() as stack:
+                sources = [stack.enter_context(open(f, "rb")) for f in files]
+                self._merge(table, target, sources, schema.names(), run_filter, None)
+        context.add_output_metadata(output_metadata(schema, rows, 0, table))
+
+    def _run_filter(
+        self,
+        target: bigquery.Table,
+        metadata: Mapping[str, Any],
+        partitions_def: dg.PartitionsDefinition | None,
+        keys: list[str],
+    ) -> tuple[str, list[Any]] | None:
+        if partitions_def is None:
+            return None
+        return partition_filter("T", partitions_def, metadata.get("partition_expr"), keys, _column_types(target))
 
     def _ensure_table(
         self,
         table: str,
-        frame: pl.DataFrame,
+        frame_schema: pl.Schema,
         metadata: Mapping[str, Any],
         partitions_def: dg.PartitionsDefinition | None,
     ) -> bigquery.Table:
@@ -94,7 +131,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         schema = (
             schema_from_metadata(metadata["bigquery_schema"])
             if metadata.get("bigquery_schema")
-            else schema_from_frame(frame.schema)
+            else schema_from_frame(frame_schema)
         )
         project, dataset, _ = table.split(".")
         client.create_dataset(bigquery.Dataset(f"{project}.{dataset}"), exists_ok=True)
@@ -112,27 +149,29 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         self,
         table: str,
         target: bigquery.Table,
-        frame: pl.DataFrame,
+        sources: Sequence[BinaryIO],
+        columns: Sequence[str],
         run_filter: tuple[str, list[Any]] | None,
         key_columns: list[str] | None,
     ) -> None:
+        """Load the Parquet `sources` into a staging table, then apply it with one MERGE."""
         client = self.client()
-        check_against_schema(table, frame, target.schema)
         staging = f"{table}__staging_{uuid.uuid4().hex[:12]}"
-        buf = io.BytesIO()
-        frame.write_parquet(buf)
-        buf.seek(0)
-        load = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.PARQUET,
-            schema=[f for f in target.schema if f.name in frame.columns],
-            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
-        )
-        load.parquet_options = bigquery.ParquetOptions()
-        load.parquet_options.enable_list_inference = True
         try:
-            client.load_table_from_file(buf, staging, job_config=load).result()
-            self._expire(staging)
-            sql, params = merge_statement(table, staging, frame.columns, run_filter, key_columns)
+            for i, source in enumerate(sources):
+                load = bigquery.LoadJobConfig(
+                    source_format=bigquery.SourceFormat.PARQUET,
+                    schema=[f for f in target.schema if f.name in columns],
+                    write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE
+                    if i == 0
+                    else bigquery.WriteDisposition.WRITE_APPEND,
+                )
+                load.parquet_options = bigquery.ParquetOptions()
+                load.parquet_options.enable_list_inference = True
+                client.load_table_from_file(source, staging, job_config=load).result()
+                if i == 0:
+                    self._expire(staging)
+            sql, params = merge_statement(table, staging, columns, run_filter, key_columns)
             client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
         finally:
             client.delete_table(staging, not_found_ok=True)
@@ -224,17 +263,23 @@ def merge_statement(
     return f"{head} ON FALSE WHEN NOT MATCHED BY SOURCE AND {in_run} THEN DELETE {insert}", params
 
 
-def check_against_schema(table: str, frame: pl.DataFrame, schema: Sequence[bigquery.SchemaField]) -> None:
+def check_against_schema(
+    table: str, frame: pl.DataFrame | pl.LazyFrame, schema: Sequence[bigquery.SchemaField]
+) -> None:
     """Refuse what BigQuery would refuse, before anything is staged, with the column named."""
     fields = {f.name: f for f in schema}
-    unknown = [c for c in frame.columns if c not in fields]
+    columns = frame.collect_schema().names()
+    unknown = [c for c in columns if c not in fields]
     if unknown:
         raise ValueError(f"{table}: frame has column(s) {unknown} that the table does not")
     required = [f.name for f in schema if f.mode == "REQUIRED"]
-    absent = [c for c in required if c not in frame.columns]
+    absent = [c for c in required if c not in columns]
     if absent:
         raise ValueError(f"{table}: REQUIRED column(s) {absent} are missing from the frame")
-    nulls = {c: n for c in required if (n := frame[c].null_count())}
+    if not required:
+        return
+    counts = frame.lazy().select(pl.col(required).null_count()).collect().row(0, named=True)
+    nulls = {c: n for c, n in counts.items() if n}
     if nulls:
         raise ValueError(f"{table}: null values in REQUIRED column(s) {nulls}")
 

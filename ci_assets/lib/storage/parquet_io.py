@@ -24,6 +24,7 @@ from ci_assets.lib.storage.object_store import BucketNotFoundError, ObjectStore
 from ci_assets.lib.storage.outputs import asset_output
 from ci_assets.lib.storage.partition_split import hive_segments
 from ci_assets.lib.storage.s3_store import S3ObjectStore
+from ci_assets.lib.storage.streamed import Streamable, file_summary, streamed_output, write_streamed
 
 FILE_NAME = "data.parquet"
 
@@ -84,6 +85,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     # -- Dagster hooks ----------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        streamed = streamed_output(context, obj)
+        if streamed is not None:
+            self._store_streamed(context, streamed)
+            return
         output = asset_output(context, obj)
         if output is None:
             return
@@ -111,6 +116,18 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         rows = {key or "all": height for key, (height, _) in zip(output.frames, results, strict=True)}
         location = self.store().uri(self.bucket, self.asset_dir(context.asset_key, metadata))
         context.add_output_metadata(output_metadata(output.schema, rows, sum(d for _, d in results), location))
+
+    def _store_streamed(self, context: dg.OutputContext, streamed: dict[str | None, Streamable]) -> None:
+        metadata = context.definition_metadata or {}
+        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
+        rows, schema = {}, pl.Schema()
+        for key, item in streamed.items():
+            path = self.partition_path(context.asset_key, metadata, partitions_def, key)
+            with self.store().staged_file(self.bucket, path) as dest:
+                write_streamed(item, dest)
+                schema, rows[key or "all"] = file_summary(dest)
+        location = self.store().uri(self.bucket, self.asset_dir(context.asset_key, metadata))
+        context.add_output_metadata(output_metadata(schema, rows, 0, location))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         upstream = context.upstream_output

@@ -1,0 +1,42 @@
+"""Where the aggregates come from (mozaggregator's PostgreSQL) and where their dumps go."""
+
+import os
+from pathlib import Path
+
+import dagster as dg
+
+from ci_assets.lib import env
+from ci_assets.lib.storage.postgres import embedded_uri
+
+DUMPS_PREFIX = "aggregates/dumps"
+
+
+class AggregatesSource(dg.ConfigurableResource):
+    """The source database (a DSN, or a database of the embedded server) and the dumps' bucket."""
+
+    dsn: str | None = None
+    embedded_database: str = "mozaggregator"
+    embedded_dir: str | None = None
+    bucket: str = "ci-assets-aggregates"
+    prefix: str = DUMPS_PREFIX
+    # A pg_dump to use instead of choosing one; it must still be as new as the server.
+    pg_dump: str | None = None
+    # Threads converting one day's data files side by side.
+    workers: int = 2
+
+    def uri(self) -> str:
+        if self.dsn:
+            return self.dsn
+        pgdata = Path(self.embedded_dir) if self.embedded_dir else env.postgres_dir()
+        return embedded_uri(pgdata, self.embedded_database)
+
+    def dump_prefix(self, aggregate_type: str, ds_nodash: str) -> str:
+        return f"{self.prefix.strip('/')}/{aggregate_type}/{ds_nodash}/"
+
+
+def source_from_env() -> AggregatesSource:
+    return AggregatesSource(
+        dsn=os.environ.get("CI_ASSETS_AGGREGATES_DSN") or None,
+        bucket=os.environ.get("CI_ASSETS_AGGREGATES_BUCKET", "ci-assets-aggregates"),
+        pg_dump=os.environ.get("CI_ASSETS_PG_DUMP") or None,
+    )
