@@ -11,18 +11,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
+from pathlib import Path
 
 import orjson
 import polars as pl
+import yaml
 
 from ci_assets.defs.aggregates.copy_text import unescape
 from ci_assets.defs.aggregates.names import TableName
 
 DIMENSION_KEYS = ("os", "child", "label", "metric", "osVersion", "application", "architecture")
 TABLE_COLUMNS = ("aggregate_type", "ds_nodash", "channel", "version")
-OUTPUT_SCHEMA = pl.Schema(
-    {"ingest_date": pl.Date, **{c: pl.String for c in (*TABLE_COLUMNS, *DIMENSION_KEYS, "aggregate")}}
-)
+FIELDS: list[dict[str, str]] = yaml.safe_load((Path(__file__).parent / "schema.yaml").read_text())["fields"]
+OUTPUT_SCHEMA = pl.Schema({f["name"]: {"DATE": pl.Date, "STRING": pl.String}[f["type"]] for f in FIELDS})
+# What the converter builds, in the seed's column order.
+assert list(OUTPUT_SCHEMA) == ["ingest_date", *TABLE_COLUMNS, *DIMENSION_KEYS, "aggregate"], list(OUTPUT_SCHEMA)
 _RAW_SCHEMA = {"dimensions": pl.String, "histogram": pl.String}
 # jsonb prints keys shortest first, then bytewise: exactly the order of DIMENSION_KEYS,
 # each as `"key": "value"` joined by `, `. A row in that shape, with no escapes, splits

@@ -1,0 +1,202 @@
+"""aggregates/parquet: a dump directory converted to the 13-column table, one Parquet file per partition."""
+
+import dataclasses
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from ci_assets.defs.aggregates import dump_store
+from ci_assets.defs.aggregates.convert import Conversion, convert, empty_frame
+from ci_assets.defs.aggregates.dump_asset import DUMP_KEY, GROUP, OWNERS
+from ci_assets.defs.aggregates.dump_plan import plan_dump
+from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
+from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
+from ci_assets.defs.aggregates.settings import AggregatesSource
+from ci_assets.lib import env, quarantine
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets.lib.storage.streamed import ParquetFile
+
+PARQUET_KEY = dg.AssetKey(["aggregates", "parquet"])
+QUARANTINE_SOURCE = "aggregates"
+_JSON_INT_ARRAY = r"^\[-?\d+(?:,-?\d+)*\]$"
+CHECKS = {
+    "row_count_matches_copy_rows": "Rows written plus rows quarantined equal the dump's COPY rows, per partition.",
+    "aggregate_is_json_integer_array": "Every row's `aggregate` parses as a JSON array of integers.",
+    "table_names_follow_convention": "No dumped table outside the naming pattern passes silently; each is listed.",
+    "no_bookkeeping_tables": "table_update_dates and filter_options are never converted as aggregates.",
+}
+
+
+@dataclasses.dataclass
+class PartitionOutcome:
+    key: str
+    file: str
+    conversion: Conversion | None  # None: a day without tables
+    bad_aggregates: int
+    note: str
+
+
+def _convert_partition(
+    key: str, source: AggregatesSource, store: ObjectStoreResource, scratch: Path
+) -> PartitionOutcome:
+    day, aggregate_type = split_key(key)
+    prefix = source.dump_prefix(aggregate_type, f"{day:%Y%m%d}")
+    files = dump_store.listing(store, source.bucket, prefix)
+    if dump_store.TOC not in files and dump_store.EMPTY not in files:
+        where = dump_store.location(store, source.bucket, prefix)
+        raise dg.Failure(f"no dump at {where}: materialize {DUMP_KEY.to_user_string()} for {key} first")
+    fd, out = tempfile.mkstemp(prefix="aggregates-", suffix=".parquet", dir=scratch)
+    os.close(fd)
+    if dump_store.TOC not in files:
+        empty_frame().write_parquet(out)
+        return PartitionOutcome(key, out, None, 0, dump_store.read_empty_note(store, source.bucket, prefix))
+    with dump_store.local_copy(store, source.bucket, prefix, files) as directory:
+        plan = plan_dump(directory, aggregate_type, day)
+        conversion = convert(plan, day, Path(out), workers=source.workers)
+    bad = pl.scan_parquet(out).select((~pl.col("aggregate").str.contains(_JSON_INT_ARRAY)).sum()).collect().item()
+    return PartitionOutcome(key, out, conversion, int(bad or 0), f"{len(plan.files)} table(s) converted")
+
+
+def _rejections(outcome: PartitionOutcome, location: str) -> list[quarantine.Rejected]:
+    conversion = outcome.conversion
+    if conversion is None:
+        return []
+    rejected = [
+        quarantine.Rejected(
+            f"{location}{t.file}#L{b.line}", b.reason, b.raw, {"table": t.tag, "line": b.line}, outcome.key
+        )
+        for t in conversion.tables
+        for b in t.bad
+    ]
+    rejected += [
+        quarantine.Rejected(f"{location}{x.file or x.tag}", x.reason, None, {"table": x.tag}, outcome.key)
+        for x in conversion.excluded
+    ]
+    return rejected
+
+
+def _observation(outcome: PartitionOutcome) -> dict[str, Any]:
+    c = outcome.conversion
+    meta: dict[str, Any] = {"note": outcome.note}
+    if c is not None:
+        meta |= {
+            "tables": len(c.tables),
+            "copy_rows": c.copy_rows,
+            "rows": c.rows,
+            "rows_quarantined": c.bad_rows,
+            "tables_quarantined": dg.MetadataValue.json([dataclasses.asdict(x) for x in c.excluded]),
+        }
+    return meta
+
+
+def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
+    converted = [o for o in outcomes if o.conversion is not None]
+    mismatched = {
+        o.key: {"copy_rows": o.conversion.copy_rows, "rows": o.conversion.rows, "quarantined": o.conversion.bad_rows}
+        for o in converted
+        if o.conversion and o.conversion.rows + o.conversion.bad_rows != o.conversion.copy_rows
+    }
+    quarantined_rows = sum(o.conversion.bad_rows for o in converted if o.conversion)
+    excluded = [
+        dataclasses.asdict(x) | {"partition": o.key} for o in converted if o.conversion for x in o.conversion.excluded
+    ]
+    bookkeeping = [x for x in excluded if x["tag"] in BOOKKEEPING_TABLES]
+    converted_bookkeeping = [
+        t.tag for o in converted if o.conversion for t in o.conversion.tables if t.tag in BOOKKEEPING_TABLES
+    ]
+    bad_aggregates = {o.key: o.bad_aggregates for o in outcomes if o.bad_aggregates}
+    return [
+        dg.AssetCheckResult(
+            check_name="row_count_matches_copy_rows",
+            passed=not mismatched,
+            metadata={
+                "copy_rows": sum(o.conversion.copy_rows for o in converted if o.conversion),
+                "rows": sum(o.conversion.rows for o in converted if o.conversion),
+                "rows_quarantined": quarantined_rows,
+                "mismatched_partitions": dg.MetadataValue.json(mismatched),
+            },
+        ),
+        dg.AssetCheckResult(
+            check_name="aggregate_is_json_integer_array",
+            passed=not bad_aggregates,
+            metadata={"rows_failing_by_partition": dg.MetadataValue.json(bad_aggregates)},
+        ),
+        dg.AssetCheckResult(
+            check_name="table_names_follow_convention",
+            passed=not excluded,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"quarantined_tables": dg.MetadataValue.json(excluded[:200]), "count": len(excluded)},
+        ),
+        dg.AssetCheckResult(
+            check_name="no_bookkeeping_tables",
+            passed=not converted_bookkeeping,
+            metadata={
+                "converted": dg.MetadataValue.json(converted_bookkeeping),
+                "found_in_dump_and_refused": dg.MetadataValue.json(bookkeeping),
+            },
+        ),
+    ]
+
+
+@dg.asset(
+    key=PARQUET_KEY,
+    group_name=GROUP,
+    owners=OWNERS,
+    kinds={"parquet", "polars"},
+    partitions_def=PARTITIONS,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    deps=[DUMP_KEY],
+    io_manager_key="lake_io_manager",
+    metadata={"partition_expr": {"day": "ingest_date", "type": "aggregate_type"}},
+    check_specs=[dg.AssetCheckSpec(name, asset=PARQUET_KEY, description=d) for name, d in CHECKS.items()],
+    description=(
+        "The dump's tables as the 13 columns of the BigQuery tables (seed 004), streamed from the "
+        "gzip files table by table. toc.dat maps each data file to its table; rows that cannot "
+        "convert and tables outside the naming pattern are quarantined with their reason."
+    ),
+)
+def parquet(
+    context: dg.AssetExecutionContext,
+    aggregates_source: AggregatesSource,
+    object_store: ObjectStoreResource,
+    postgres: PostgresResource,
+):
+    scratch = env.home() / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    outcomes: list[PartitionOutcome] = []
+    try:
+        for key in context.partition_keys:
+            outcomes.append(_convert_partition(key, aggregates_source, object_store, scratch))
+            context.log.info(f"{key}: {outcomes[-1].note}")
+        rejected = []
+        for outcome in outcomes:
+            day, aggregate_type = split_key(outcome.key)
+            prefix = aggregates_source.dump_prefix(aggregate_type, f"{day:%Y%m%d}")
+            location = dump_store.location(object_store, aggregates_source.bucket, prefix)
+            rejected += _rejections(outcome, location)
+        with postgres.connect() as conn:
+            quarantine.ensure_table(conn)
+            quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
+    except BaseException:
+        for outcome in outcomes:
+            Path(outcome.file).unlink(missing_ok=True)
+        raise
+    for outcome in outcomes:
+        context.log_event(
+            dg.AssetObservation(asset_key=PARQUET_KEY, partition=outcome.key, metadata=_observation(outcome))
+        )
+    yield dg.Output(
+        {o.key: ParquetFile(o.file) for o in outcomes},
+        metadata={
+            "copy_rows": sum(o.conversion.copy_rows for o in outcomes if o.conversion),
+            "rows_quarantined": sum(o.conversion.bad_rows for o in outcomes if o.conversion),
+            "tables_quarantined": sum(len(o.conversion.excluded) for o in outcomes if o.conversion),
+            "partitions_without_tables": sum(1 for o in outcomes if o.conversion is None),
+        },
+    )
+    yield from _checks(outcomes)
