@@ -16,7 +16,7 @@ from pathlib import Path
 from isal import isal_zlib
 
 END_OF_DATA = b"\\."
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 8 << 20
 
 _ESCAPE = re.compile(r"\\(?:([0-7]{1,3})|x([0-9a-fA-F]{1,2})|(.))", re.DOTALL)
 _SIMPLE = {"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}

@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,8 @@ from ci_assets.lib.storage.streamed import ParquetFile
 
 PARQUET_KEY = dg.AssetKey(["aggregates", "parquet"])
 QUARANTINE_SOURCE = "aggregates"
+SMALL_DUMP_BYTES = 16 << 20
+MAX_LISTED = 400  # partitions detailed in a run's metadata
 _JSON_INT_ARRAY = r"^\[-?\d+(?:,-?\d+)*\]$"
 CHECKS = {
     "row_count_matches_copy_rows": "Rows written plus rows quarantined equal the dump's COPY rows, per partition.",
@@ -39,6 +42,11 @@ class PartitionOutcome:
     conversion: Conversion | None  # None: a day without tables
     bad_aggregates: int
     note: str
+
+
+def _dump_bytes(key: str, source: AggregatesSource, store: ObjectStoreResource) -> int:
+    day, aggregate_type = split_key(key)
+    return sum(dump_store.listing(store, source.bucket, source.dump_prefix(aggregate_type, f"{day:%Y%m%d}")).values())
 
 
 def _convert_partition(
@@ -169,10 +177,15 @@ def parquet(
     scratch = env.home() / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     outcomes: list[PartitionOutcome] = []
+    keys = list(context.partition_keys)
     try:
-        for key in context.partition_keys:
-            outcomes.append(_convert_partition(key, aggregates_source, object_store, scratch))
-            context.log.info(f"{key}: {outcomes[-1].note}")
+        # Small days are mostly fixed costs (reading the TOC, starting the writer): a range of
+        # them converts two at a time. A big day has the machine to itself, so memory stays bounded.
+        sizes = [_dump_bytes(key, aggregates_source, object_store) for key in keys]
+        parallel = 2 if max(sizes, default=0) <= SMALL_DUMP_BYTES else 1
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            futures = [pool.submit(_convert_partition, k, aggregates_source, object_store, scratch) for k in keys]
+            outcomes = [future.result() for future in futures]
         rejected = []
         for outcome in outcomes:
             day, aggregate_type = split_key(outcome.key)
@@ -183,13 +196,18 @@ def parquet(
             quarantine.ensure_table(conn)
             quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
     except BaseException:
-        for outcome in outcomes:
-            Path(outcome.file).unlink(missing_ok=True)
+        for future in futures if "futures" in locals() else []:
+            if future.done() and future.exception() is None:
+                Path(future.result().file).unlink(missing_ok=True)
         raise
+    # Every event is a write to the instance's storage: one observation for each partition
+    # that has something to say (no tables, quarantined rows or tables), not for each of them.
     for outcome in outcomes:
-        context.log_event(
-            dg.AssetObservation(asset_key=PARQUET_KEY, partition=outcome.key, metadata=_observation(outcome))
-        )
+        if outcome.conversion is None or outcome.conversion.bad_rows or outcome.conversion.excluded:
+            context.log_event(
+                dg.AssetObservation(asset_key=PARQUET_KEY, partition=outcome.key, metadata=_observation(outcome))
+            )
+    by_partition = {o.key: {k: v for k, v in _observation(o).items() if k != "tables_quarantined"} for o in outcomes}
     yield dg.Output(
         {o.key: ParquetFile(o.file) for o in outcomes},
         metadata={
@@ -197,6 +215,7 @@ def parquet(
             "rows_quarantined": sum(o.conversion.bad_rows for o in outcomes if o.conversion),
             "tables_quarantined": sum(len(o.conversion.excluded) for o in outcomes if o.conversion),
             "partitions_without_tables": sum(1 for o in outcomes if o.conversion is None),
+            "by_partition": dg.MetadataValue.json(dict(list(by_partition.items())[:MAX_LISTED])),
         },
     )
     yield from _checks(outcomes)

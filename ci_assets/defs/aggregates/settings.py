@@ -23,6 +23,8 @@ class AggregatesSource(dg.ConfigurableResource):
     pg_dump: str | None = None
     # Threads converting one day's data files side by side.
     workers: int = 2
+    # pg_dumps of a multi-day run that run at once (each is one connection to the source).
+    dump_concurrency: int = 4
 
     def uri(self) -> str:
         if self.dsn:
