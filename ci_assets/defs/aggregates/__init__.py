@@ -1,13 +1,23 @@
-"""mozaggregator2bq (seed 004): Postgres aggregates -> pg_dump archives -> Parquet -> the two BigQuery tables."""
+"""mozaggregator2bq (seed 004): Postgres aggregates -> pg_dump archives -> Parquet -> the two BigQuery tables.
 
-import dagster as dg
+`defs` (and the asset names) load on first use, so the converter's modules import
+without Dagster: a conversion process carries only what converting needs.
+"""
 
-from ci_assets.defs.aggregates.dump_asset import dump
-from ci_assets.defs.aggregates.parquet_asset import parquet
-from ci_assets.defs.aggregates.settings import source_from_env
-from ci_assets.defs.aggregates.tables import build_id_aggregates, submission_date_aggregates
+from typing import Any
 
-defs = dg.Definitions(
-    assets=[dump, parquet, build_id_aggregates, submission_date_aggregates],
-    resources={"aggregates_source": source_from_env()},
-)
+_ASSETS = {
+    "dump": "ci_assets.defs.aggregates.dump_asset",
+    "parquet": "ci_assets.defs.aggregates.parquet_asset",
+    "build_id_aggregates": "ci_assets.defs.aggregates.tables",
+    "submission_date_aggregates": "ci_assets.defs.aggregates.tables",
+    "defs": "ci_assets.defs.aggregates.definitions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _ASSETS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(_ASSETS[name]), name)

@@ -64,13 +64,13 @@ def convert(
     plan: DumpPlan,
     ingest_date: dt.date,
     out: Path,
-    workers: int = 2,
+    workers: int = 3,
     chunk_bytes: int = CHUNK_BYTES,
-    compression: str = "lz4",
+    compression: str = "uncompressed",
 ) -> Conversion:
     """Write `plan`'s tables to the Parquet file `out`; raises (and leaves no file) if any is unreadable."""
     _keep_freed_memory()
-    frames: queue.Queue = queue.Queue(maxsize=max(2, workers))
+    frames: queue.Queue = queue.Queue(maxsize=2 * workers)
     stop = threading.Event()
 
     def one_file(data_file: DataFile) -> TableResult:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from isal import isal_zlib
+from isal import igzip_lib
 
 END_OF_DATA = b"\\."
 CHUNK_BYTES = 8 << 20
@@ -55,15 +55,16 @@ def _blocks(path: Path, chunk_bytes: int) -> Iterator[bytes]:
             yield data[start : start + chunk_bytes]
         return
     while data:  # a gzip file may hold several members, one after another
-        inflater = isal_zlib.decompressobj(wbits=31)
-        pending = data
-        while not inflater.eof:
-            block = inflater.decompress(pending, chunk_bytes)
-            pending = inflater.unconsumed_tail
+        inflater = igzip_lib.IgzipDecompressor(flag=igzip_lib.DECOMP_GZIP)
+        block = inflater.decompress(data, chunk_bytes)
+        while True:
             if block:
                 yield block
-            elif not pending:
+            if inflater.eof:
+                break
+            if inflater.needs_input:
                 raise EOFError("compressed data ends before the end-of-stream marker")
+            block = inflater.decompress(b"", chunk_bytes)
         data = inflater.unused_data
 
 
@@ -83,7 +84,7 @@ def line_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
                 pending = block[cut:]
             else:
                 pending += block
-    except (EOFError, isal_zlib.error) as e:
+    except (EOFError, igzip_lib.IsalError) as e:
         raise DataFileError(f"{path.name}: cannot be decompressed whole ({type(e).__name__}: {e})") from e
     tail = pending.rstrip(b"\n")
     if tail == END_OF_DATA:

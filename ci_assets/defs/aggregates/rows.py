@@ -64,7 +64,7 @@ def parse_chunk(
     converted = (
         split.unnest("piece")
         .select(*constants, *_dimension_values(), _aggregate(), _is_canonical().fill_null(False).alias("sound"))
-        .collect()
+        .collect(engine="streaming")
     )
     sound = converted.get_column("sound")
     if sound.all():  # the usual case: no filter, so no copy of the chunk

@@ -21,8 +21,9 @@ class AggregatesSource(dg.ConfigurableResource):
     prefix: str = DUMPS_PREFIX
     # A pg_dump to use instead of choosing one; it must still be as new as the server.
     pg_dump: str | None = None
-    # Threads converting one day's data files side by side.
-    workers: int = 2
+    # Threads converting one day's data files side by side: three keep two cores busy while
+    # one of them waits on its turn in polars' pool (bench/aggregates_convert.py).
+    workers: int = 3
     # pg_dumps of a multi-day run that run at once (each is one connection to the source).
     dump_concurrency: int = 4
 
@@ -37,8 +38,10 @@ class AggregatesSource(dg.ConfigurableResource):
 
 
 def source_from_env() -> AggregatesSource:
+    # An EnvVar is read at run time and never shown in the UI (the DSN holds a password).
+    dsn = dg.EnvVar("CI_ASSETS_AGGREGATES_DSN") if os.environ.get("CI_ASSETS_AGGREGATES_DSN") else None
     return AggregatesSource(
-        dsn=os.environ.get("CI_ASSETS_AGGREGATES_DSN") or None,
+        dsn=dsn,
         bucket=os.environ.get("CI_ASSETS_AGGREGATES_BUCKET", "ci-assets-aggregates"),
         pg_dump=os.environ.get("CI_ASSETS_PG_DUMP") or None,
     )

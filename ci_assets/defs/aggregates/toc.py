@@ -16,6 +16,7 @@ from pathlib import Path
 
 MAGIC = b"PGDMP"
 FORMAT_DIRECTORY = 3
+OLDEST, NEWEST = (1, 12, 0), (1, 16, 0)
 
 
 class TocError(ValueError):
@@ -87,8 +88,11 @@ def parse(data: bytes) -> tuple[Header, list[Entry]]:
     if reader.take(5) != MAGIC:
         raise TocError("not a pg_dump archive (no PGDMP magic)")
     version = (reader.byte(), reader.byte(), reader.byte())
-    if version < (1, 12, 0):
-        raise TocError(f"archive version {'.'.join(map(str, version))} is older than this reader handles (1.12)")
+    shown = ".".join(map(str, version))
+    if version < OLDEST:
+        raise TocError(f"archive version {shown} is older than this reader handles (1.12, PostgreSQL 12)")
+    if version[:2] > NEWEST[:2]:
+        raise TocError(f"archive version {shown} is newer than this reader knows (1.16, PostgreSQL 17-18)")
     reader.int_size = reader.byte()
     offset_size = reader.byte()
     archive_format = reader.byte()

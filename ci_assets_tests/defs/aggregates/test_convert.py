@@ -123,6 +123,10 @@ def test_a_toc_of_another_version_or_no_toc_at_all_is_refused(dump_copy: Path) -
     toc.write_bytes(bytes(data))
     with pytest.raises(DumpError, match=r"1\.11\.0 is older"):
         plan_dump(dump_copy, "submission_date", DAY)
+    data[5:8] = bytes([1, 17, 0])  # a future pg_dump's: its layout is unknown, so it is not guessed at
+    toc.write_bytes(bytes(data))
+    with pytest.raises(DumpError, match=r"1\.17\.0 is newer"):
+        plan_dump(dump_copy, "submission_date", DAY)
     toc.write_bytes(b"COPY public.x (dimensions, histogram) FROM stdin;\n")
     with pytest.raises(DumpError, match="no PGDMP magic"):
         plan_dump(dump_copy, "submission_date", DAY)

@@ -1,0 +1,13 @@
+"""The aggregates system's Definitions: its four assets and the source resource."""
+
+import dagster as dg
+
+from ci_assets.defs.aggregates.dump_asset import dump
+from ci_assets.defs.aggregates.parquet_asset import parquet
+from ci_assets.defs.aggregates.settings import source_from_env
+from ci_assets.defs.aggregates.tables import build_id_aggregates, submission_date_aggregates
+
+defs = dg.Definitions(
+    assets=[dump, parquet, build_id_aggregates, submission_date_aggregates],
+    resources={"aggregates_source": source_from_env()},
+)
