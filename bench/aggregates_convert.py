@@ -63,7 +63,7 @@ def ensure_day(tables: int, rows: int) -> Path:
     shutil.rmtree(directory, ignore_errors=True)
     directory.parent.mkdir(parents=True, exist_ok=True)
     binary = pg_dump.choose(pg_dump.server_major(DSN))
-    pg_dump.dump(binary, DSN, dump_pattern("submission_date", DAY), directory)
+    pg_dump.dump(binary, DSN, [dump_pattern("submission_date", DAY)], directory)
     return directory
 
 

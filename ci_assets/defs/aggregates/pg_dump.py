@@ -80,22 +80,33 @@ def choose(server: int, explicit: str | None = None) -> PgDump:
     return usable[0]
 
 
-def matching_tables(dsn: str, pattern: str) -> list[str]:
-    """The relations pg_dump's `--table pattern` selects (`*` is any text, the rest literal)."""
-    regex = "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
+def _regex(pattern: str) -> str:
+    return "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
+
+
+def matching_tables(dsn: str, patterns: list[str]) -> dict[str, list[str]]:
+    """pattern -> the relations pg_dump's `--table pattern` selects (`*` is any text, the rest literal)."""
+    if not patterns:
+        return {}
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relname ~ %s "
-            "AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
-            (regex,),
-        ).fetchall()
-    return [r[0] for r in rows]
+        names = [
+            r[0]
+            for r in conn.execute(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND c.relname ~ %s "
+                "AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+                ("|".join(f"({_regex(p)})" for p in patterns),),
+            ).fetchall()
+        ]
+    compiled = {p: re.compile(_regex(p), re.DOTALL) for p in patterns}
+    return {p: [n for n in names if regex.match(n)] for p, regex in compiled.items()}
 
 
-def dump(binary: PgDump, dsn: str, pattern: str, out: Path) -> None:
-    """`pg_dump --format directory --table pattern` into `out` (which must not exist yet)."""
-    command = [binary.path, "--dbname", dsn, "--format", "directory", "--table", pattern, "--file", str(out)]
+def dump(binary: PgDump, dsn: str, patterns: list[str], out: Path) -> None:
+    """`pg_dump --format directory --table p1 --table p2 ...` into `out` (which must not exist yet)."""
+    command = [binary.path, "--dbname", dsn, "--format", "directory", "--file", str(out)]
+    for pattern in patterns:
+        command += ["--table", pattern]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PgDumpError(f"{binary.describe()} failed ({result.returncode}): {result.stderr.strip()[-2000:]}")

@@ -15,6 +15,7 @@ import datetime as dt
 from pathlib import Path
 
 MAGIC = b"PGDMP"
+TOC_FILE = "toc.dat"
 FORMAT_DIRECTORY = 3
 OLDEST, NEWEST = (1, 12, 0), (1, 16, 0)
 
@@ -34,6 +35,7 @@ class Header:
     database: str | None
     server_version: str | None
     pg_dump_version: str | None
+    entries_at: int = 0  # offset of the entry count in toc.dat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +57,7 @@ class Entry:
     owner: str | None
     dependencies: list[int]
     filename: str | None
+    span: tuple[int, int] = (0, 0)  # where the entry lies in toc.dat, to copy it byte for byte
 
 
 class _Reader:
@@ -113,7 +116,12 @@ def parse(data: bytes) -> tuple[Header, list[Entry]]:
         reader.str(),
         reader.str(),
     )
-    entries = [_entry(reader, version, archive_format) for _ in range(reader.int())]
+    header = dataclasses.replace(header, entries_at=reader.pos)
+    entries = []
+    for _ in range(reader.int()):
+        start = reader.pos
+        entry = _entry(reader, version, archive_format)
+        entries.append(dataclasses.replace(entry, span=(start, reader.pos)))
     return header, entries
 
 
@@ -153,9 +161,16 @@ def _entry(reader: _Reader, version: tuple[int, int, int], archive_format: int) 
 
 
 def read(directory: Path) -> tuple[Header, list[Entry]]:
-    return parse((directory / "toc.dat").read_bytes())
+    return parse((directory / TOC_FILE).read_bytes())
 
 
 def data_files(entries: list[Entry]) -> dict[str, Entry]:
     """`NNNN.dat` -> its TABLE DATA entry (the table is `entry.namespace`.`entry.tag`)."""
     return {e.filename: e for e in entries if e.desc == "TABLE DATA" and e.filename}
+
+
+def subset(data: bytes, header: Header, entries: list[Entry], keep: list[Entry]) -> bytes:
+    """toc.dat with only the `keep` entries, each copied byte for byte (header and tail unchanged)."""
+    count = len(keep).to_bytes(header.int_size, "little")
+    tail = data[entries[-1].span[1] :] if entries else data[header.entries_at + 1 + header.int_size :]
+    return b"".join([data[: header.entries_at], b"\x00", count, *(data[slice(*e.span)] for e in keep), tail])

@@ -73,7 +73,7 @@ def source(postgres_dsn: str) -> Iterator[Source]:
 
 def make_dump(dsn: str, aggregate_type: str, day: dt.date, out: Path, binary: str | None = None) -> Path:
     chosen = pg_dump.choose(pg_dump.server_major(dsn), binary)
-    pg_dump.dump(chosen, dsn, dump_pattern(aggregate_type, day), out)
+    pg_dump.dump(chosen, dsn, [dump_pattern(aggregate_type, day)], out)
     return out
 
 
