@@ -1,0 +1,145 @@
+"""One asset per ActiveData bucket: the records of the files that arrived on a day."""
+
+import datetime as dt
+from concurrent.futures import ThreadPoolExecutor
+
+import dagster as dg
+import polars as pl
+
+from ci_assets.defs.activedata import inventory
+from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, short_name
+from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
+from ci_assets.defs.activedata.records import FileRecords, read_records
+from ci_assets.defs.activedata.settings import ActiveDataSettings
+from ci_assets.lib import quarantine
+from ci_assets.lib.storage.object_store import ObjectNotFoundError
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.postgres import PostgresResource
+
+GROUP = "activedata"
+OWNERS = ["team:data-platform"]
+QUARANTINE_SOURCE = "activedata"
+ARRIVAL_DAYS = dg.DailyPartitionsDefinition(start_date="2015-01-01", end_offset=1)
+SCHEMA = pl.Schema({"_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date, "record": pl.String})
+CHECKS = {
+    "id_starts_with_file_key": "Every record's `_id` starts with its file's key.",
+    "id_unique_in_partition": "No `_id` appears twice among the records that arrived on the day.",
+}
+SAMPLE = 20
+
+
+def _description(bucket: str) -> str:
+    return (
+        f"{CONTENTS.get(bucket.removeprefix(PREFIX), 'ActiveData records')}, from `s3://{bucket}`, by the day "
+        "the files arrived. Keys are ETL lineages (`tc.1623116:162311556.34.json.gz`: ids joined by `.` for a "
+        "derived step, `:` for a batch); each file is gzipped JSON, one record a line, each `_id` prefixed by "
+        "the file's key."
+    )
+
+
+def _read(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileRecords | None, str | None]:
+    """(key, records or None, why the file has none)."""
+    try:
+        parsed = parse_key(key)
+    except KeyConventionError as e:
+        return key, None, f"key breaks the convention: {e}"
+    try:
+        return key, read_records(parsed, store.get_bytes(bucket, key)), None
+    except ObjectNotFoundError:
+        return key, None, "gone"
+
+
+def bucket_asset(bucket: str) -> dg.AssetsDefinition:
+    asset_key = dg.AssetKey([GROUP, short_name(bucket)])
+
+    @dg.asset(
+        key=asset_key,
+        group_name=GROUP,
+        owners=OWNERS,
+        kinds={"s3", "parquet"},
+        partitions_def=ARRIVAL_DAYS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        io_manager_key="lake_io_manager",
+        metadata={
+            "bucket": bucket,
+            "partition_expr": "arrival_day",
+            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in SCHEMA.items()]),
+        },
+        check_specs=[dg.AssetCheckSpec(name, asset=asset_key, description=d) for name, d in CHECKS.items()],
+        description=_description(bucket),
+    )
+    def records(
+        context: dg.AssetExecutionContext,
+        object_store: ObjectStoreResource,
+        postgres: PostgresResource,
+        activedata_settings: ActiveDataSettings,
+    ):
+        days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+        with postgres.connect() as conn:
+            inventory.ensure_schema(conn)
+            keys = [(day, key) for day in days for key in inventory.keys_for_day(conn, bucket, day)]
+        with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
+            read = list(pool.map(lambda item: _read(object_store, bucket, item[1]), keys))
+        columns: dict[str, list] = {c: [] for c in SCHEMA}
+        rejected, gone, foreign = [], 0, 0
+        for (day, _), (key, found, why) in zip(keys, read, strict=True):
+            if found is None:
+                gone += why == "gone"
+                if why != "gone":
+                    rejected.append(quarantine.Rejected(f"s3://{bucket}/{key}", why or "", None, {}, str(day)))
+                continue
+            foreign += found.foreign_ids
+            columns["_id"] += found.ids
+            columns["key"] += [key] * len(found.ids)
+            columns["line"] += found.lines
+            columns["arrival_day"] += [day] * len(found.ids)
+            columns["record"] += found.records
+            rejected += [
+                quarantine.Rejected(f"s3://{bucket}/{key}#L{b.line}", b.reason, b.raw, {"line": b.line}, str(day))
+                for b in found.bad
+            ]
+        frame = pl.DataFrame(columns, schema=SCHEMA)
+        with postgres.connect() as conn:
+            quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
+        duplicates = frame.filter(pl.col("_id").is_duplicated().over("arrival_day"))
+        foreign_rows = (
+            frame.filter(
+                ~pl.struct("_id", "key").map_elements(
+                    lambda r: parse_key(r["key"]).owns(r["_id"]), return_dtype=pl.Boolean
+                )
+            )
+            if foreign
+            else frame.clear()
+        )
+        yield dg.Output(
+            frame,
+            metadata={
+                "files": len(keys),
+                "received": frame.height + len(rejected),
+                "accepted": frame.height,
+                "duplicate": duplicates.height,
+                "rejected": len(rejected),
+                "ignored": gone,
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name="id_starts_with_file_key",
+            passed=foreign_rows.is_empty(),
+            metadata={
+                "records": foreign_rows.height,
+                "sample": dg.MetadataValue.json(foreign_rows.head(SAMPLE).select("_id", "key").to_dicts()),
+            },
+        )
+        yield dg.AssetCheckResult(
+            check_name="id_unique_in_partition",
+            passed=duplicates.is_empty(),
+            metadata={
+                "records": duplicates.height,
+                "sample": dg.MetadataValue.json(duplicates.head(SAMPLE).select("_id", "key", "line").to_dicts()),
+            },
+        )
+
+    return records
+
+
+BUCKET_ASSETS = {bucket: bucket_asset(bucket) for bucket in bucket_names()}

@@ -1,0 +1,22 @@
+"""Which ActiveData buckets the platform reads, and how much a sensor tick may list."""
+
+import os
+
+import dagster as dg
+
+from ci_assets.defs.activedata.buckets import bucket_names
+
+
+class ActiveDataSettings(dg.ConfigurableResource):
+    # None: all eight. The production names are the buckets' names everywhere, locally too.
+    buckets: list[str] | None = None
+    max_keys_per_tick: int = 10_000
+    download_threads: int = 16
+
+    def watched(self) -> list[str]:
+        return list(self.buckets) if self.buckets is not None else list(bucket_names())
+
+
+def settings_from_env() -> ActiveDataSettings:
+    chosen = [b for b in os.environ.get("CI_ASSETS_ACTIVEDATA_BUCKETS", "").split(",") if b]
+    return ActiveDataSettings(buckets=chosen or None)

@@ -1,0 +1,43 @@
+"""Reading one ActiveData file: records with their lines, bad lines with their reasons."""
+
+import gzip
+
+from ci_assets.defs.activedata.keys import parse_key
+from ci_assets.defs.activedata.records import read_records
+
+KEY = parse_key("tc.1623116:162311556.34.json.gz")
+
+
+def test_records_keep_their_line_and_text_crlf_included() -> None:
+    body = b'{"_id": "tc.1623116:162311556.34.0", "run": 1}\r\n{"_id": "tc.1623116:162311556.34.1"}\n'
+    got = read_records(KEY, gzip.compress(body))
+    assert got.ids == ["tc.1623116:162311556.34.0", "tc.1623116:162311556.34.1"]
+    assert got.lines == [1, 2] and got.records[0] == '{"_id": "tc.1623116:162311556.34.0", "run": 1}'
+    assert (got.bad, got.foreign_ids, got.received) == ([], 0, 2)
+
+
+def test_bad_lines_are_named_by_line_and_foreign_ids_are_counted() -> None:
+    lines = [
+        b'{"_id": "tc.1623116:162311556.34.0"}',
+        b"not json",
+        b'{"no_id": 1}',
+        b"[1, 2]",
+        b'{"_id": 7}',
+        b'{"_id": "tc.999.1"}',  # someone else's prefix: kept, counted for the check
+        b"",
+    ]
+    got = read_records(KEY, gzip.compress(b"\n".join(lines) + b"\n"))
+    assert [(b.line, b.reason.split(" (")[0]) for b in got.bad] == [
+        (2, "not JSON"),
+        (3, "no _id"),
+        (4, "a JSON list, not an object"),
+        (5, "_id is not a string"),
+        (7, "not JSON"),  # an empty line in the middle of a file is not a record either
+    ]
+    assert got.ids == ["tc.1623116:162311556.34.0", "tc.999.1"] and got.foreign_ids == 1
+    assert got.received == 7
+
+
+def test_a_file_that_is_not_gzip_is_one_bad_line() -> None:
+    got = read_records(KEY, b'{"_id": "x"}\n')
+    assert len(got.bad) == 1 and got.bad[0].line == 0 and "gzip" in got.bad[0].reason
