@@ -5,9 +5,10 @@ import dagster as dg
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS
 from ci_assets.defs.activedata.sensors import new_keys_sensor
 from ci_assets.defs.activedata.settings import settings_from_env
+from ci_assets.defs.activedata.treeherder import treeherder_jobs
 
 defs = dg.Definitions(
-    assets=list(BUCKET_ASSETS.values()),
+    assets=[*BUCKET_ASSETS.values(), treeherder_jobs],
     sensors=[new_keys_sensor],
     resources={"activedata_settings": settings_from_env()},
 )

@@ -1,0 +1,35 @@
+"""Demo files in all eight ActiveData buckets of the local object store, for `make dev`."""
+
+import random
+
+from ci_assets.defs.activedata.buckets import bucket_names
+from ci_assets.defs.activedata.samples import bucket_file, treeherder_snapshots
+from ci_assets.lib import env
+from ci_assets.lib.storage.local_store import LocalObjectStore
+
+FILES_PER_BUCKET = 12
+TREEHERDER = "active-data-treeherder-normalized"
+
+
+def seed_demo() -> str:
+    """Idempotent: files already there are left as they are (no new ETag, nothing new to find)."""
+    store = LocalObjectStore(env.objects_root(), fsync=False)
+    rng = random.Random(1623116)
+    written = 0
+    for bucket in bucket_names():
+        store.create_bucket(bucket)
+        if bucket == TREEHERDER:
+            jobs = [rng.randint(250_000_000, 260_000_000) for _ in range(40)]
+            # Three snapshots of the same jobs; the middle one's key sorts last, so arrival order
+            # and snapshot order differ, as they do when the ETL catches up.
+            files = [treeherder_snapshots(rng, batch, jobs, taken) for taken, batch in ((0, 11), (1, 13), (2, 12))]
+        else:
+            files = [
+                bucket_file(bucket, rng, 1623116 + i // 4, 162311556 + i, rng.randint(0, 60), rng.randint(5, 40))
+                for i in range(FILES_PER_BUCKET)
+            ]
+        for key, body in files:
+            if store.head(bucket, key) is None:
+                store.put(bucket, key, body)
+                written += 1
+    return f"{written} new files in the {len(bucket_names())} ActiveData buckets"

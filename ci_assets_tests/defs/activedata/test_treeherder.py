@@ -1,0 +1,45 @@
+"""Treeherder snapshots arriving out of order: the newest by the job's own time wins."""
+
+import datetime as dt
+import random
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from ci_assets.defs.activedata.assets import BUCKET_ASSETS
+from ci_assets.defs.activedata.samples import treeherder_snapshots
+from ci_assets.defs.activedata.sensors import new_keys_sensor
+from ci_assets.defs.activedata.settings import ActiveDataSettings
+from ci_assets.defs.activedata.treeherder import TREEHERDER_BUCKET, treeherder_jobs
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.postgres import PostgresResource
+
+
+def test_the_newest_snapshot_wins_whatever_order_files_arrive_in(fresh_postgres: str, tmp_path: Path) -> None:
+    store = ObjectStoreResource(root=str(tmp_path / "objects"))
+    store.create_bucket(TREEHERDER_BUCKET)
+    rng = random.Random(5)
+    jobs = [101, 102, 103]
+    # Snapshot 2 (completed) is in th.12; snapshot 1 (running) in th.13, which sorts and arrives last.
+    for taken, batch in ((0, 11), (2, 12), (1, 13)):
+        key, body = treeherder_snapshots(rng, batch, jobs, taken)
+        store.put(TREEHERDER_BUCKET, key, body)
+    resources = {
+        "object_store": store,
+        "postgres": PostgresResource(dsn=fresh_postgres),
+        "lake_io_manager": LocalParquetIOManager(root=str(tmp_path), bucket="lake"),
+        "activedata_settings": ActiveDataSettings(buckets=[TREEHERDER_BUCKET]),
+    }
+    with dg.build_sensor_context(resources=resources) as context:
+        assert len(new_keys_sensor(context).run_requests) == 1
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    snapshots = BUCKET_ASSETS[TREEHERDER_BUCKET]
+    assert dg.materialize([snapshots], partition_key=today, resources=resources).success
+    result = dg.materialize([snapshots, treeherder_jobs], selection=[treeherder_jobs], resources=resources)
+    assert result.success
+    assert all(e.passed for e in result.get_asset_check_evaluations())
+    latest = pl.read_parquet(tmp_path / "lake/activedata/treeherder_jobs/data.parquet")
+    assert latest["job_id"].to_list() == jobs
+    assert set(latest["state"]) == {"completed"} and set(latest["key"]) == {"th.12.json.gz"}
