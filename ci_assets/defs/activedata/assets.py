@@ -37,6 +37,20 @@ def _description(bucket: str) -> str:
     )
 
 
+def source_entry(bucket: str) -> dict[str, object]:
+    """The registry entry (sources.json) of a bucket: flat keys, so no dimensions."""
+    name = f"activedata-{bucket.removeprefix(PREFIX)}"
+    return {
+        "name": name,
+        "description": CONTENTS.get(bucket.removeprefix(PREFIX), "ActiveData records"),
+        "bucket": bucket,
+        "prefix": "",
+        "dimensions": [],
+        "doclink": "",
+        "metadata_prefix": name,
+    }
+
+
 def _read(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileRecords | None, str | None]:
     """(key, records or None, why the file has none)."""
     try:
@@ -62,6 +76,7 @@ def bucket_asset(bucket: str) -> dg.AssetsDefinition:
         io_manager_key="lake_io_manager",
         metadata={
             "bucket": bucket,
+            "source": source_entry(bucket),
             "partition_expr": "arrival_day",
             "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in SCHEMA.items()]),
         },

@@ -1,0 +1,100 @@
+"""sources/sources_json and sources/schema_json: the registry, written from the asset graph."""
+
+import json
+import os
+from collections.abc import Iterable
+
+import dagster as dg
+
+from ci_assets.defs.sources.registry import (
+    PRODUCTION_METADATA_BUCKET,
+    SOURCES_JSON,
+    declared_sources,
+    merged_entries,
+    parse_sources,
+    schema_document,
+    schema_path,
+)
+from ci_assets.lib.storage.object_store import BucketNotFoundError, InvalidKeyError, ObjectNotFoundError
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+
+GROUP = "sources"
+OWNERS = ["team:data-platform"]
+SOURCES_KEY = dg.AssetKey([GROUP, "sources_json"])
+SCHEMAS_KEY = dg.AssetKey([GROUP, "schema_json"])
+
+
+class RegistrySettings(dg.ConfigurableResource):
+    metadata_bucket: str = PRODUCTION_METADATA_BUCKET
+
+
+def settings_from_env() -> RegistrySettings:
+    return RegistrySettings(metadata_bucket=os.environ.get("CI_ASSETS_METADATA_BUCKET", PRODUCTION_METADATA_BUCKET))
+
+
+def _graph_specs(context: dg.AssetExecutionContext) -> Iterable[dg.AssetSpec]:
+    try:
+        repository = context.repository_def
+    except Exception:  # noqa: BLE001 - an ephemeral run (tests, dg.materialize) has no repository
+        repository = None
+    if repository is not None:
+        return [spec for a in repository.assets_defs_by_key.values() for spec in a.specs]
+    from ci_assets.definitions import defs  # the code location's graph, when run outside it
+
+    return defs.resolve_all_asset_specs()
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            SOURCES_KEY,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"s3", "json"},
+            description="sources.json: source name -> description, bucket, prefix, doclink, metadata_prefix, "
+            "for every object-store dataset of the graph (metadata `source`); unknown keys kept.",
+        ),
+        dg.AssetSpec(
+            SCHEMAS_KEY,
+            group_name=GROUP,
+            owners=OWNERS,
+            kinds={"s3", "json"},
+            description="Each source's schema.json: its dimensions, one folder level each, in order.",
+        ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("every_bucket_exists", asset=SOURCES_KEY, description="Each source's bucket is there."),
+    ],
+)
+def registry(context: dg.AssetExecutionContext, object_store: ObjectStoreResource, registry_settings: RegistrySettings):
+    bucket = registry_settings.metadata_bucket
+    object_store.create_bucket(bucket)
+    declared = declared_sources(_graph_specs(context))
+    try:
+        existing = parse_sources(object_store.get_bytes(bucket, SOURCES_JSON))
+    except ObjectNotFoundError:
+        existing = {}
+    entries = merged_entries(declared, existing)
+    for name, entry in entries.items():
+        document = json.dumps(schema_document(declared[name]), indent=2).encode()
+        object_store.put(bucket, schema_path(entry), document)
+    object_store.put(bucket, SOURCES_JSON, json.dumps(entries, indent=2, sort_keys=True).encode())
+    missing = []
+    for name, entry in entries.items():
+        try:
+            object_store.list_page(entry["bucket"], max_keys=1)
+        except BucketNotFoundError:
+            missing.append({"source": name, "bucket": entry["bucket"], "reason": "no such bucket"})
+        except InvalidKeyError as e:
+            missing.append({"source": name, "bucket": entry["bucket"], "reason": str(e)})
+    yield dg.MaterializeResult(
+        asset_key=SOURCES_KEY,
+        metadata={"sources": len(entries), "location": object_store.uri(bucket, SOURCES_JSON)},
+    )
+    yield dg.MaterializeResult(asset_key=SCHEMAS_KEY, metadata={"schemas": len(entries)})
+    yield dg.AssetCheckResult(
+        asset_key=SOURCES_KEY,
+        check_name="every_bucket_exists",
+        passed=not missing,
+        metadata={"missing": dg.MetadataValue.json(missing)},
+    )

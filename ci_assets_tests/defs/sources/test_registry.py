@@ -1,0 +1,87 @@
+"""The registry written from the graph, read back through the reader; bad registries refused clearly."""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from ci_assets.defs.sources.assets import RegistrySettings, registry
+from ci_assets.defs.sources.reader import Dataset
+from ci_assets.defs.sources.registry import SOURCES_JSON, RegistryError, parse_schema, parse_sources
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+
+META = "pipeline-metadata-test"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> ObjectStoreResource:
+    return ObjectStoreResource(root=str(tmp_path / "objects"))
+
+
+def _materialize(store: ObjectStoreResource) -> dg.ExecuteInProcessResult:
+    resources = {"object_store": store, "registry_settings": RegistrySettings(metadata_bucket=META)}
+    return dg.materialize([registry], resources=resources)
+
+
+def test_sources_json_lists_every_declared_dataset_and_keeps_unknown_keys(store: ObjectStoreResource) -> None:
+    store.create_bucket(META)
+    store.put(META, SOURCES_JSON, json.dumps({
+        "aggregates-dumps": {"description": "old", "bucket": "old-bucket", "prefix": "p", "metadata_prefix": "m",
+                             "owner": "telemetry-team"},
+    }).encode())  # fmt: skip
+    result = _materialize(store)
+    assert result.success
+    sources = parse_sources(store.get_bytes(META, SOURCES_JSON))
+    assert "aggregates-dumps" in sources and "activedata-test-result" in sources and len(sources) == 9
+    kept = sources["aggregates-dumps"]
+    assert kept["owner"] == "telemetry-team"  # unknown keys survive a regeneration
+    assert (kept["bucket"], kept["prefix"]) == ("old-bucket", "p")  # as does a location a migration pointed elsewhere
+    assert set(sources["activedata-perf"]) == {"description", "bucket", "prefix", "doclink", "metadata_prefix"}
+    assert parse_schema(store.get_bytes(META, "aggregates-dumps/schema.json"), "x") == ["aggregate_type", "ds_nodash"]
+    # Their buckets do not exist in this empty store: the check says which.
+    check = result.get_asset_check_evaluations()[0]
+    assert not check.passed and {m["bucket"] for m in check.metadata["missing"].value} >= {
+        "active-data-perf",
+        "old-bucket",
+    }
+
+
+def test_the_reader_resolves_through_the_registry_and_filters_by_dimension(store: ObjectStoreResource) -> None:
+    assert _materialize(store).success
+    sources = parse_sources(store.get_bytes(META, SOURCES_JSON))
+    bucket, prefix = sources["aggregates-dumps"]["bucket"], sources["aggregates-dumps"]["prefix"]
+    store.create_bucket(bucket)
+    for aggregate_type, day in [("build_id", "20191201"), ("build_id", "20191202"), ("submission_date", "20191201")]:
+        store.put(bucket, f"{prefix}/{aggregate_type}/{day}/toc.dat", b"x")
+    dataset = Dataset.from_source("aggregates-dumps", store, META)
+    assert dataset.dimensions == ("aggregate_type", "ds_nodash")
+    keys = [o.key for o in dataset.where(aggregate_type="build_id", ds_nodash=lambda d: d >= "20191202").objects()]
+    assert keys == [f"{prefix}/build_id/20191202/toc.dat"]
+    assert len(list(dataset.objects())) == 3
+    with pytest.raises(RegistryError, match=r"no dimension\(s\) \['channel'\]"):
+        dataset.where(channel="nightly")
+    with pytest.raises(RegistryError, match="unknown source 'telemetry'"):
+        Dataset.from_source("telemetry", store, META)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (b"{not json", "is not JSON"),
+        (b"[]", "not an object of sources"),
+        (b'{"x": {"bucket": "b", "prefix": "p", "metadata_prefix": "m"}}', r"lacks \['description'\]"),
+        (b'{"x": "a string"}', "is not an object"),
+    ],
+)
+def test_a_sources_json_a_reader_cannot_trust_is_refused(text: bytes, match: str) -> None:
+    with pytest.raises(RegistryError, match=match):
+        parse_sources(text)
+
+
+def test_a_schema_without_dimensions_is_refused(store: ObjectStoreResource) -> None:
+    with pytest.raises(RegistryError, match="has no 'dimensions' list"):
+        parse_schema(b'{"version": 1}', "x")
+    with pytest.raises(RegistryError, match="field_name"):
+        parse_schema(b'{"version": 1, "dimensions": [{"allowed_values": "*"}]}', "x")
+    assert parse_schema(b'{"version": 1, "dimensions": []}', "x") == []  # a flat layout
