@@ -46,6 +46,10 @@ bench: install
 	$(VENV)/bin/python bench/buildhub_search.py
 	$(VENV)/bin/python bench/fxci_pulse_drain.py
 	$(VENV)/bin/python bench/fxci_worker_costs.py
+	$(VENV)/bin/python bench/aggregates_convert.py
+	$(VENV)/bin/python bench/aggregates_backfill.py
+	$(VENV)/bin/python bench/activedata_read.py
+	$(VENV)/bin/python bench/sources_migration.py
 
 clean:
 	rm -rf $(VENV) .tools .ci_assets

@@ -1,0 +1,88 @@
+"""One day of an ActiveData bucket on moto's S3 server: 1,000 files, 1,000,000 records.
+
+The asset's run (inventory lookup, parallel downloads, every line parsed and checked,
+bad lines quarantined, the day's records stored as Parquet, the two `_id` checks)
+against a plain boto3 download of the same files with as many threads. moto runs in a
+process of its own. Prints records per second for both.
+
+    python bench/activedata_read.py [--files 1000] [--records 1000]
+"""
+
+import argparse
+import datetime as dt
+import random
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import boto3
+import dagster as dg
+from moto_process import moto_server
+
+from ci_assets.defs.activedata.assets import BUCKET_ASSETS
+from ci_assets.defs.activedata.samples import bucket_file
+from ci_assets.defs.activedata.sensors import new_keys_sensor
+from ci_assets.defs.activedata.settings import ActiveDataSettings
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets_tests.services.databases import scratch_database
+
+BUCKET = "active-data-test-result"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--records", type=int, default=1000)
+    args = parser.parse_args()
+    settings = ActiveDataSettings(buckets=[BUCKET])
+    with (
+        moto_server() as endpoint,
+        scratch_database("ci_assets_bench_activedata") as dsn,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        store = ObjectStoreResource(kind="s3", endpoint_url=endpoint)
+        store.create_bucket(BUCKET)
+        rng = random.Random(7)
+        files = [
+            bucket_file(BUCKET, rng, 1623116 + i // 100, 162311556 + i, i % 60, args.records) for i in range(args.files)
+        ]
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda f: store.put(BUCKET, f[0], f[1]), files))
+        size = sum(len(body) for _, body in files)
+        resources = {
+            "object_store": store,
+            "postgres": PostgresResource(dsn=dsn),
+            "lake_io_manager": LocalParquetIOManager(root=tmp, bucket="lake", fsync=False),
+            "activedata_settings": settings,
+        }
+        with dg.build_sensor_context(resources=resources) as context:
+            (request,) = new_keys_sensor(context).run_requests
+        day = dt.datetime.now(dt.UTC).date().isoformat()
+        assert request.partition_key == day
+
+        client = boto3.client("s3", endpoint_url=endpoint)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(settings.download_threads) as pool:
+            got = list(pool.map(lambda f: client.get_object(Bucket=BUCKET, Key=f[0])["Body"].read(), files))
+        plain = time.perf_counter() - t0
+        assert sum(map(len, got)) == size
+
+        t0 = time.perf_counter()
+        result = dg.materialize([BUCKET_ASSETS[BUCKET]], partition_key=day, resources=resources, run_config=QUIET)
+        ours = time.perf_counter() - t0
+        meta = result.asset_materializations_for_node(BUCKET_ASSETS[BUCKET].node_def.name)[0].metadata
+        records = meta["accepted"].value
+        assert result.success and records == args.files * args.records and meta["rejected"].value == 0
+
+    print(f"one day of {BUCKET} on moto: {args.files} files, {records:,} records, {size / 1e6:.0f} MB gzip")
+    threads = settings.download_threads
+    print(f"  plain boto3 download ({threads} threads): {plain:6.2f} s  {records / plain:10,.0f} records/s")
+    print(f"  the asset's run (read, check, store):   {ours:6.2f} s  {records / ours:10,.0f} records/s")
+    print(f"  ratio: {ours / plain:.2f}x the download alone")
+
+
+if __name__ == "__main__":
+    main()
