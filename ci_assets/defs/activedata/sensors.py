@@ -69,7 +69,7 @@ def new_keys_sensor(
                         asset_selection=[BUCKET_ASSETS[bucket].key],
                         partition_key=day,
                         run_key=f"{bucket}:{day}:{digest}",
-                        tags={"activedata/new_keys": str(len(keys))},
+                        tags={"system": "activedata", "activedata/new_keys": str(len(keys))},
                     )
                 )
             if page.objects:

@@ -2,6 +2,12 @@
 
 import dagster as dg
 
+from ci_assets.defs.aggregates.automation import (
+    aggregates_daily,
+    aggregates_daily_schedule,
+    freshness_checks,
+    freshness_sensor,
+)
 from ci_assets.defs.aggregates.dump_asset import dump
 from ci_assets.defs.aggregates.parquet_asset import parquet
 from ci_assets.defs.aggregates.settings import source_from_env
@@ -9,5 +15,9 @@ from ci_assets.defs.aggregates.tables import build_id_aggregates, submission_dat
 
 defs = dg.Definitions(
     assets=[dump, parquet, build_id_aggregates, submission_date_aggregates],
+    asset_checks=freshness_checks,
+    jobs=[aggregates_daily],
+    schedules=[aggregates_daily_schedule],
+    sensors=[freshness_sensor],
     resources={"aggregates_source": source_from_env()},
 )

@@ -31,6 +31,8 @@ def table_asset(aggregate_type: str) -> dg.AssetsDefinition:
         kinds={"bigquery"},
         partitions_def=TABLE_PARTITIONS[aggregate_type],
         backfill_policy=dg.BackfillPolicy.single_run(),
+        # A table day follows its Parquet partition (declarative automation's sensor).
+        automation_condition=dg.AutomationCondition.eager(),
         ins={"rows": dg.AssetIn(key=PARQUET_KEY, partition_mapping=table_mapping(aggregate_type))},
         io_manager_key="warehouse_io_manager",
         metadata={

@@ -47,6 +47,7 @@ def run_requests(
                 partition_key=day,
                 run_key=f"{origin}:{day}:{digest}",
                 tags={
+                    "system": "buildhub",
                     "buildhub/discovered_by": origin,
                     "buildhub/new_keys": str(len(keys)),
                     **({"buildhub/tick": json.dumps(tick, sort_keys=True)} if tick else {}),
