@@ -10,7 +10,7 @@ from ci_assets.defs.activedata import inventory
 from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, short_name
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.records import FileRecords, read_records
-from ci_assets.defs.activedata.settings import ActiveDataSettings
+from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET, ActiveDataSettings
 from ci_assets.lib import quarantine
 from ci_assets.lib.storage.object_store import ObjectNotFoundError
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
@@ -28,9 +28,15 @@ CHECKS = {
 SAMPLE = 20
 
 
+def _contents(bucket: str) -> str:
+    if bucket == BUGZILLA_BUCKET:
+        return "Bugzilla bug snapshots (identity: [bug_id, modified_ts])"
+    return CONTENTS.get(bucket.removeprefix(PREFIX), "ActiveData records")
+
+
 def _description(bucket: str) -> str:
     return (
-        f"{CONTENTS.get(bucket.removeprefix(PREFIX), 'ActiveData records')}, from `s3://{bucket}`, by the day "
+        f"{_contents(bucket)}, from `s3://{bucket}`, by the day "
         "the files arrived. Keys are ETL lineages (`tc.1623116:162311556.34.json.gz`: ids joined by `.` for a "
         "derived step, `:` for a batch); each file is gzipped JSON, one record a line, each `_id` prefixed by "
         "the file's key."
@@ -39,10 +45,10 @@ def _description(bucket: str) -> str:
 
 def source_entry(bucket: str) -> dict[str, object]:
     """The registry entry (sources.json) of a bucket: flat keys, so no dimensions."""
-    name = f"activedata-{bucket.removeprefix(PREFIX)}"
+    name = "activedata-bugzilla" if bucket == BUGZILLA_BUCKET else f"activedata-{bucket.removeprefix(PREFIX)}"
     return {
         "name": name,
-        "description": CONTENTS.get(bucket.removeprefix(PREFIX), "ActiveData records"),
+        "description": _contents(bucket),
         "bucket": bucket,
         "prefix": "",
         "dimensions": [],
@@ -63,8 +69,8 @@ def _read(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileR
         return key, None, "gone"
 
 
-def bucket_asset(bucket: str) -> dg.AssetsDefinition:
-    asset_key = dg.AssetKey([GROUP, short_name(bucket)])
+def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
+    asset_key = dg.AssetKey([GROUP, name or short_name(bucket)])
 
     @dg.asset(
         key=asset_key,
@@ -158,3 +164,6 @@ def bucket_asset(bucket: str) -> dg.AssetsDefinition:
 
 
 BUCKET_ASSETS = {bucket: bucket_asset(bucket) for bucket in bucket_names()}
+# Bugzilla's snapshots follow the same convention; the seed names no bucket for them.
+BUGZILLA_ASSET = bucket_asset(BUGZILLA_BUCKET, name="bugzilla")
+SOURCE_ASSETS = {**BUCKET_ASSETS, BUGZILLA_BUCKET: BUGZILLA_ASSET}

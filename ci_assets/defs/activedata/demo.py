@@ -3,7 +3,8 @@
 import random
 
 from ci_assets.defs.activedata.buckets import bucket_names
-from ci_assets.defs.activedata.samples import bucket_file, treeherder_snapshots
+from ci_assets.defs.activedata.samples import bucket_file, bugzilla_file, treeherder_snapshots
+from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET
 from ci_assets.lib import env
 from ci_assets.lib.storage.local_store import LocalObjectStore
 
@@ -32,4 +33,14 @@ def seed_demo() -> str:
             if store.head(bucket, key) is None:
                 store.put(bucket, key, body)
                 written += 1
-    return f"{written} new files in the {len(bucket_names())} ActiveData buckets"
+    store.create_bucket(BUGZILLA_BUCKET)
+    bugs = [rng.randint(1_500_000, 1_600_000) for _ in range(30)]
+    statuses = ("NEW", "ASSIGNED", "RESOLVED")
+    history = [(bug, 1_700_000_000 + 3600 * step, statuses[step]) for bug in bugs for step in range(3)]
+    # The second file writes a few snapshots again, with corrected values: those replace the first's.
+    corrected = [(bug, ts, "UNCONFIRMED") for bug, ts, status in history[:5] if status == "NEW"]
+    for key, body in (bugzilla_file(1, history), bugzilla_file(2, corrected)):
+        if store.head(BUGZILLA_BUCKET, key) is None:
+            store.put(BUGZILLA_BUCKET, key, body)
+            written += 1
+    return f"{written} new files in the {len(bucket_names())} ActiveData buckets and {BUGZILLA_BUCKET}"

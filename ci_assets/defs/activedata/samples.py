@@ -65,3 +65,14 @@ def treeherder_snapshots(rng: random.Random, batch: int, jobs: list[int], taken:
             "etl": {"timestamp": 1_700_000_000 + 600 * taken},
         })  # fmt: skip
     return str(key), gzip.compress("".join(json.dumps(r) + "\n" for r in lines).encode())
+
+
+def bugzilla_file(batch: int, snapshots: list[tuple[int, int, str]]) -> tuple[str, bytes]:
+    """Bug snapshots `(bug_id, modified_ts, bug_status)` in one file `bz.<batch>.json.gz`."""
+    key = build_key(["bz", batch], [JOIN])
+    lines = [
+        {"_id": key.record_id(n), "bug_id": bug, "modified_ts": ts, "bug_status": status, "product": "Firefox",
+         "priority": "P3", "etl": {"timestamp": ts}}
+        for n, (bug, ts, status) in enumerate(snapshots)
+    ]  # fmt: skip
+    return str(key), gzip.compress("".join(json.dumps(r) + "\n" for r in lines).encode())

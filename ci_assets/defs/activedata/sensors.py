@@ -12,7 +12,7 @@ from collections import defaultdict
 import dagster as dg
 
 from ci_assets.defs.activedata import inventory
-from ci_assets.defs.activedata.assets import ARRIVAL_DAYS, BUCKET_ASSETS
+from ci_assets.defs.activedata.assets import ARRIVAL_DAYS, SOURCE_ASSETS
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import quarantine
@@ -25,7 +25,7 @@ KEYS_QUARANTINE = "activedata-keys"
 
 @dg.sensor(
     name="activedata_new_keys",
-    asset_selection=[a.key for a in BUCKET_ASSETS.values()],
+    asset_selection=[a.key for a in SOURCE_ASSETS.values()],
     minimum_interval_seconds=60,
     description="Lists each ActiveData bucket after the last key seen; new files start a run for their arrival day.",
 )
@@ -66,7 +66,7 @@ def new_keys_sensor(
                 digest = hashlib.sha1("\n".join(sorted(keys)).encode(), usedforsecurity=False).hexdigest()[:16]
                 requests.append(
                     dg.RunRequest(
-                        asset_selection=[BUCKET_ASSETS[bucket].key],
+                        asset_selection=[SOURCE_ASSETS[bucket].key],
                         partition_key=day,
                         run_key=f"{bucket}:{day}:{digest}",
                         tags={"system": "activedata", "activedata/new_keys": str(len(keys))},

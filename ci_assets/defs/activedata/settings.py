@@ -6,15 +6,18 @@ import dagster as dg
 
 from ci_assets.defs.activedata.buckets import bucket_names
 
+# Ours: the seed gives Bugzilla's identity rule but no bucket; production sets the variable.
+BUGZILLA_BUCKET = os.environ.get("CI_ASSETS_ACTIVEDATA_BUGZILLA_BUCKET", "ci-assets-bugzilla")
+
 
 class ActiveDataSettings(dg.ConfigurableResource):
-    # None: all eight. The production names are the buckets' names everywhere, locally too.
+    # None: all eight and Bugzilla's. The production names are the buckets' names everywhere, locally too.
     buckets: list[str] | None = None
     max_keys_per_tick: int = 10_000
     download_threads: int = 16
 
     def watched(self) -> list[str]:
-        return list(self.buckets) if self.buckets is not None else list(bucket_names())
+        return list(self.buckets) if self.buckets is not None else [*bucket_names(), BUGZILLA_BUCKET]
 
 
 def settings_from_env() -> ActiveDataSettings:

@@ -33,7 +33,7 @@ def test_sources_json_lists_every_declared_dataset_and_keeps_unknown_keys(store:
     result = _materialize(store)
     assert result.success
     sources = parse_sources(store.get_bytes(META, SOURCES_JSON))
-    assert "aggregates-dumps" in sources and "activedata-test-result" in sources and len(sources) == 9
+    assert "aggregates-dumps" in sources and "activedata-test-result" in sources and len(sources) == 10
     kept = sources["aggregates-dumps"]
     assert kept["owner"] == "telemetry-team"  # unknown keys survive a regeneration
     assert (kept["bucket"], kept["prefix"]) == ("old-bucket", "p")  # as does a location a migration pointed elsewhere

@@ -1,0 +1,47 @@
+"""Bugzilla snapshots by [bug_id, modified_ts]: a snapshot written again replaces the first write;
+a bug made private (its file gone) leaves the table when its day is run again."""
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from ci_assets.defs.activedata.assets import BUGZILLA_ASSET
+from ci_assets.defs.activedata.bugzilla import bugzilla_snapshots
+from ci_assets.defs.activedata.samples import bugzilla_file
+from ci_assets.defs.activedata.sensors import new_keys_sensor
+from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET, ActiveDataSettings
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.postgres import PostgresResource
+
+
+def test_snapshots_are_identified_by_bug_and_time(fresh_postgres: str, tmp_path: Path) -> None:
+    store = ObjectStoreResource(root=str(tmp_path / "objects"))
+    store.create_bucket(BUGZILLA_BUCKET)
+    store.put(BUGZILLA_BUCKET, *bugzilla_file(1, [(1, 100, "NEW"), (1, 200, "ASSIGNED"), (2, 100, "NEW")]))
+    store.put(BUGZILLA_BUCKET, *bugzilla_file(2, [(1, 100, "UNCONFIRMED")]))  # history corrected
+    store.put(BUGZILLA_BUCKET, *bugzilla_file(3, [(3, 100, "NEW")]))
+    resources = {
+        "object_store": store,
+        "postgres": PostgresResource(dsn=fresh_postgres),
+        "lake_io_manager": LocalParquetIOManager(root=str(tmp_path), bucket="lake"),
+        "activedata_settings": ActiveDataSettings(buckets=[BUGZILLA_BUCKET]),
+    }
+    with dg.build_sensor_context(resources=resources) as context:
+        assert len(new_keys_sensor(context).run_requests) == 1
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+
+    def run() -> pl.DataFrame:
+        assert dg.materialize([BUGZILLA_ASSET], partition_key=today, resources=resources).success
+        result = dg.materialize(
+            [BUGZILLA_ASSET, bugzilla_snapshots], selection=[bugzilla_snapshots], resources=resources
+        )
+        assert result.success and all(e.passed for e in result.get_asset_check_evaluations())
+        table = pl.read_parquet(tmp_path / "lake/activedata/bugzilla_snapshots/data.parquet")
+        return table.select("bug_id", "modified_ts", "bug_status").sort("bug_id", "modified_ts")
+
+    assert run().rows() == [(1, 100, "UNCONFIRMED"), (1, 200, "ASSIGNED"), (2, 100, "NEW"), (3, 100, "NEW")]
+    store.delete(BUGZILLA_BUCKET, "bz.3.json.gz")  # bug 3 was made private
+    assert run().rows() == [(1, 100, "UNCONFIRMED"), (1, 200, "ASSIGNED"), (2, 100, "NEW")]
