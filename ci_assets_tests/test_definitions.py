@@ -29,7 +29,8 @@ def test_local_definitions_load_with_the_embedded_resources(ci_home: Path) -> No
     assert set(defs.resources) >= RESOURCE_KEYS
     assert isinstance(defs.resources["lake_io_manager"], LocalParquetIOManager)
     assert isinstance(defs.resources["sql"], DuckDBSqlRunner)
-    assert defs.resources["lake_io_manager"].root == str(ci_home)
+    assert defs.resources["lake_io_manager"].root == str(ci_home / "objects")
+    assert defs.resources["lake_io_manager"].bucket == "ci-assets-lake"
 
 
 def test_cloud_resources_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

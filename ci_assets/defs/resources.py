@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from ci_assets.lib import env
+from ci_assets.lib.lake import lake_location
 from ci_assets.lib.pulse import PulseResource, pulse_from_env
 from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
@@ -27,9 +28,10 @@ DEFAULT_DATASET = "ci_assets"
 def local_resources() -> dict[str, Any]:
     home = env.home()
     namespace = f"{LOCAL_WAREHOUSE_PROJECT}.{DEFAULT_DATASET}"
+    lake_bucket, lake_prefix = lake_location("local")
     return {
         "object_store": ObjectStoreResource(kind="local", root=str(env.objects_root())),
-        "lake_io_manager": LocalParquetIOManager(root=str(home), bucket="lake", prefix="assets"),
+        "lake_io_manager": LocalParquetIOManager(root=str(env.objects_root()), bucket=lake_bucket, prefix=lake_prefix),
         "warehouse_io_manager": LocalParquetIOManager(
             root=str(home), bucket="lake", prefix="warehouse", table_namespace=namespace
         ),
@@ -51,7 +53,7 @@ def cloud_resources() -> dict[str, Any]:
         "object_store": ObjectStoreResource(kind="s3", endpoint_url=s3_endpoint, region_name=region),
         "lake_io_manager": S3ParquetIOManager(
             bucket=dg.EnvVar("CI_ASSETS_LAKE_BUCKET"),
-            prefix=os.environ.get("CI_ASSETS_LAKE_PREFIX", "lake"),
+            prefix=lake_location("cloud")[1],
             endpoint_url=s3_endpoint,
             region_name=region,
         ),

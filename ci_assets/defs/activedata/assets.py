@@ -12,6 +12,7 @@ from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET, ActiveDataSettings
 from ci_assets.lib import quarantine
+from ci_assets.lib.lake import lake_source
 from ci_assets.lib.storage.object_store import ObjectNotFoundError
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -43,18 +44,10 @@ def _description(bucket: str) -> str:
     )
 
 
-def source_entry(bucket: str) -> dict[str, object]:
-    """The registry entry (sources.json) of a bucket: flat keys, so no dimensions."""
+def source_entry(bucket: str, asset_path: list[str]) -> dict[str, object]:
+    """The registry entry (sources.json) of a bucket's records as the platform stores them."""
     name = "activedata-bugzilla" if bucket == BUGZILLA_BUCKET else f"activedata-{bucket.removeprefix(PREFIX)}"
-    return {
-        "name": name,
-        "description": _contents(bucket),
-        "bucket": bucket,
-        "prefix": "",
-        "dimensions": [],
-        "doclink": "",
-        "metadata_prefix": name,
-    }
+    return lake_source(name, asset_path, ["arrival_day"], f"{_contents(bucket)}, from s3://{bucket}")
 
 
 def _read(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileRecords | None, str | None]:
@@ -82,7 +75,7 @@ def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
         io_manager_key="lake_io_manager",
         metadata={
             "bucket": bucket,
-            "source": source_entry(bucket),
+            "source": source_entry(bucket, asset_key.path),
             "partition_expr": "arrival_day",
             "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in SCHEMA.items()]),
         },

@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.activedata.assets import BUGZILLA_ASSET, GROUP, OWNERS
+from ci_assets.lib.lake import lake_source
 
 KEY = dg.AssetKey([GROUP, "bugzilla_snapshots"])
 IDENTITY = ["bug_id", "modified_ts"]
@@ -25,6 +26,7 @@ BUG = pl.Struct(
     kinds={"parquet", "polars"},
     ins={"records": dg.AssetIn(key=BUGZILLA_ASSET.key, metadata={"allow_missing_partitions": True})},
     io_manager_key="lake_io_manager",
+    metadata={"source": lake_source("activedata-bugzilla-snapshots", KEY.path, [], "Bugzilla bug snapshots")},
     check_specs=[
         dg.AssetCheckSpec("one_row_per_snapshot", asset=KEY, description="[bug_id, modified_ts] identifies a row."),
         dg.AssetCheckSpec(

@@ -9,6 +9,7 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS, GROUP, OWNERS
+from ci_assets.lib.lake import lake_source
 
 TREEHERDER_BUCKET = "active-data-treeherder-normalized"
 KEY = dg.AssetKey([GROUP, "treeherder_jobs"])
@@ -31,7 +32,10 @@ ORDER = ["job_id", "last_modified", "arrival_day", "key", "line"]
         "snapshots": dg.AssetIn(key=BUCKET_ASSETS[TREEHERDER_BUCKET].key, metadata={"allow_missing_partitions": True})
     },
     io_manager_key="lake_io_manager",
-    metadata={"primary_key": ["job_id"]},
+    metadata={
+        "primary_key": ["job_id"],
+        "source": lake_source("activedata-treeherder-jobs", KEY.path, [], "The latest snapshot of each Treeherder job"),
+    },
     check_specs=[
         dg.AssetCheckSpec("one_row_per_job_id", asset=KEY, description="`job.id` identifies a row."),
         dg.AssetCheckSpec(

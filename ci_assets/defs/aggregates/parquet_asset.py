@@ -18,6 +18,7 @@ from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.lib import env, quarantine
+from ci_assets.lib.lake import lake_source
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.streamed import ParquetFile
@@ -160,7 +161,15 @@ def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[DUMP_KEY],
     io_manager_key="lake_io_manager",
-    metadata={"partition_expr": {"day": "ingest_date", "type": "aggregate_type"}},
+    metadata={
+        "partition_expr": {"day": "ingest_date", "type": "aggregate_type"},
+        "source": lake_source(
+            "aggregates-parquet",
+            PARQUET_KEY.path,
+            ["ingest_date", "aggregate_type"],
+            "mozaggregator's aggregates as the 13 columns of the BigQuery tables, per day and type",
+        ),
+    },
     check_specs=[dg.AssetCheckSpec(name, asset=PARQUET_KEY, description=d) for name, d in CHECKS.items()],
     description=(
         "The dump's tables as the 13 columns of the BigQuery tables (seed 004), streamed from the "

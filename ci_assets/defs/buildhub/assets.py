@@ -11,6 +11,7 @@ from ci_assets.defs.buildhub.partitions import BUILD_IDS, UPLOAD_DAYS
 from ci_assets.defs.buildhub.sensors import INGEST_JOB, METRICS_NAMESPACE
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib import quarantine
+from ci_assets.lib.lake import lake_source
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.storage.frames import markdown_table
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
@@ -109,6 +110,11 @@ BUILD_COLUMNS = {
     partitions_def=BUILD_IDS,
     deps=[dg.AssetDep(BUILDS, partition_mapping=dg.AllPartitionMapping())],
     io_manager_key="lake_io_manager",
+    metadata={
+        "source": lake_source(
+            "buildhub-build", ["buildhub", "build"], ["partition"], "Each build id across its platforms and locales"
+        )
+    },
     description="One build id across its platforms and locales, for inspecting or recomputing a single build.",
 )
 def build(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.Output[pl.DataFrame]:

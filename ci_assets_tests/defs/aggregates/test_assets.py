@@ -30,7 +30,8 @@ def _run(resources: dict[str, Any], selection: list[dg.AssetsDefinition], tags: 
 
 
 def _lake_file(home: Path, day: dt.date, aggregate_type: str) -> Path:
-    return home / f"lake/assets/aggregates/parquet/ingest_date={day}/aggregate_type={aggregate_type}/data.parquet"
+    lake = home / "objects/ci-assets-lake/lake/aggregates/parquet"
+    return lake / f"ingest_date={day}/aggregate_type={aggregate_type}/data.parquet"
 
 
 def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:

@@ -36,7 +36,8 @@ def test_demo_days_dump_and_convert_with_the_misnamed_table_quarantined(
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["row_count_matches_copy_rows"].passed
     assert not checks["table_names_follow_convention"].passed
-    stored = ci_home / f"lake/assets/aggregates/parquet/ingest_date={day}/aggregate_type=submission_date/data.parquet"
+    lake = ci_home / "objects/ci-assets-lake/lake/aggregates/parquet"
+    stored = lake / f"ingest_date={day}/aggregate_type=submission_date/data.parquet"
     with psycopg.connect(dsn) as conn:
         names = [
             r[0]

@@ -33,18 +33,17 @@ def test_sources_json_lists_every_declared_dataset_and_keeps_unknown_keys(store:
     result = _materialize(store)
     assert result.success
     sources = parse_sources(store.get_bytes(META, SOURCES_JSON))
-    assert "aggregates-dumps" in sources and "activedata-test-result" in sources and len(sources) == 10
+    assert "aggregates-dumps" in sources and "activedata-test-result" in sources and len(sources) == 14
     kept = sources["aggregates-dumps"]
     assert kept["owner"] == "telemetry-team"  # unknown keys survive a regeneration
     assert (kept["bucket"], kept["prefix"]) == ("old-bucket", "p")  # as does a location a migration pointed elsewhere
     assert set(sources["activedata-perf"]) == {"description", "bucket", "prefix", "doclink", "metadata_prefix"}
+    assert sources["activedata-perf"]["prefix"] == "lake/activedata/perf"
     assert parse_schema(store.get_bytes(META, "aggregates-dumps/schema.json"), "x") == ["aggregate_type", "ds_nodash"]
     # Their buckets do not exist in this empty store: the check says which.
     check = result.get_asset_check_evaluations()[0]
-    assert not check.passed and {m["bucket"] for m in check.metadata["missing"].value} >= {
-        "active-data-perf",
-        "old-bucket",
-    }
+    missing = {m["bucket"] for m in check.metadata["missing"].value}
+    assert not check.passed and missing >= {"ci-assets-lake", "old-bucket"}
 
 
 def test_the_reader_resolves_through_the_registry_and_filters_by_dimension(store: ObjectStoreResource) -> None:
@@ -85,3 +84,19 @@ def test_a_schema_without_dimensions_is_refused(store: ObjectStoreResource) -> N
     with pytest.raises(RegistryError, match="field_name"):
         parse_schema(b'{"version": 1, "dimensions": [{"allowed_values": "*"}]}', "x")
     assert parse_schema(b'{"version": 1, "dimensions": []}', "x") == []  # a flat layout
+
+
+def test_every_dataset_the_platform_stores_in_the_object_store_declares_its_source() -> None:
+    from ci_assets.definitions import defs
+
+    specs = list(defs.resolve_all_asset_specs())
+    lake = {
+        key.to_user_string()
+        for a in defs.assets
+        if isinstance(a, dg.AssetsDefinition)
+        for key in a.keys
+        if a.get_io_manager_key_for_asset_key(key) == "lake_io_manager"
+    }
+    declared = {s.key.to_user_string() for s in specs if "source" in (s.metadata or {})}
+    assert lake and lake <= declared, sorted(lake - declared)
+    assert "aggregates/dump" in declared  # it writes its dumps to the object store itself
