@@ -15,7 +15,7 @@ from ci_assets.defs.sources.registry import (
     schema_document,
     schema_path,
 )
-from ci_assets.lib.storage.object_store import BucketNotFoundError, InvalidKeyError, ObjectNotFoundError
+from ci_assets.lib.storage.object_store import BucketNotFoundError, InvalidKeyError, ObjectNotFoundError, ObjectStore
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 GROUP = "sources"
@@ -44,6 +44,34 @@ def _graph_specs(context: dg.AssetExecutionContext) -> Iterable[dg.AssetSpec]:
     return defs.resolve_all_asset_specs()
 
 
+def write_registry(
+    store: ObjectStore, bucket: str, specs: Iterable[dg.AssetSpec]
+) -> tuple[dict[str, dict], list[dict[str, str]]]:
+    """Write sources.json and every schema.json from the specs' `source` metadata.
+
+    Returns the entries and the sources whose bucket is missing (or not a valid name).
+    """
+    store.create_bucket(bucket)
+    declared = declared_sources(specs)
+    try:
+        existing = parse_sources(store.get_bytes(bucket, SOURCES_JSON))
+    except ObjectNotFoundError:
+        existing = {}
+    entries = merged_entries(declared, existing)
+    for name, entry in entries.items():
+        store.put(bucket, schema_path(entry), json.dumps(schema_document(declared[name]), indent=2).encode())
+    store.put(bucket, SOURCES_JSON, json.dumps(entries, indent=2, sort_keys=True).encode())
+    missing = []
+    for name, entry in entries.items():
+        try:
+            store.list_page(entry["bucket"], max_keys=1)
+        except BucketNotFoundError:
+            missing.append({"source": name, "bucket": entry["bucket"], "reason": "no such bucket"})
+        except InvalidKeyError as e:
+            missing.append({"source": name, "bucket": entry["bucket"], "reason": str(e)})
+    return entries, missing
+
+
 @dg.multi_asset(
     specs=[
         dg.AssetSpec(
@@ -68,25 +96,7 @@ def _graph_specs(context: dg.AssetExecutionContext) -> Iterable[dg.AssetSpec]:
 )
 def registry(context: dg.AssetExecutionContext, object_store: ObjectStoreResource, registry_settings: RegistrySettings):
     bucket = registry_settings.metadata_bucket
-    object_store.create_bucket(bucket)
-    declared = declared_sources(_graph_specs(context))
-    try:
-        existing = parse_sources(object_store.get_bytes(bucket, SOURCES_JSON))
-    except ObjectNotFoundError:
-        existing = {}
-    entries = merged_entries(declared, existing)
-    for name, entry in entries.items():
-        document = json.dumps(schema_document(declared[name]), indent=2).encode()
-        object_store.put(bucket, schema_path(entry), document)
-    object_store.put(bucket, SOURCES_JSON, json.dumps(entries, indent=2, sort_keys=True).encode())
-    missing = []
-    for name, entry in entries.items():
-        try:
-            object_store.list_page(entry["bucket"], max_keys=1)
-        except BucketNotFoundError:
-            missing.append({"source": name, "bucket": entry["bucket"], "reason": "no such bucket"})
-        except InvalidKeyError as e:
-            missing.append({"source": name, "bucket": entry["bucket"], "reason": str(e)})
+    entries, missing = write_registry(object_store, bucket, _graph_specs(context))
     yield dg.MaterializeResult(
         asset_key=SOURCES_KEY,
         metadata={"sources": len(entries), "location": object_store.uri(bucket, SOURCES_JSON)},

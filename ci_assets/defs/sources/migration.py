@@ -65,17 +65,22 @@ def reserve(store: ObjectStore, metadata_bucket: str, source: str, new_prefix: s
     return Plan(source, old, new, dimensions)
 
 
-def copy_missing(store: ObjectStore, plan: Plan) -> int:
-    """Copy what the new location lacks (or holds in another version); returns how many objects."""
+def copy_missing(store: ObjectStore, plan: Plan) -> dict[str, int]:
+    """Copy what the new location lacks (or holds in another version), partition by partition
+    (one folder per dimension); returns the objects copied per partition."""
     old, new = _keys(store, plan.old), _keys(store, plan.new)
-    todo = [k for k, etag in old.items() if k not in new or new[k] != etag]
+    by_partition: dict[str, list[str]] = defaultdict(list)
+    for relative, etag in old.items():
+        if relative not in new or new[relative] != etag:
+            by_partition["/".join(relative.split("/")[: len(plan.dimensions)])].append(relative)
 
     def one(relative: str) -> None:
         store.put(plan.new[0], _full(plan.new, relative), store.get_bytes(plan.old[0], _full(plan.old, relative)))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(one, todo))
-    return len(todo)
+        for partition in sorted(by_partition):
+            list(pool.map(one, by_partition[partition]))
+    return {p: len(keys) for p, keys in sorted(by_partition.items())}
 
 
 def _contents(store: ObjectStore, location: routing.Location, depth: int) -> dict[tuple[str, ...], dict[str, Any]]:

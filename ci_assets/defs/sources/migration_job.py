@@ -33,8 +33,13 @@ def reserve_prefix(
 @dg.op(description="2. Copy the history, partition folder by partition folder, to the new prefix.")
 def backfill_history(context: dg.OpExecutionContext, plan: dict, object_store: ObjectStoreResource) -> dict:
     copied = migration.copy_missing(object_store, _plan(plan))
-    context.add_output_metadata({"objects_copied": copied})
+    context.add_output_metadata(_copy_metadata(copied))
     return plan
+
+
+def _copy_metadata(copied: dict[str, int]) -> dict:
+    listed = dict(list(copied.items())[:400])
+    return {"objects_copied": sum(copied.values()), "partitions": len(copied), "by_partition": listed}
 
 
 @dg.op(description="3. Cut the live writer over: from now on it writes the new prefix (and the old, until step 5).")
@@ -50,7 +55,7 @@ def fill_gap(context: dg.OpExecutionContext, plan: dict, object_store: ObjectSto
     # location only: let such writes land before the gap is listed.
     time.sleep(plan["grace_seconds"])
     copied = migration.copy_missing(object_store, _plan(plan))
-    context.add_output_metadata({"objects_copied": copied})
+    context.add_output_metadata(_copy_metadata(copied))
     return plan
 
 

@@ -97,6 +97,10 @@ def test_a_reader_never_sees_a_gap_or_a_duplicate_while_records_keep_arriving(st
     assert routing.writer_targets(store, META, SOURCE) == [(DATA, "v2")]
     final = _read_ids(store)
     assert set(final) >= set(acknowledged) and len(final) == len(set(final)) >= 360
+    backfill = next(
+        e for e in result.all_events if e.event_type_value == "STEP_OUTPUT" and e.step_key == "backfill_history"
+    )
+    assert backfill.event_specific_data.metadata["partitions"].value >= 30  # the month of history, day by day
     steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
     assert steps == ["reserve_prefix", "backfill_history", "cut_over", "fill_gap", "verify_complete",
                      "repoint_registry", "finish_cut_over"]  # fmt: skip
