@@ -13,6 +13,7 @@ from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET, ActiveDataSettings
 from ci_assets.lib import quarantine
 from ci_assets.lib.lake import lake_source
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store import ObjectNotFoundError
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -82,6 +83,7 @@ def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(name, asset=asset_key, description=d) for name, d in CHECKS.items()],
         description=_description(bucket),
     )
+    @transient_retries()
     def records(
         context: dg.AssetExecutionContext,
         object_store: ObjectStoreResource,

@@ -17,6 +17,7 @@ from ci_assets.defs.aggregates.dump_split import split_dump
 from ci_assets.defs.aggregates.names import dump_pattern
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.settings import DUMPS_PREFIX, AggregatesSource, source_from_env
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 GROUP = "aggregates"
@@ -97,6 +98,7 @@ def _dump_batch(
         "not made again; a day without tables gets an EMPTY.json note."
     ),
 )
+@transient_retries()
 def dump(
     context: dg.AssetExecutionContext, aggregates_source: AggregatesSource, object_store: ObjectStoreResource
 ) -> dg.MaterializeResult:

@@ -19,6 +19,7 @@ from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.lib import env, quarantine
 from ci_assets.lib.lake import lake_source
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.streamed import ParquetFile
@@ -177,6 +178,7 @@ def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
         "convert and tables outside the naming pattern are quarantined with their reason."
     ),
 )
+@transient_retries()
 def parquet(
     context: dg.AssetExecutionContext,
     aggregates_source: AggregatesSource,

@@ -15,6 +15,7 @@ from ci_assets.defs.sources.registry import (
     schema_document,
     schema_path,
 )
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store import BucketNotFoundError, InvalidKeyError, ObjectNotFoundError, ObjectStore
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
@@ -94,6 +95,7 @@ def write_registry(
         dg.AssetCheckSpec("every_bucket_exists", asset=SOURCES_KEY, description="Each source's bucket is there."),
     ],
 )
+@transient_retries()
 def registry(context: dg.AssetExecutionContext, object_store: ObjectStoreResource, registry_settings: RegistrySettings):
     bucket = registry_settings.metadata_bucket
     entries, missing = write_registry(object_store, bucket, _graph_specs(context))
