@@ -1,0 +1,1 @@
+"""Running the platform's steps on other machines: the dagster-celery executor over RabbitMQ."""
