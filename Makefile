@@ -50,6 +50,7 @@ bench: install
 	$(VENV)/bin/python bench/aggregates_backfill.py
 	$(VENV)/bin/python bench/activedata_read.py
 	$(VENV)/bin/python bench/sources_migration.py
+	$(VENV)/bin/python bench/celery_overhead.py
 
 clean:
 	rm -rf $(VENV) .tools .ci_assets

@@ -30,3 +30,9 @@ def gather(results: list[dict]) -> list[dict]:
 @dg.job(executor_def=celery_executor, tags={"system": "scaleout"})
 def celery_probe() -> None:
     gather(fan_out().map(light_step).collect())
+
+
+@dg.job(executor_def=dg.in_process_executor)
+def inprocess_probe() -> None:
+    """The same graph on the in-process executor: the baseline of the celery benchmark."""
+    gather(fan_out().map(light_step).collect())
