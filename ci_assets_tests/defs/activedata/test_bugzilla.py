@@ -10,27 +10,17 @@ import polars as pl
 from ci_assets.defs.activedata.assets import BUGZILLA_ASSET
 from ci_assets.defs.activedata.bugzilla import bugzilla_snapshots
 from ci_assets.defs.activedata.samples import bugzilla_file
-from ci_assets.defs.activedata.sensors import new_keys_sensor
-from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET, ActiveDataSettings
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
-from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET
+from ci_assets_tests.defs.activedata.conftest import local_world, tick
 
 
 def test_snapshots_are_identified_by_bug_and_time(fresh_postgres: str, tmp_path: Path) -> None:
-    store = ObjectStoreResource(root=str(tmp_path / "objects"))
-    store.create_bucket(BUGZILLA_BUCKET)
+    resources = local_world(tmp_path, fresh_postgres, BUGZILLA_BUCKET)
+    store = resources["object_store"]
     store.put(BUGZILLA_BUCKET, *bugzilla_file(1, [(1, 100, "NEW"), (1, 200, "ASSIGNED"), (2, 100, "NEW")]))
     store.put(BUGZILLA_BUCKET, *bugzilla_file(2, [(1, 100, "UNCONFIRMED")]))  # history corrected
     store.put(BUGZILLA_BUCKET, *bugzilla_file(3, [(3, 100, "NEW")]))
-    resources = {
-        "object_store": store,
-        "postgres": PostgresResource(dsn=fresh_postgres),
-        "lake_io_manager": LocalParquetIOManager(root=str(tmp_path), bucket="lake"),
-        "activedata_settings": ActiveDataSettings(buckets=[BUGZILLA_BUCKET]),
-    }
-    with dg.build_sensor_context(resources=resources) as context:
-        assert len(new_keys_sensor(context).run_requests) == 1
+    assert len(tick(resources)) == 1
     today = dt.datetime.now(dt.UTC).date().isoformat()
 
     def run() -> pl.DataFrame:

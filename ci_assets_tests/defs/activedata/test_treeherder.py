@@ -9,31 +9,20 @@ import polars as pl
 
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS
 from ci_assets.defs.activedata.samples import treeherder_snapshots
-from ci_assets.defs.activedata.sensors import new_keys_sensor
-from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.defs.activedata.treeherder import TREEHERDER_BUCKET, treeherder_jobs
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
-from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets_tests.defs.activedata.conftest import local_world, tick
 
 
 def test_the_newest_snapshot_wins_whatever_order_files_arrive_in(fresh_postgres: str, tmp_path: Path) -> None:
-    store = ObjectStoreResource(root=str(tmp_path / "objects"))
-    store.create_bucket(TREEHERDER_BUCKET)
+    resources = local_world(tmp_path, fresh_postgres, TREEHERDER_BUCKET)
+    store = resources["object_store"]
     rng = random.Random(5)
     jobs = [101, 102, 103]
     # Snapshot 2 (completed) is in th.12; snapshot 1 (running) in th.13, which sorts and arrives last.
     for taken, batch in ((0, 11), (2, 12), (1, 13)):
         key, body = treeherder_snapshots(rng, batch, jobs, taken)
         store.put(TREEHERDER_BUCKET, key, body)
-    resources = {
-        "object_store": store,
-        "postgres": PostgresResource(dsn=fresh_postgres),
-        "lake_io_manager": LocalParquetIOManager(root=str(tmp_path), bucket="lake"),
-        "activedata_settings": ActiveDataSettings(buckets=[TREEHERDER_BUCKET]),
-    }
-    with dg.build_sensor_context(resources=resources) as context:
-        assert len(new_keys_sensor(context).run_requests) == 1
+    assert len(tick(resources)) == 1
     today = dt.datetime.now(dt.UTC).date().isoformat()
     snapshots = BUCKET_ASSETS[TREEHERDER_BUCKET]
     assert dg.materialize([snapshots], partition_key=today, resources=resources).success
