@@ -3,11 +3,23 @@
 import dagster as dg
 
 from ci_assets.defs.fxci.assets import pulse_tables
+from ci_assets.defs.fxci.automation import (
+    freshness_checks,
+    freshness_sensor,
+    fxci_pulse,
+    fxci_pulse_schedule,
+    fxci_workers_daily,
+    fxci_workers_daily_schedule,
+)
 from ci_assets.defs.fxci.worker_costs import billing_sources, worker_costs_v1
 from ci_assets.defs.fxci.worker_metrics import UptimeSource, worker_metrics_v1
 from ci_assets.lib import env
 
 defs = dg.Definitions(
     assets=[pulse_tables, worker_metrics_v1, worker_costs_v1, *billing_sources],
+    asset_checks=freshness_checks,
+    jobs=[fxci_pulse, fxci_workers_daily],
+    schedules=[fxci_pulse_schedule, fxci_workers_daily_schedule],
+    sensors=[freshness_sensor],
     resources={"uptime_source": UptimeSource(kind=env.current_env())},
 )
