@@ -69,6 +69,8 @@ def builds_frame(documents: list[dict[str, Any]]) -> pl.DataFrame:
     deps=[dg.AssetDep(BUILDS, partition_mapping=dg.AllPartitionMapping())],
     io_manager_key="warehouse_io_manager",
     metadata={"bigquery_schema": bigquery_schema()},
+    # Rebuilt whole, so once a day after new builds, not after every ingest run.
+    automation_condition=dg.AutomationCondition.on_cron("0 8 * * *", cron_timezone="UTC"),
     description="Every stored build as one warehouse row (Buildhub2's BigQuery schema), rebuilt whole.",
 )
 def builds_table(postgres: PostgresResource) -> pl.DataFrame:
