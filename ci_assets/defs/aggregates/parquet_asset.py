@@ -3,7 +3,7 @@
 import dataclasses
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,47 +44,60 @@ class PartitionOutcome:
     conversion: Conversion | None  # None: a day without tables
     bad_aggregates: int
     note: str
+    location: str  # the dump's folder, for quarantine locators
 
 
-def _dump_bytes(key: str, source: AggregatesSource, store: ObjectStoreResource) -> int:
+@dataclasses.dataclass(frozen=True)
+class Dump:
+    key: str
+    prefix: str
+    files: dict[str, int]  # file name -> size
+
+    @property
+    def bytes(self) -> int:
+        return sum(self.files.values())
+
+
+def _find_dump(key: str, source: AggregatesSource, store: ObjectStoreResource) -> Dump:
     day, aggregate_type = split_key(key)
-    return sum(dump_store.listing(store, source.bucket, source.dump_prefix(aggregate_type, f"{day:%Y%m%d}")).values())
+    prefix = source.dump_prefix(aggregate_type, f"{day:%Y%m%d}")
+    return Dump(key, prefix, dump_store.listing(store, source.bucket, prefix))
 
 
 def _convert_partition(
-    key: str, source: AggregatesSource, store: ObjectStoreResource, scratch: Path
+    dump: Dump, source: AggregatesSource, store: ObjectStoreResource, scratch: Path
 ) -> PartitionOutcome:
-    day, aggregate_type = split_key(key)
-    prefix = source.dump_prefix(aggregate_type, f"{day:%Y%m%d}")
-    files = dump_store.listing(store, source.bucket, prefix)
-    if dump_store.TOC not in files and dump_store.EMPTY not in files:
-        where = dump_store.location(store, source.bucket, prefix)
-        raise dg.Failure(f"no dump at {where}: materialize {DUMP_KEY.to_user_string()} for {key} first")
+    day, aggregate_type = split_key(dump.key)
+    location = dump_store.location(store, source.bucket, dump.prefix)
+    if dump_store.TOC not in dump.files and dump_store.EMPTY not in dump.files:
+        raise dg.Failure(f"no dump at {location}: materialize {DUMP_KEY.to_user_string()} for {dump.key} first")
     fd, out = tempfile.mkstemp(prefix="aggregates-", suffix=".parquet", dir=scratch)
     os.close(fd)
-    if dump_store.TOC not in files:
+    if dump_store.TOC not in dump.files:
         empty_frame().write_parquet(out)
-        return PartitionOutcome(key, out, None, 0, dump_store.read_empty_note(store, source.bucket, prefix))
-    with dump_store.local_copy(store, source.bucket, prefix, files) as directory:
+        note = dump_store.read_empty_note(store, source.bucket, dump.prefix)
+        return PartitionOutcome(dump.key, out, None, 0, note, location)
+    with dump_store.local_copy(store, source.bucket, dump.prefix, dump.files) as directory:
         plan = plan_dump(directory, aggregate_type, day)
         conversion = convert(plan, day, Path(out), workers=source.workers)
     bad = pl.scan_parquet(out).select((~pl.col("aggregate").str.contains(_JSON_INT_ARRAY)).sum()).collect().item()
-    return PartitionOutcome(key, out, conversion, int(bad or 0), f"{len(plan.files)} table(s) converted")
+    note = f"{len(plan.files)} table(s) converted"
+    return PartitionOutcome(dump.key, out, conversion, int(bad or 0), note, location)
 
 
-def _rejections(outcome: PartitionOutcome, location: str) -> list[quarantine.Rejected]:
+def _rejections(outcome: PartitionOutcome) -> list[quarantine.Rejected]:
     conversion = outcome.conversion
     if conversion is None:
         return []
     rejected = [
         quarantine.Rejected(
-            f"{location}{t.file}#L{b.line}", b.reason, b.raw, {"table": t.tag, "line": b.line}, outcome.key
+            f"{outcome.location}{t.file}#L{b.line}", b.reason, b.raw, {"table": t.tag, "line": b.line}, outcome.key
         )
         for t in conversion.tables
         for b in t.bad
     ]
     rejected += [
-        quarantine.Rejected(f"{location}{x.file or x.tag}", x.reason, None, {"table": x.tag}, outcome.key)
+        quarantine.Rejected(f"{outcome.location}{x.file or x.tag}", x.reason, None, {"table": x.tag}, outcome.key)
         for x in conversion.excluded
     ]
     return rejected
@@ -188,26 +201,21 @@ def parquet(
     scratch = env.home() / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     outcomes: list[PartitionOutcome] = []
-    keys = list(context.partition_keys)
+    futures: list[Future[PartitionOutcome]] = []
     try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            dumps = list(pool.map(lambda k: _find_dump(k, aggregates_source, object_store), context.partition_keys))
         # Small days are mostly fixed costs (reading the TOC, starting the writer): a range of
         # them converts two at a time. A big day has the machine to itself, so memory stays bounded.
-        sizes = [_dump_bytes(key, aggregates_source, object_store) for key in keys]
-        parallel = 2 if max(sizes, default=0) <= SMALL_DUMP_BYTES else 1
+        parallel = 2 if max((d.bytes for d in dumps), default=0) <= SMALL_DUMP_BYTES else 1
         with ThreadPoolExecutor(max_workers=parallel) as pool:
-            futures = [pool.submit(_convert_partition, k, aggregates_source, object_store, scratch) for k in keys]
+            futures = [pool.submit(_convert_partition, d, aggregates_source, object_store, scratch) for d in dumps]
             outcomes = [future.result() for future in futures]
-        rejected = []
-        for outcome in outcomes:
-            day, aggregate_type = split_key(outcome.key)
-            prefix = aggregates_source.dump_prefix(aggregate_type, f"{day:%Y%m%d}")
-            location = dump_store.location(object_store, aggregates_source.bucket, prefix)
-            rejected += _rejections(outcome, location)
         with postgres.connect() as conn:
             quarantine.ensure_table(conn)
-            quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
+            quarantine.quarantine(conn, QUARANTINE_SOURCE, [r for o in outcomes for r in _rejections(o)])
     except BaseException:
-        for future in futures if "futures" in locals() else []:
+        for future in futures:  # converted files nobody will take over
             if future.done() and future.exception() is None:
                 Path(future.result().file).unlink(missing_ok=True)
         raise
