@@ -97,14 +97,15 @@ def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
         with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
             read = list(pool.map(lambda item: _read(object_store, bucket, item[1]), keys))
         columns: dict[str, list] = {c: [] for c in SCHEMA}
-        rejected, gone, foreign = [], 0, 0
+        rejected, gone, foreign = [], 0, {"_id": [], "key": []}
         for (day, _), (key, found, why) in zip(keys, read, strict=True):
             if found is None:
                 gone += why == "gone"
                 if why != "gone":
                     rejected.append(quarantine.Rejected(f"s3://{bucket}/{key}", why or "", None, {}, str(day)))
                 continue
-            foreign += found.foreign_ids
+            foreign["_id"] += found.foreign_ids
+            foreign["key"] += [key] * len(found.foreign_ids)
             columns["_id"] += found.ids
             columns["key"] += [key] * len(found.ids)
             columns["line"] += found.lines
@@ -118,15 +119,7 @@ def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
         with postgres.connect() as conn:
             quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
         duplicates = frame.filter(pl.col("_id").is_duplicated().over("arrival_day"))
-        foreign_rows = (
-            frame.filter(
-                ~pl.struct("_id", "key").map_elements(
-                    lambda r: parse_key(r["key"]).owns(r["_id"]), return_dtype=pl.Boolean
-                )
-            )
-            if foreign
-            else frame.clear()
-        )
+        foreign_rows = pl.DataFrame(foreign, schema={"_id": pl.String, "key": pl.String})
         yield dg.Output(
             frame,
             metadata={

@@ -29,7 +29,7 @@ class FileRecords:
     lines: list[int] = dataclasses.field(default_factory=list)
     records: list[str] = dataclasses.field(default_factory=list)  # each record's JSON text
     bad: list[BadLine] = dataclasses.field(default_factory=list)
-    foreign_ids: int = 0  # records whose _id does not start with the file's key
+    foreign_ids: list[str] = dataclasses.field(default_factory=list)  # `_id`s not starting with the file's key
 
     @property
     def received(self) -> int:
@@ -60,7 +60,8 @@ def read_records(key: Key, data: bytes) -> FileRecords:
         if not isinstance(record_id, str) or not record_id:
             out.bad.append(BadLine(number, "no _id" if record_id is None else "_id is not a string", line))
             continue
-        out.foreign_ids += not key.owns(record_id)
+        if not key.owns(record_id):
+            out.foreign_ids.append(record_id)
         out.ids.append(record_id)
         out.lines.append(number)
         out.records.append(line.decode())

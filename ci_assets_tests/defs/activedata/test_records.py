@@ -13,7 +13,7 @@ def test_records_keep_their_line_and_text_crlf_included() -> None:
     got = read_records(KEY, gzip.compress(body))
     assert got.ids == ["tc.1623116:162311556.34.0", "tc.1623116:162311556.34.1"]
     assert got.lines == [1, 2] and got.records[0] == '{"_id": "tc.1623116:162311556.34.0", "run": 1}'
-    assert (got.bad, got.foreign_ids, got.received) == ([], 0, 2)
+    assert (got.bad, got.foreign_ids, got.received) == ([], [], 2)
 
 
 def test_bad_lines_are_named_by_line_and_foreign_ids_are_counted() -> None:
@@ -34,7 +34,7 @@ def test_bad_lines_are_named_by_line_and_foreign_ids_are_counted() -> None:
         (5, "_id is not a string"),
         (7, "not JSON"),  # an empty line in the middle of a file is not a record either
     ]
-    assert got.ids == ["tc.1623116:162311556.34.0", "tc.999.1"] and got.foreign_ids == 1
+    assert got.ids == ["tc.1623116:162311556.34.0", "tc.999.1"] and got.foreign_ids == ["tc.999.1"]
     assert got.received == 7
 
 
