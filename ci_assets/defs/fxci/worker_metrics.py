@@ -102,6 +102,9 @@ KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
     owners=OWNERS,
     kinds={"bigquery", "gcp"},
     partitions_def=DAYS,
+    # A month's backfill is one run asking for each day in turn; the IO manager stores each day
+    # as if it ran alone, a day without series as an empty partition.
+    backfill_policy=dg.BackfillPolicy.single_run(),
     io_manager_key="warehouse_io_manager",
     metadata=table_metadata("worker_metrics_v1", "submission_date"),
     description="Each worker instance's uptime on the day (Cloud Monitoring), for the two worker projects.",
@@ -109,8 +112,23 @@ KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
 def worker_metrics_v1(
     context: dg.AssetExecutionContext, uptime_source: UptimeSource, object_store: ObjectStoreResource
 ):
-    day = dt.date.fromisoformat(context.partition_key)
-    rows = [r | {"submission_date": day} for p in WORKER_PROJECTS for r in uptime_source.series(p, day, object_store)]
+    rows, by_day = [], {}
+    for key in context.partition_keys:
+        day = dt.date.fromisoformat(key)
+        series = [
+            r | {"submission_date": day} for p in WORKER_PROJECTS for r in uptime_source.series(p, day, object_store)
+        ]
+        by_day[key] = len(series)
+        rows.extend(series)
     frame = pl.DataFrame(rows, schema=schemas.polars_schema("worker_metrics_v1"))
-    yield dg.Output(frame, metadata={"instances": frame.height, "projects": sorted(set(frame["project"].to_list()))})
+    empty = [key for key, count in by_day.items() if count == 0]
+    if empty:
+        context.log.warning(f"no uptime series for {', '.join(empty)}: stored as empty partitions")
+    metadata = {
+        "instances": frame.height,
+        "instances_by_day": by_day,
+        "days_without_series": empty,
+        "projects": sorted(set(frame["project"].to_list())),
+    }
+    yield dg.Output(frame, metadata=metadata)
     yield uniqueness_result(KEY, frame)

@@ -106,3 +106,27 @@ def test_the_local_default_reads_the_same_shape_from_files(tmp_path: Path) -> No
     store.put(LOCAL_BUCKET, f"uptime/fxci-production-level1-workers/{DAY}.json", json.dumps(body).encode())
     frame = materialize(UptimeSource(kind="local"), store, tmp_path)
     assert frame.select("project", "instance_id", "uptime").rows() == [("fxci-production-level1-workers", "a1", 120.5)]
+
+
+def test_a_range_is_one_run_and_a_day_without_series_is_stored_empty(tmp_path: Path) -> None:
+    store = ObjectStoreResource(root=str(tmp_path / "objects"))
+    first, last = dt.date.fromisoformat(DAY), dt.date.fromisoformat(DAY) + dt.timedelta(days=2)
+    for day, instance in ((first, "a1"), (last, "a3")):
+        body = [series("fxci-production-level1-workers", instance, 60.0)]
+        store.put(LOCAL_BUCKET, f"uptime/fxci-production-level1-workers/{day}.json", json.dumps(body).encode())
+    io = LocalParquetIOManager(root=str(tmp_path), bucket="lake", prefix="warehouse")
+    result = dg.materialize(
+        [worker_metrics_v1],
+        tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
+        resources={"uptime_source": UptimeSource(kind="local"), "object_store": store, "warehouse_io_manager": io},
+    )
+    assert result.success
+    materializations = result.asset_materializations_for_node("fxci__worker_metrics_v1")
+    missing = str(first + dt.timedelta(days=1))
+    assert sorted(m.partition for m in materializations) == [str(first), missing, str(last)]
+    assert all(m.metadata["days_without_series"].value == [missing] for m in materializations)
+    path = tmp_path / "lake/warehouse/moz-fx-data-shared-prod/fxci_derived/worker_metrics_v1"
+    stored = {day: pl.read_parquet(path / f"submission_date={day}" / "data.parquet") for day in (first, missing, last)}
+    assert stored[first]["instance_id"].to_list() == ["a1"]
+    assert stored[missing].height == 0 and stored[missing].columns == stored[first].columns
+    assert stored[last]["instance_id"].to_list() == ["a3"]
