@@ -6,7 +6,7 @@ UV := .tools/bin/uv
 VENV := .venv
 export CI_ASSETS_HOME ?= $(CURDIR)/.ci_assets
 
-.PHONY: install dev demo search test lint format bench clean
+.PHONY: install browser dev demo search test lint format bench clean
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -17,6 +17,13 @@ $(VENV)/.installed: $(UV) pyproject.toml uv.lock
 	touch $@
 
 install: $(VENV)/.installed
+
+# The browser tests drive Debian's Chromium through Playwright (no browser download): installed
+# from the distribution when it is missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
 dev: install
 	$(VENV)/bin/ci-assets dev
@@ -31,14 +38,14 @@ lint: install
 	$(VENV)/bin/ruff check ci_assets ci_assets_tests bench
 	$(VENV)/bin/ruff format --check ci_assets ci_assets_tests bench
 
-test: install lint
+test: install browser lint
 	$(VENV)/bin/pytest
 
 format: install
 	$(VENV)/bin/ruff format ci_assets ci_assets_tests bench
 	$(VENV)/bin/ruff check --fix ci_assets ci_assets_tests bench
 
-bench: install
+bench: install browser
 	$(VENV)/bin/python bench/parquet_io_manager.py
 	$(VENV)/bin/python bench/single_run_backfill.py
 	$(VENV)/bin/python bench/buildhub_ingest.py
@@ -51,6 +58,7 @@ bench: install
 	$(VENV)/bin/python bench/activedata_read.py
 	$(VENV)/bin/python bench/sources_migration.py
 	$(VENV)/bin/python bench/celery_overhead.py
+	$(VENV)/bin/python bench/ui_materialize.py
 
 clean:
 	rm -rf $(VENV) .tools .ci_assets

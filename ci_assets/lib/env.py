@@ -36,3 +36,16 @@ def dagster_home() -> Path:
 
 def postgres_dir() -> Path:
     return home() / "postgres"
+
+
+def listing_interval_seconds(default: int) -> int:
+    """How often the bucket-listing sensors tick: `CI_ASSETS_LISTING_INTERVAL_SECONDS`, else the sensor's default.
+
+    Read when the code location loads (Dagster fixes a sensor's interval at definition time).
+    """
+    raw = os.environ.get("CI_ASSETS_LISTING_INTERVAL_SECONDS", "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"CI_ASSETS_LISTING_INTERVAL_SECONDS must be a positive number of seconds; got {raw!r}")
+    return int(raw)

@@ -15,7 +15,7 @@ from ci_assets.defs.activedata import inventory
 from ci_assets.defs.activedata.assets import ARRIVAL_DAYS, SOURCE_ASSETS
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.settings import ActiveDataSettings
-from ci_assets.lib import quarantine
+from ci_assets.lib import env, quarantine
 from ci_assets.lib.storage.object_store import BucketNotFoundError
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -26,7 +26,7 @@ KEYS_QUARANTINE = "activedata-keys"
 @dg.sensor(
     name="activedata_new_keys",
     asset_selection=[a.key for a in SOURCE_ASSETS.values()],
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=env.listing_interval_seconds(60),
     description="Lists each ActiveData bucket after the last key seen; new files start a run for their arrival day.",
 )
 def new_keys_sensor(
