@@ -11,16 +11,18 @@ import json
 from typing import Any
 
 import dagster as dg
-import grpc
 import polars as pl
-from google.cloud import monitoring_v3
-from google.cloud.monitoring_v3.services.metric_service.transports.grpc import MetricServiceGrpcTransport
-from google.protobuf import duration_pb2, timestamp_pb2
 from pydantic import PrivateAttr
 
 from ci_assets.defs.fxci import schemas
 from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, table_metadata, unique_check, uniqueness_result
+from ci_assets.lib.lazy import lazy
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+
+# Only the cloud path talks to Cloud Monitoring: its client is imported on first use.
+grpc, monitoring_v3 = lazy("grpc"), lazy("google.cloud.monitoring_v3")
+duration_pb2, timestamp_pb2 = lazy("google.protobuf.duration_pb2"), lazy("google.protobuf.timestamp_pb2")
+_grpc_transport = lazy("google.cloud.monitoring_v3.services.metric_service.transports.grpc")
 
 WORKER_PROJECTS = ("fxci-production-level1-workers", "fxci-production-level3-workers")
 UPTIME = "compute.googleapis.com/instance/uptime"
@@ -36,11 +38,12 @@ class UptimeSource(dg.ConfigurableResource):
 
     _client: Any = PrivateAttr(default=None)
 
-    def client(self) -> monitoring_v3.MetricServiceClient:
+    def client(self) -> Any:  # monitoring_v3.MetricServiceClient
         if self._client is None:
             if self.endpoint:
                 channel = grpc.insecure_channel(self.endpoint)
-                self._client = monitoring_v3.MetricServiceClient(transport=MetricServiceGrpcTransport(channel=channel))
+                transport = _grpc_transport.MetricServiceGrpcTransport(channel=channel)
+                self._client = monitoring_v3.MetricServiceClient(transport=transport)
             else:
                 self._client = monitoring_v3.MetricServiceClient()
         return self._client

@@ -15,14 +15,14 @@ import io
 import tempfile
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import dagster as dg
 import polars as pl
 from google.api_core.exceptions import GoogleAPICallError, NotFound
-from google.cloud import bigquery
 from pydantic import PrivateAttr
 
+from ci_assets.lib.lazy import lazy
 from ci_assets.lib.storage.bigquery_tables import (
     make_client,
     quoted,
@@ -35,9 +35,14 @@ from ci_assets.lib.storage.outputs import asset_output
 from ci_assets.lib.storage.partition_split import dimensions, key_parts, partition_columns
 from ci_assets.lib.storage.streamed import Streamable, file_summary, streamed_output, write_streamed
 
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+else:  # imported on first use (ci_assets.lib.lazy)
+    bigquery = lazy("google.cloud.bigquery")
+
 _TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME")
 # The client's default retries server errors for ten minutes; a run should fail sooner.
-_RETRY = bigquery.DEFAULT_RETRY.with_timeout(120)
+CREATE_TIMEOUT_SECONDS = 120
 
 
 class BigQueryIOManager(dg.ConfigurableIOManager):
@@ -47,7 +52,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
     # An emulator's URL (tests); None talks to Google with application default credentials.
     endpoint: str | None = None
 
-    _client: bigquery.Client | None = PrivateAttr(default=None)
+    _client: Any = PrivateAttr(default=None)  # a bigquery.Client once asked for
 
     def client(self) -> bigquery.Client:
         if self._client is None:
@@ -143,7 +148,8 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
             new.time_partitioning = bigquery.TimePartitioning(type_="DAY", field=time_column)
         if metadata.get("clustering_fields"):
             new.clustering_fields = list(metadata["clustering_fields"])
-        return client.create_table(new, exists_ok=True, retry=_RETRY)
+        retry = bigquery.DEFAULT_RETRY.with_timeout(CREATE_TIMEOUT_SECONDS)
+        return client.create_table(new, exists_ok=True, retry=retry)
 
     def _merge(
         self,

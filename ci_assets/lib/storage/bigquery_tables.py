@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 from google.api_core.client_options import ClientOptions
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import bigquery
+
+from ci_assets.lib.lazy import lazy
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+else:  # imported on first use (ci_assets.lib.lazy)
+    bigquery = lazy("google.cloud.bigquery")
 
 _SCALARS: dict[type[pl.DataType], str] = {
     pl.Boolean: "BOOL",

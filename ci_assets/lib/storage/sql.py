@@ -11,17 +11,22 @@ import datetime as dt
 import decimal
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import duckdb
 import polars as pl
-import sqlglot
-from google.cloud import bigquery
 from pydantic import PrivateAttr
-from sqlglot import exp
 
+from ci_assets.lib.lazy import lazy
 from ci_assets.lib.storage.bigquery_tables import make_client
+
+if TYPE_CHECKING:
+    import sqlglot
+    from google.cloud import bigquery
+    from sqlglot import exp
+else:  # imported on first use (ci_assets.lib.lazy)
+    bigquery, sqlglot, exp = lazy("google.cloud.bigquery"), lazy("sqlglot"), lazy("sqlglot.expressions")
 
 Params = Mapping[str, Any]
 
@@ -72,7 +77,7 @@ class BigQuerySqlRunner(SqlRunner):
     location: str | None = None
     endpoint: str | None = None
 
-    _client: bigquery.Client | None = PrivateAttr(default=None)
+    _client: Any = PrivateAttr(default=None)  # a bigquery.Client once asked for
 
     def query(self, sql: str, params: Params | None = None) -> pl.DataFrame:
         if self._client is None:
