@@ -35,24 +35,24 @@ def test_the_asset_graph_shows_each_systems_group(platform: DevPlatform, page: P
     expect(graph).to_be_visible()
     for system in SYSTEMS:
         expect(page.get_by_text(system, exact=True).first).to_be_visible()
-    page.screenshot(path=screenshots / "01_asset_graph.png")
+    page.screenshot(path=screenshots / "01_asset_graph.png", animations="disabled")
     # One group opened: its assets are there by name.
     page.goto(f"{platform.url}/locations/ci_assets/asset-groups/aggregates")
     for name in ("dump", "parquet", "build_id_aggregates", "submission_date_aggregates"):
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
-    page.screenshot(path=screenshots / "02_aggregates_group.png")
+    page.screenshot(path=screenshots / "02_aggregates_group.png", animations="disabled")
 
 
 def test_materialize_one_partition_from_the_ui(platform: DevPlatform, page: Page, screenshots: Path) -> None:
     day = days_ago(1)  # the demo has uptime series for the last seven days
     ui.open_materialize_dialog(page, platform.url, "fxci/worker_metrics_v1")
     ui.select_partitions(page, day)
-    page.screenshot(path=screenshots / "03_materialize_dialog.png")
+    page.screenshot(path=screenshots / "03_materialize_dialog.png", animations="disabled")
     run_page = ui.launch(page, "Launch 1 run")
     assert run_page.startswith("/runs/")
     ui.wait_for_run_success(page)
     expect(page.get_by_text(f"partition: {day}").first).to_be_visible()
-    page.screenshot(path=screenshots / "04_materialize_run_success.png")
+    page.screenshot(path=screenshots / "04_materialize_run_success.png", animations="disabled")
 
     stored = queries.materializations(platform, WORKER_METRICS, [day])
     assert stored[day]["runId"] == run_page.rsplit("/", 1)[-1]
@@ -65,7 +65,7 @@ def test_backfill_seven_days_some_without_data(platform: DevPlatform, page: Page
     ui.open_materialize_dialog(page, platform.url, "fxci/worker_metrics_v1")
     ui.select_partitions(page, f"[{first}...{last}]")
     expect(page.get_by_role("dialog").get_by_text("7 partitions")).to_be_visible()
-    page.screenshot(path=screenshots / "05_backfill_dialog.png")
+    page.screenshot(path=screenshots / "05_backfill_dialog.png", animations="disabled")
     backfill_page = ui.launch(page, "Launch backfill")
     assert backfill_page.startswith("/runs/b/")
     expect(page.get_by_text("100% completed").first).to_be_visible(timeout=ui.RUN_TIMEOUT_MS)
@@ -78,7 +78,7 @@ def test_backfill_seven_days_some_without_data(platform: DevPlatform, page: Page
     assert status == "COMPLETED_SUCCESS"
     page.reload()
     expect(page.get_by_text("100% completed").first).to_be_visible()
-    page.screenshot(path=screenshots / "06_backfill_completed.png")
+    page.screenshot(path=screenshots / "06_backfill_completed.png", animations="disabled")
     days = [days_ago(n) for n in range(10, 3, -1)]
     stored = queries.materializations(platform, WORKER_METRICS, days)
     assert sorted(stored) == days
@@ -96,7 +96,7 @@ def test_a_sensor_turned_on_runs_a_new_key(platform: DevPlatform, page: Page, sc
     # The first tick takes in the demo's files (a run per watched bucket for today), then all is quiet.
     platform.wait_for(lambda: queries.sensor_ticks(platform, SENSOR), 120, "the sensor's first tick")
     platform.wait_idle(timeout=240)
-    page.screenshot(path=screenshots / "07_sensor_on.png")
+    page.screenshot(path=screenshots / "07_sensor_on.png", animations="disabled")
 
     today = days_ago(0)
     key, body = bucket_file("active-data-test-result", random.Random(7), 1_700_000, 170_000_001, 1, 25)
@@ -112,11 +112,11 @@ def test_a_sensor_turned_on_runs_a_new_key(platform: DevPlatform, page: Page, sc
     run_id = platform.wait_for(run_for_the_new_key, 120, "a run for the new key")
     page.reload()
     expect(page.get_by_text("1 run requested").first).to_be_visible(timeout=60_000)
-    page.screenshot(path=screenshots / "08_sensor_tick_requested_run.png")
+    page.screenshot(path=screenshots / "08_sensor_tick_requested_run.png", animations="disabled")
     page.goto(f"{platform.url}/runs/{run_id}")
     ui.wait_for_run_success(page)
     expect(page.get_by_text(f"partition: {today}").first).to_be_visible()
-    page.screenshot(path=screenshots / "09_sensor_run_success.png")
+    page.screenshot(path=screenshots / "09_sensor_run_success.png", animations="disabled")
 
     lake = platform.home / "objects/ci-assets-lake/lake/activedata/test_result" / f"arrival_day={today}"
     ids = set(pl.read_parquet(lake / "data.parquet")["_id"].to_list())
@@ -147,7 +147,7 @@ def test_a_sensor_whose_bucket_disappears(platform: DevPlatform, page: Page, scr
     failed_row.get_by_text("View", exact=True).first.click()  # the tick's error
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text(f"bucket '{gone}' does not exist", exact=False).first).to_be_visible()
-    page.screenshot(path=screenshots / "10_sensor_bucket_gone.png")
+    page.screenshot(path=screenshots / "10_sensor_bucket_gone.png", animations="disabled")
     page.keyboard.press("Escape")
 
     assert all(queries.daemons(platform).values()), queries.daemons(platform)
@@ -163,7 +163,8 @@ def test_a_sensor_whose_bucket_disappears(platform: DevPlatform, page: Page, scr
     )
     assert all(queries.daemons(platform).values())
     page.reload()
-    newest = page.get_by_role("row").nth(1)  # under the header: the newest tick
-    expect(newest).to_contain_text("runs requested")
-    expect(newest).not_to_contain_text("Failure")
-    page.screenshot(path=screenshots / "11_sensor_recovered.png")
+    latest = page.get_by_role("row").filter(has_text="Latest tick")
+    expect(latest).to_contain_text("runs requested")
+    expect(latest).not_to_contain_text("Failure")
+    expect(page.get_by_role("row").filter(has_text="View logs").first).to_be_visible()  # the ticks' table
+    page.screenshot(path=screenshots / "11_sensor_recovered.png", animations="disabled")
