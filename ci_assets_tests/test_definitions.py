@@ -86,3 +86,17 @@ def test_lib_knows_no_system_and_systems_do_not_import_each_other() -> None:
         others = tuple(f"ci_assets.defs.{s}" for s in SYSTEMS if s != system)
         for path in (PACKAGE / "defs" / system).rglob("*.py"):
             assert not {n for n in _imports(path) if n.startswith(others)}, path
+
+
+def test_steps_run_in_the_run_process_locally_and_fork_from_a_preloaded_server_in_the_cloud(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from ci_assets.definitions import executor_for_env
+
+    monkeypatch.setenv("CI_ASSETS_ENV", "local")
+    assert executor_for_env() is dg.in_process_executor
+    monkeypatch.setenv("CI_ASSETS_ENV", "cloud")
+    cloud = executor_for_env()
+    assert cloud.name == "multiprocess"
+    applied = cloud.apply_config_mapping({})  # what a run without executor config gets
+    assert applied.success and applied.value["config"]["start_method"] == {"forkserver": {}}

@@ -52,9 +52,7 @@ def test_a_key_sorting_before_the_cursor_is_found_by_the_next_days_relisting(
     assert _tick(world, found.cursor).run_requests == []  # listed once today: nothing runs twice
 
 
-def test_the_relisting_pages_through_a_bucket_with_what_a_tick_leaves_over(
-    fresh_postgres: str, tmp_path: Path
-) -> None:
+def test_the_relisting_pages_through_a_bucket_with_what_a_tick_leaves_over(fresh_postgres: str, tmp_path: Path) -> None:
     world = local_world(tmp_path, fresh_postgres, BUCKET)
     world["activedata_settings"] = world["activedata_settings"].model_copy(update={"max_keys_per_tick": 2})
     for batch in (50, 60):
