@@ -25,6 +25,8 @@ from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
 KEYS_QUARANTINE = "activedata-keys"
+# The re-listing's state in the cursor: bucket names cannot hold "_", so no bucket's cursor collides with it.
+RELISTING = "_relisting"
 
 
 @dg.sensor(
@@ -41,7 +43,6 @@ def new_keys_sensor(
 ) -> dg.SensorResult:
     cursor: dict = json.loads(context.cursor) if context.cursor else {}
     watched = activedata_settings.watched()
-    # Bucket names cannot hold "_": the re-listing's state cannot collide with a bucket's cursor.
     today = dt.datetime.now(dt.UTC).date().isoformat()
     relisting = cursor.get(RELISTING) or {}
     if relisting.get("day") != today:
@@ -82,9 +83,6 @@ def new_keys_sensor(
     for bucket in missing:
         context.log.error(f"bucket {bucket} does not exist (or is not readable); its listing was skipped")
     return dg.SensorResult(run_requests=_merged(requests), cursor=json.dumps(cursor, sort_keys=True))
-
-
-RELISTING = "_relisting"
 
 
 def _take_in(conn: psycopg.Connection, bucket: str, objects: list[ObjectInfo], found_by: str) -> list[dg.RunRequest]:
