@@ -23,8 +23,11 @@ from ci_assets.defs.activedata.assets import BUCKET_ASSETS
 from ci_assets.defs.activedata.samples import bucket_file
 from ci_assets.defs.activedata.sensors import new_keys_sensor
 from ci_assets.defs.activedata.settings import ActiveDataSettings
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import (
+    LocalObjectStoreResource,
+    S3ObjectStoreResource,
+)
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets_tests.services.databases import scratch_database
 
@@ -43,7 +46,7 @@ def main() -> None:
         scratch_database("ci_assets_bench_activedata") as dsn,
         tempfile.TemporaryDirectory() as tmp,
     ):
-        store = ObjectStoreResource(kind="s3", endpoint_url=endpoint)
+        store = S3ObjectStoreResource(endpoint_url=endpoint)
         store.create_bucket(BUCKET)
         rng = random.Random(7)
         files = [
@@ -55,7 +58,7 @@ def main() -> None:
         resources = {
             "object_store": store,
             "postgres": PostgresResource(dsn=dsn),
-            "lake_io_manager": LocalParquetIOManager(root=tmp, bucket="lake", fsync=False),
+            "lake_io_manager": ParquetIOManager(store=LocalObjectStoreResource(root=tmp, fsync=False), bucket="lake"),
             "activedata_settings": settings,
         }
         with dg.build_sensor_context(resources=resources) as context:

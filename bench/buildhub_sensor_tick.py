@@ -27,7 +27,11 @@ from moto_process import moto_server
 from ci_assets.defs.buildhub.sensors import new_keys_sensor
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib.storage.object_store import ObjectStore
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.object_store_resource import (
+    LocalObjectStoreResource,
+    ObjectStoreResource,
+    S3ObjectStoreResource,
+)
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets_tests.services.databases import scratch_database
 
@@ -89,10 +93,10 @@ def main() -> None:
     args = parser.parse_args()
     with scratch_database("bench_tick") as dsn:
         with tempfile.TemporaryDirectory(prefix="bench-tick-") as root:
-            local = ObjectStoreResource(kind="local", root=root)
+            local = LocalObjectStoreResource(root=root)
             measure("the local object store", local, local, dsn, args.small, args.big)
         with moto_server() as endpoint:
-            s3 = ObjectStoreResource(kind="s3", endpoint_url=endpoint)
+            s3 = S3ObjectStoreResource(endpoint_url=endpoint)
             measure("moto's S3 server", s3, s3, dsn, args.small, args.big)
 
 

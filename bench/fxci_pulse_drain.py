@@ -24,7 +24,8 @@ from ci_assets.defs.fxci.drain import queue_name
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.defs.fxci.samples import message
 from ci_assets.lib.pulse import PulseResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets_tests.services.databases import scratch_database
 
@@ -76,7 +77,9 @@ def main() -> None:
         resources = {
             "pulse": PulseResource(url=URL, user=ours_user),
             "postgres": PostgresResource(dsn=dsn),
-            "warehouse_io_manager": LocalParquetIOManager(root=lake, bucket="lake", prefix="warehouse"),
+            "warehouse_io_manager": ParquetIOManager(
+                store=LocalObjectStoreResource(root=lake), bucket="lake", prefix="warehouse"
+            ),
         }
         t0 = time.perf_counter()
         result = dg.materialize(

@@ -22,7 +22,8 @@ import dagster as dg
 import numpy as np
 import polars as pl
 
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 
 DAYS = 30
 PARTITIONS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-02-01")
@@ -61,7 +62,9 @@ def baseline(frames: dict[str, pl.DataFrame], root: Path) -> float:
 
 
 def io_manager(frame: pl.DataFrame, root: Path, fsync: bool, threads: int = 4) -> float:
-    manager = LocalParquetIOManager(root=str(root), bucket="lake", fsync=fsync, write_threads=threads)
+    manager = ParquetIOManager(
+        store=LocalObjectStoreResource(root=str(root), fsync=fsync), bucket="lake", write_threads=threads
+    )
     key_range = dg.PartitionKeyRange(KEYS[0], KEYS[-1])
     t0 = time.perf_counter()
     out = dg.build_output_context(

@@ -16,7 +16,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 YEAR = dg.DailyPartitionsDefinition(start_date="2023-01-01", end_date="2024-01-01")
@@ -44,7 +45,10 @@ def main() -> None:
         home.mkdir()
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         with dg.DagsterInstance.from_config(str(home)) as instance:
-            lakes = {name: LocalParquetIOManager(root=tmp, bucket=name) for name in ("per-run", "single")}
+            lakes = {
+                name: ParquetIOManager(store=LocalObjectStoreResource(root=tmp), bucket=name)
+                for name in ("per-run", "single")
+            }
 
             t0 = time.perf_counter()
             for key in keys:

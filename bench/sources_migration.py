@@ -21,7 +21,7 @@ from ci_assets.defs.sources import routing
 from ci_assets.defs.sources.assets import RegistrySettings
 from ci_assets.defs.sources.migration_job import sources_migration
 from ci_assets.defs.sources.registry import SOURCES_JSON, parse_sources
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 
 META, DATA, SOURCE = "pipeline-metadata-bench", "ci-assets-bench-records", "bench-records"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -36,7 +36,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        store = ObjectStoreResource(root=tmp)
+        store = LocalObjectStoreResource(root=tmp)
         for bucket in (META, DATA):
             store.create_bucket(bucket)
         entry = {"description": "bench", "bucket": DATA, "prefix": "v1", "doclink": "", "metadata_prefix": SOURCE}

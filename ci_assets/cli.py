@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import shutil
+import signal
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -18,8 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SYSTEMS = ("activedata", "sources", "fxci", "buildhub", "aggregates")
 
 
-def demo_seeders() -> list[tuple[str, Callable[[], str]]]:
-    """Each system that has demo data offers `seed_demo() -> summary` in `defs/<system>/demo.py`."""
+def demo_seeders() -> list[tuple[str, Callable[[dict[str, Any]], str]]]:
+    """Each system that has demo data offers `seed_demo(resources) -> summary` in `defs/<system>/demo.py`."""
     seeders = []
     for system in SYSTEMS:
         try:
@@ -32,33 +34,58 @@ def demo_seeders() -> list[tuple[str, Callable[[], str]]]:
     return seeders
 
 
-def seed_demo() -> None:
-    if env.current_env() != "local":
+def seed_demo(settings: env.Settings) -> None:
+    from ci_assets.defs.resources import resources_for
+
+    if settings.env != "local":
         raise SystemExit("ci-assets demo seeds the embedded local default only (CI_ASSETS_ENV=local)")
-    home = env.home()
-    env.objects_root().mkdir(parents=True, exist_ok=True)
-    print(f"CI_ASSETS_HOME={home}")
+    print(f"CI_ASSETS_HOME={settings.home}")
+    resources = resources_for(settings)
+    # Demo files are thrown away with the home: no fsync for each of them.
+    resources["object_store"] = resources["object_store"].model_copy(update={"fsync": False})
     seeders = demo_seeders()
     for system, seed in seeders:
-        print(f"  {system}: {seed()}")
+        print(f"  {system}: {seed(resources)}")
     if not seeders:
         print("  no system has demo data yet")
 
 
 def dev(host: str, port: int) -> None:
-    """Seed the demo, then run the Dagster webserver and daemon on the local default."""
+    """Seed the demo, then run the Dagster webserver and daemon on the local default; stop the
+    embedded PostgreSQL when they stop."""
     from ci_assets.instance import prepare_local_dagster_home
+    from ci_assets.lib.storage.postgres import stop_embedded
 
-    os.environ.setdefault("CI_ASSETS_ENV", "local")
-    os.environ["CI_ASSETS_HOME"] = str(env.home())
-    seed_demo()
-    os.environ["DAGSTER_HOME"] = str(prepare_local_dagster_home())
-    os.environ["VIRTUAL_ENV"] = sys.prefix  # the venv `dg` checks it runs in
+    settings = env.read()
+    if settings.env != "local":
+        raise SystemExit("ci-assets dev runs the embedded local default only (CI_ASSETS_ENV=local)")
+    seed_demo(settings)
+    dagster_home = prepare_local_dagster_home(settings.home)
+    child_env = env.child_environment(
+        CI_ASSETS_ENV="local",
+        CI_ASSETS_HOME=str(settings.home),  # the runs' processes see the same home
+        DAGSTER_HOME=str(dagster_home),
+        VIRTUAL_ENV=sys.prefix,  # the venv `dg` checks it runs in
+    )
     dg = shutil.which("dg", path=str(Path(sys.executable).parent)) or "dg"
-    print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={dagster_home})", flush=True)
     # `dg dev` finds the code location through pyproject.toml's [tool.dg] section.
-    os.chdir(REPO_ROOT)
-    os.execv(dg, [dg, "dev", "-h", host, "-p", str(port)])
+    child = subprocess.Popen([dg, "dev", "-h", host, "-p", str(port)], cwd=REPO_ROOT, env=child_env)
+
+    def forward(signum: int, _frame: Any) -> None:
+        child.send_signal(signum)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward)
+    try:
+        code = child.wait()
+    finally:
+        if child.poll() is None:
+            child.terminate()
+            child.wait()
+        if stop_embedded(settings.home / "postgres"):
+            print("stopped the embedded PostgreSQL", flush=True)
+    sys.exit(code)
 
 
 def serve_search(host: str, port: int) -> None:
@@ -67,13 +94,12 @@ def serve_search(host: str, port: int) -> None:
 
     from ci_assets.defs.buildhub import store
     from ci_assets.defs.buildhub.search.api import create_app, ensure_reader_role, reader_dsn
-    from ci_assets.defs.resources import resources_for_env
+    from ci_assets.defs.resources import resources_for
 
-    postgres = resources_for_env()["postgres"]
-    dsn = os.environ.get("CI_ASSETS_BUILDHUB_SEARCH_DSN")
+    settings = env.read()
+    dsn = settings.secret_value("CI_ASSETS_BUILDHUB_SEARCH_DSN")
     if not dsn:
-        owner = postgres.dsn if isinstance(postgres.dsn, str) else os.environ.get("CI_ASSETS_POSTGRES_DSN")
-        owner = owner or postgres.uri()
+        owner = settings.secret_value("CI_ASSETS_POSTGRES_DSN") or resources_for(settings)["postgres"].uri()
         with psycopg.connect(owner) as conn:
             store.ensure_schema(conn)
             ensure_reader_role(conn)
@@ -91,10 +117,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.add_argument("--port", type=int, default=3000)
     api = commands.add_parser("search", help="serve Buildhub's /api/search (port from SEARCH_PORT)")
     api.add_argument("--host", default="127.0.0.1")
-    api.add_argument("--port", type=int, default=int(os.environ.get("SEARCH_PORT", "8000")))
+    api.add_argument("--port", type=int, default=env.read().number("SEARCH_PORT", 8000))
     args = parser.parse_args(argv)
     if args.command == "demo":
-        seed_demo()
+        seed_demo(env.read())
     elif args.command == "dev":
         dev(args.host, args.port)
     elif args.command == "search":

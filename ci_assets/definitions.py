@@ -1,25 +1,48 @@
-"""The code location: every system's definitions plus the environment's resources."""
+"""The code location: every system's definitions plus the environment's resources.
+
+`defs` is built when Dagster loads the code location (`@dg.definitions`), not when this module
+is imported, so a test builds it for any environment with `build_definitions(env.read({...}))`.
+"""
 
 import dagster as dg
 
 from ci_assets.defs import activedata, aggregates, buildhub, fxci, sources
-from ci_assets.defs.resources import resources_for_env
+from ci_assets.defs.resources import executor_for, listing_interval, resources_for
 from ci_assets.lib import env
+from ci_assets.lib.listing import with_listing_interval
 
 SYSTEMS = (activedata, sources, fxci, buildhub, aggregates)
 
 
-def executor_for_env() -> dg.ExecutorDefinition:
-    """Locally a run's steps run in its own process: a step process would load the code location
-    again (seconds) to do what is mostly one heavy step per run, and the machine has few cores.
-    In the cloud a run's independent steps run in parallel, forked from a server that loaded the
-    code location once."""
-    if env.current_env() == "local":
-        return dg.in_process_executor
-    return dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}})
+def asset_graph() -> dg.Definitions:
+    """Every system's assets, checks, jobs and automation: the same in every environment."""
+    return dg.Definitions.merge(*(system.defs for system in SYSTEMS))
 
 
-defs = dg.Definitions.merge(
-    *(system.defs for system in SYSTEMS),
-    dg.Definitions(resources=resources_for_env(), executor=executor_for_env()),
-)
+def asset_specs() -> list[dg.AssetSpec]:
+    """Every asset's spec, read from the graph without resolving it (that would need resources)."""
+    return [
+        spec
+        for item in asset_graph().assets or []
+        for spec in (item.specs if isinstance(item, dg.AssetsDefinition) else [item])
+        if isinstance(spec, dg.AssetSpec)
+    ]
+
+
+def build_definitions(settings: env.Settings | None = None) -> dg.Definitions:
+    settings = settings or env.read()
+    graph = asset_graph()
+    return dg.Definitions(
+        assets=graph.assets,
+        asset_checks=graph.asset_checks,
+        jobs=graph.jobs,
+        schedules=graph.schedules,
+        sensors=with_listing_interval(list(graph.sensors or []), listing_interval(settings)),
+        resources=resources_for(settings),
+        executor=executor_for(settings),
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return build_definitions()

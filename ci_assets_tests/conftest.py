@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from ci_assets_tests.services.databases import scratch_database
+from ci_assets_tests.services.leftovers import leftovers, stop_servers_under
 from ci_assets_tests.services.network import can_connect, free_port, wait_for_http
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,6 +38,17 @@ def require_server(name: str, host: str, port: int) -> None:
             f"{name} at {host}:{port} is not reachable ({reason}); start it with: {HOW_TO_START[name]}",
             pytrace=False,
         )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_server_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """At the end of the session, every embedded PostgreSQL the tests started under their temporary
+    folders is stopped, and nothing the suite starts (emulator, workers, kinto, dev) is left running."""
+    yield
+    root = tmp_path_factory.getbasetemp()
+    stop_servers_under(root)
+    left = leftovers(str(root))
+    assert not left, "servers left running by the tests:\n" + "\n".join(left)
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """The code location loads in both environments and keeps the house rules of DESIGN.md."""
 
 import ast
-import importlib
 import os
 import subprocess
 import sys
@@ -10,38 +9,49 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from ci_assets.defs.resources import resources_for_env
+from ci_assets.definitions import build_definitions
+from ci_assets.defs.resources import executor_for, resources_for
+from ci_assets.lib import env
 from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager, S3ParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, S3ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.sql import BigQuerySqlRunner, DuckDBSqlRunner
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ci_assets"
-RESOURCE_KEYS = {"object_store", "lake_io_manager", "warehouse_io_manager", "postgres", "sql", "pulse"}
+RESOURCE_KEYS = {"object_store", "lake_io_manager", "warehouse_io_manager", "postgres", "sql", "pulse", "uptime_source"}
+SETTINGS_KEYS = {"activedata_settings", "buildhub_settings", "aggregates_source", "registry_settings"}
 SYSTEMS = ["activedata", "sources", "fxci", "buildhub", "aggregates"]
 
 
-def test_local_definitions_load_with_the_embedded_resources(ci_home: Path) -> None:
-    import ci_assets.definitions as module
+CLOUD = {
+    "CI_ASSETS_ENV": "cloud",
+    "CI_ASSETS_BQ_PROJECT": "moz-fx-data-shared-prod",
+    "CI_ASSETS_LAKE_BUCKET": "ci-assets-lake",
+    "CI_ASSETS_POSTGRES_DSN": "postgresql://u:secret@db/ci",
+    "CI_ASSETS_S3_ENDPOINT_URL": "http://127.0.0.1:9000",
+}
 
-    defs = importlib.reload(module).defs
+
+def test_local_definitions_load_with_the_embedded_resources(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    defs = build_definitions(env.read({"CI_ASSETS_HOME": str(home)}))
     dg.Definitions.validate_loadable(defs)
-    assert set(defs.resources) >= RESOURCE_KEYS
-    assert isinstance(defs.resources["lake_io_manager"], LocalParquetIOManager)
+    assert set(defs.resources) >= RESOURCE_KEYS | SETTINGS_KEYS
+    lake = defs.resources["lake_io_manager"]
+    assert isinstance(lake, ParquetIOManager) and isinstance(lake.store, LocalObjectStoreResource)
     assert isinstance(defs.resources["sql"], DuckDBSqlRunner)
-    assert defs.resources["lake_io_manager"].root == str(ci_home / "objects")
-    assert defs.resources["lake_io_manager"].bucket == "ci-assets-lake"
+    assert (lake.store.root, lake.bucket) == (str(home / "objects"), "ci-assets-lake")
+    assert defs.resources["postgres"].embedded_dir == str(home / "postgres")
+    assert defs.resources["pulse"].folder == str(home / "pulse")
 
 
-def test_cloud_resources_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CI_ASSETS_ENV", "cloud")
-    monkeypatch.setenv("CI_ASSETS_BQ_PROJECT", "moz-fx-data-shared-prod")
-    monkeypatch.setenv("CI_ASSETS_LAKE_BUCKET", "ci-assets-lake")
-    monkeypatch.setenv("CI_ASSETS_POSTGRES_DSN", "postgresql://u:secret@db/ci")
-    monkeypatch.setenv("CI_ASSETS_S3_ENDPOINT_URL", "http://127.0.0.1:9000")
-    resources = resources_for_env()
-    assert set(resources) == RESOURCE_KEYS
-    assert isinstance(resources["lake_io_manager"], S3ParquetIOManager)
+def test_cloud_resources_come_from_the_environment() -> None:
+    resources = resources_for(env.read(CLOUD))
+    assert set(resources) == RESOURCE_KEYS | SETTINGS_KEYS
+    assert isinstance(resources["lake_io_manager"], ParquetIOManager)
+    assert isinstance(resources["lake_io_manager"].store, S3ObjectStoreResource)
+    assert resources["lake_io_manager"].bucket == "ci-assets-lake"
     assert isinstance(resources["warehouse_io_manager"], BigQueryIOManager)
     assert isinstance(resources["sql"], BigQuerySqlRunner)
     assert resources["object_store"].endpoint_url == "http://127.0.0.1:9000"
@@ -50,10 +60,54 @@ def test_cloud_resources_come_from_the_environment(monkeypatch: pytest.MonkeyPat
     dg.Definitions.validate_loadable(dg.Definitions(resources=resources))
 
 
-def test_an_unknown_environment_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CI_ASSETS_ENV", "staging")
-    with pytest.raises(ValueError, match="CI_ASSETS_ENV must be one of local, cloud"):
-        resources_for_env()
+def test_environments_switch_without_reloading_a_module(tmp_path: Path) -> None:
+    local = build_definitions(env.read({"CI_ASSETS_HOME": str(tmp_path)}))
+    cloud = build_definitions(env.read({**CLOUD, "CI_ASSETS_LISTING_INTERVAL_SECONDS": "7"}))
+    assert isinstance(local.resources["object_store"], LocalObjectStoreResource)
+    assert isinstance(cloud.resources["object_store"], S3ObjectStoreResource)
+    intervals = {s.name: s.minimum_interval_seconds for s in cloud.sensors}
+    assert intervals["activedata_new_keys"] == intervals["buildhub_new_keys"] == 7
+    assert {s.name: s.minimum_interval_seconds for s in local.sensors}["buildhub_new_keys"] == 60
+
+
+@pytest.mark.parametrize(
+    ("variables", "message"),
+    [
+        ({"CI_ASSETS_ENV": "staging"}, "CI_ASSETS_ENV must be one of local, cloud"),
+        ({"CI_ASSETS_ENV": "cloud"}, "needs CI_ASSETS_LAKE_BUCKET, CI_ASSETS_BQ_PROJECT, CI_ASSETS_POSTGRES_DSN"),
+        ({**CLOUD, "CI_ASSETS_BQ_PROJECT": " "}, "needs CI_ASSETS_BQ_PROJECT"),
+        ({"CI_ASSETS_LISTING_INTERVAL_SECONDS": "soon"}, "CI_ASSETS_LISTING_INTERVAL_SECONDS must be a positive"),
+        ({"CI_ASSETS_STATSD_PORT": "-1"}, "CI_ASSETS_STATSD_PORT must be a positive"),
+        ({"CI_ASSETS_S3_ENDPOINT_URL": "127.0.0.1:9000"}, "CI_ASSETS_S3_ENDPOINT_URL must be a URL"),
+        ({"CI_ASSETS_BUILDHUB_PREFIXES": "pub/,,nightly/"}, "CI_ASSETS_BUILDHUB_PREFIXES must be comma-separated"),
+        ({"CI_ASSETS_PULSE_URL": "pulse.mozilla.org"}, "CI_ASSETS_PULSE_URL must be a URL"),
+    ],
+)
+def test_a_missing_or_malformed_variable_is_named_when_the_code_loads(variables: dict, message: str) -> None:
+    with pytest.raises(env.EnvironmentError, match=message):
+        build_definitions(env.read(variables))
+
+
+@pytest.mark.parametrize(
+    "name", ["CI_ASSETS_S3_ENDPOINT_URL", "CI_ASSETS_BQ_ENDPOINT", "CI_ASSETS_BUILDHUB_SQS_QUEUE_URL"]
+)
+def test_a_password_in_a_variable_shown_as_config_is_refused(name: str) -> None:
+    with pytest.raises(env.EnvironmentError, match=f"{name} must not carry a password"):
+        env.read({name: "https://user:hunter2@example.com/"})
+
+
+def test_the_environment_is_read_in_one_module() -> None:
+    readers = sorted(
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if "os.environ" in path.read_text() or "getenv" in path.read_text()
+    )
+    assert readers == ["lib/env.py"]
+
+
+def test_the_readme_variable_table_is_the_one_in_lib_env() -> None:
+    readme = (REPO / "README.md").read_text()
+    assert env.variables_markdown() in readme, "regenerate the README's table with env.variables_markdown()"
 
 
 @pytest.mark.parametrize(
@@ -88,15 +142,9 @@ def test_lib_knows_no_system_and_systems_do_not_import_each_other() -> None:
             assert not {n for n in _imports(path) if n.startswith(others)}, path
 
 
-def test_steps_run_in_the_run_process_locally_and_fork_from_a_preloaded_server_in_the_cloud(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from ci_assets.definitions import executor_for_env
-
-    monkeypatch.setenv("CI_ASSETS_ENV", "local")
-    assert executor_for_env() is dg.in_process_executor
-    monkeypatch.setenv("CI_ASSETS_ENV", "cloud")
-    cloud = executor_for_env()
+def test_steps_run_in_the_run_process_locally_and_fork_from_a_preloaded_server_in_the_cloud() -> None:
+    assert executor_for(env.read({})) is dg.in_process_executor
+    cloud = executor_for(env.read(CLOUD))
     assert cloud.name == "multiprocess"
     applied = cloud.apply_config_mapping({})  # what a run without executor config gets
     assert applied.success and applied.value["config"]["start_method"] == {"forkserver": {}}

@@ -1,22 +1,34 @@
-"""Environment -> resources. Systems ask for these keys and never build a client themselves.
+"""Environment -> resources: the one place that turns `lib/env.py`'s checked variables into every
+resource of the code location, each system's settings included. Systems ask for these keys and
+never build a client themselves or read the environment.
 
 `CI_ASSETS_ENV=local` (default) runs everything embedded under `$CI_ASSETS_HOME`;
-`CI_ASSETS_ENV=cloud` reads its settings from the environment variables in the README.
+`CI_ASSETS_ENV=cloud` reads its settings from the variables in the README. A variable that is
+set is used in either environment (a local run can drain a real broker). Secrets (DSNs, the
+pulse URL) stay `dg.EnvVar`s: Dagster reads them at run time and never shows them.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import dagster as dg
 
-from ci_assets.lib import env
-from ci_assets.lib.lake import lake_location
-from ci_assets.lib.pulse import PulseResource, pulse_from_env
+from ci_assets.defs.activedata.settings import DEFAULT_BUGZILLA_BUCKET, ActiveDataSettings
+from ci_assets.defs.aggregates.settings import DEFAULT_BUCKET as AGGREGATES_BUCKET
+from ci_assets.defs.aggregates.settings import AggregatesSource
+from ci_assets.defs.buildhub.settings import PRODUCTION_BUCKET as BUILDHUB_BUCKET
+from ci_assets.defs.buildhub.settings import BuildhubSettings
+from ci_assets.defs.fxci.worker_metrics import CloudMonitoringUptimeSource, LocalUptimeSource
+from ci_assets.defs.sources.assets import RegistrySettings
+from ci_assets.defs.sources.registry import PRODUCTION_METADATA_BUCKET
+from ci_assets.lib import env, metrics
+from ci_assets.lib.lake import DEFAULT_PREFIX, LOCAL_LAKE_BUCKET
+from ci_assets.lib.listing import DEFAULT_INTERVAL_SECONDS
+from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager, S3ParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, S3ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.sql import BigQuerySqlRunner, DuckDBSqlRunner
 
@@ -25,49 +37,107 @@ LOCAL_WAREHOUSE_PROJECT = "local"
 DEFAULT_DATASET = "ci_assets"
 
 
-def local_resources() -> dict[str, Any]:
-    home = env.home()
-    namespace = f"{LOCAL_WAREHOUSE_PROJECT}.{DEFAULT_DATASET}"
-    lake_bucket, lake_prefix = lake_location("local")
+def local_resources(settings: env.Settings | None = None) -> dict[str, Any]:
+    settings = settings or env.read()
+    home = settings.home
+    objects = LocalObjectStoreResource(root=str(home / "objects"))
+    dsn = settings.secret("CI_ASSETS_POSTGRES_DSN")
     return {
-        "object_store": ObjectStoreResource(kind="local", root=str(env.objects_root())),
-        "lake_io_manager": LocalParquetIOManager(root=str(env.objects_root()), bucket=lake_bucket, prefix=lake_prefix),
-        "warehouse_io_manager": LocalParquetIOManager(
-            root=str(home), bucket="lake", prefix="warehouse", table_namespace=namespace
+        "object_store": objects,
+        "lake_io_manager": ParquetIOManager(store=objects, bucket=LOCAL_LAKE_BUCKET, prefix=DEFAULT_PREFIX),
+        "warehouse_io_manager": ParquetIOManager(
+            store=LocalObjectStoreResource(root=str(home)),
+            bucket="lake",
+            prefix="warehouse",
+            table_namespace=f"{LOCAL_WAREHOUSE_PROJECT}.{DEFAULT_DATASET}",
         ),
-        "postgres": PostgresResource(),
+        "postgres": PostgresResource(dsn=dsn) if dsn else PostgresResource(embedded_dir=str(home / "postgres")),
         "sql": DuckDBSqlRunner(warehouse_dir=str(home / "lake" / "warehouse"), default_project=LOCAL_WAREHOUSE_PROJECT),
-        "pulse": PulseResource(url="filesystem://"),
+        "pulse": _pulse(settings),
+        "uptime_source": LocalUptimeSource(),
     }
 
 
-def cloud_resources() -> dict[str, Any]:
-    # Endpoints and names are plain settings (shown in the UI); credentials never pass
-    # through here: boto3 and google-auth find their own, and the DSN stays an EnvVar.
-    s3_endpoint = os.environ.get("CI_ASSETS_S3_ENDPOINT_URL") or None
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-    bq_endpoint = os.environ.get("CI_ASSETS_BQ_ENDPOINT") or None
-    bq_location = os.environ.get("CI_ASSETS_BQ_LOCATION") or None
-    project = dg.EnvVar("CI_ASSETS_BQ_PROJECT")
+def cloud_resources(settings: env.Settings) -> dict[str, Any]:
+    # Endpoints and names are plain settings (shown in the UI; lib/env.py refuses them with a
+    # password); credentials never pass through here: boto3 and google-auth find their own.
+    objects = S3ObjectStoreResource(endpoint_url=settings.text("CI_ASSETS_S3_ENDPOINT_URL"))
+    project = settings.text("CI_ASSETS_BQ_PROJECT") or ""
+    location = settings.text("CI_ASSETS_BQ_LOCATION")
+    endpoint = settings.text("CI_ASSETS_BQ_ENDPOINT")
     return {
-        "object_store": ObjectStoreResource(kind="s3", endpoint_url=s3_endpoint, region_name=region),
-        "lake_io_manager": S3ParquetIOManager(
-            bucket=dg.EnvVar("CI_ASSETS_LAKE_BUCKET"),
-            prefix=lake_location("cloud")[1],
-            endpoint_url=s3_endpoint,
-            region_name=region,
+        "object_store": objects,
+        "lake_io_manager": ParquetIOManager(
+            store=objects,
+            bucket=settings.text("CI_ASSETS_LAKE_BUCKET") or "",
+            prefix=settings.text("CI_ASSETS_LAKE_PREFIX", DEFAULT_PREFIX) or DEFAULT_PREFIX,
         ),
         "warehouse_io_manager": BigQueryIOManager(
             project=project,
-            dataset=os.environ.get("CI_ASSETS_BQ_DATASET", DEFAULT_DATASET),
-            location=bq_location,
-            endpoint=bq_endpoint,
+            dataset=settings.text("CI_ASSETS_BQ_DATASET", DEFAULT_DATASET) or DEFAULT_DATASET,
+            location=location,
+            endpoint=endpoint,
         ),
-        "postgres": PostgresResource(dsn=dg.EnvVar("CI_ASSETS_POSTGRES_DSN")),
-        "sql": BigQuerySqlRunner(project=project, location=bq_location, endpoint=bq_endpoint),
-        "pulse": pulse_from_env(),
+        "postgres": PostgresResource(dsn=settings.secret("CI_ASSETS_POSTGRES_DSN")),
+        "sql": BigQuerySqlRunner(project=project, location=location, endpoint=endpoint),
+        "pulse": _pulse(settings),
+        "uptime_source": CloudMonitoringUptimeSource(),
     }
 
 
-def resources_for_env(environment: env.Environment | None = None) -> dict[str, Any]:
-    return cloud_resources() if (environment or env.current_env()) == "cloud" else local_resources()
+def _pulse(settings: env.Settings) -> PulseResource:
+    url = settings.secret("CI_ASSETS_PULSE_URL")
+    return PulseResource(
+        url=url if url is not None else "",
+        user=settings.text("CI_ASSETS_PULSE_USER", "ci-assets") or "ci-assets",
+        folder=str(settings.home / "pulse"),
+    )
+
+
+def system_settings(settings: env.Settings) -> dict[str, Any]:
+    """Each system's settings resource, from its variables."""
+    home = settings.home
+    return {
+        "activedata_settings": ActiveDataSettings(
+            buckets=settings.items("CI_ASSETS_ACTIVEDATA_BUCKETS") or None,
+            bugzilla_bucket=settings.text("CI_ASSETS_ACTIVEDATA_BUGZILLA_BUCKET", DEFAULT_BUGZILLA_BUCKET),
+        ),
+        "buildhub_settings": BuildhubSettings(
+            bucket=settings.text("CI_ASSETS_BUILDHUB_BUCKET", BUILDHUB_BUCKET),
+            prefixes=settings.items("CI_ASSETS_BUILDHUB_PREFIXES") or [""],
+            sqs_queue_url=settings.text("CI_ASSETS_BUILDHUB_SQS_QUEUE_URL"),
+            sqs_endpoint_url=settings.text("CI_ASSETS_S3_ENDPOINT_URL"),
+        ),
+        "aggregates_source": AggregatesSource(
+            dsn=settings.secret("CI_ASSETS_AGGREGATES_DSN"),
+            embedded_dir=str(home / "postgres"),
+            bucket=settings.text("CI_ASSETS_AGGREGATES_BUCKET", AGGREGATES_BUCKET),
+            pg_dump=settings.text("CI_ASSETS_PG_DUMP"),
+            scratch_dir=str(home / "tmp"),
+        ),
+        "registry_settings": RegistrySettings(
+            metadata_bucket=settings.text("CI_ASSETS_METADATA_BUCKET", PRODUCTION_METADATA_BUCKET)
+        ),
+    }
+
+
+def resources_for(settings: env.Settings | None = None) -> dict[str, Any]:
+    """Every resource of the code location for the environment `settings` describe (default: this process's)."""
+    settings = settings or env.read()
+    metrics.configure_backends(settings.text("CI_ASSETS_STATSD_HOST"), settings.number("CI_ASSETS_STATSD_PORT", 8125))
+    core = cloud_resources(settings) if settings.env == "cloud" else local_resources(settings)
+    return core | system_settings(settings)
+
+
+def listing_interval(settings: env.Settings) -> int:
+    return settings.number("CI_ASSETS_LISTING_INTERVAL_SECONDS", DEFAULT_INTERVAL_SECONDS)
+
+
+def executor_for(settings: env.Settings) -> dg.ExecutorDefinition:
+    """Locally a run's steps run in its own process: a step process would load the code location
+    again (seconds) to do what is mostly one heavy step per run, and the machine has few cores.
+    In the cloud a run's independent steps run in parallel, forked from a server that loaded the
+    code location once."""
+    if settings.env == "local":
+        return dg.in_process_executor
+    return dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}})

@@ -12,9 +12,9 @@ def config_file(environment: env.Environment) -> Path:
     return CONFIG_DIR / environment / "dagster.yaml"
 
 
-def prepare_local_dagster_home() -> Path:
+def prepare_local_dagster_home(ci_home: Path) -> Path:
     """`$CI_ASSETS_HOME/dagster_home` with the local dagster.yaml, refreshed on every start."""
-    home = env.dagster_home()
+    home = ci_home / "dagster_home"
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(config_file("local"), home / "dagster.yaml")
     return home

@@ -1,41 +1,39 @@
-"""Where the lake is, in each environment: a bucket of the object store, like any dataset.
+"""Where the platform's own datasets live, as the registry names them.
 
-Locally it is the bucket `ci-assets-lake` of the local object store (so the registry's
-reader finds lake datasets the way it finds any other); in the cloud it is
-`s3://$CI_ASSETS_LAKE_BUCKET/$CI_ASSETS_LAKE_PREFIX`. Assets stored there declare their
-registry entry with `lake_source`, so sources.json names where the platform writes them.
+The lake is a bucket of the object store like any dataset (locally `ci-assets-lake`, in the
+cloud `$CI_ASSETS_LAKE_BUCKET/$CI_ASSETS_LAKE_PREFIX`), but which bucket is the environment's
+choice, made in one place. So an asset's `source` metadata does not name a bucket: it names
+the resource that roots it (`root`, e.g. the lake IO manager) and a prefix under that root,
+and the registry resolves both when it writes sources.json.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
-from ci_assets.lib import env
-
+LAKE_ROOT = "lake_io_manager"
 LOCAL_LAKE_BUCKET = "ci-assets-lake"
 DEFAULT_PREFIX = "lake"
 
 
-def lake_location(environment: env.Environment | None = None) -> tuple[str, str]:
-    """(bucket, prefix) of the lake; in the cloud the bucket is read from the environment."""
-    if (environment or env.current_env()) == "cloud":
-        return os.environ.get("CI_ASSETS_LAKE_BUCKET", ""), os.environ.get("CI_ASSETS_LAKE_PREFIX", DEFAULT_PREFIX)
-    return LOCAL_LAKE_BUCKET, DEFAULT_PREFIX
+def rooted_source(
+    name: str, root: str, prefix: str, dimensions: Sequence[str], description: str, doclink: str = ""
+) -> dict[str, Any]:
+    """`source` metadata of a dataset under a resource's `bucket`/`prefix` (one folder per dimension)."""
+    return {
+        "name": name,
+        "description": description,
+        "root": root,
+        "prefix": prefix.strip("/"),
+        "dimensions": list(dimensions),
+        "doclink": doclink,
+        "metadata_prefix": name,
+    }
 
 
 def lake_source(
     name: str, asset_path: Sequence[str], dimensions: Sequence[str], description: str, doclink: str = ""
 ) -> dict[str, Any]:
-    """The `source` metadata of an asset the lake IO manager stores (one hive folder per dimension)."""
-    bucket, prefix = lake_location()
-    return {
-        "name": name,
-        "description": description,
-        "bucket": bucket,
-        "prefix": "/".join(p for p in [prefix.strip("/"), *asset_path] if p),
-        "dimensions": list(dimensions),
-        "doclink": doclink,
-        "metadata_prefix": name,
-    }
+    """The `source` metadata of an asset the lake IO manager stores (at its asset path)."""
+    return rooted_source(name, LAKE_ROOT, "/".join(asset_path), dimensions, description, doclink)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -20,17 +19,15 @@ _configured = threading.Lock()
 _done = False
 
 
-def configure_backends() -> None:
-    """Once per process: statsd when `CI_ASSETS_STATSD_HOST` is set, else logging."""
+def configure_backends(statsd_host: str | None = None, statsd_port: int = 8125) -> None:
+    """statsd when a host is given (the environment's module does, from `CI_ASSETS_STATSD_HOST`),
+    else log lines. markus' backends are per process, as the code location that configures them is."""
     global _done
     with _configured:
-        if _done:
-            return
-        host = os.environ.get("CI_ASSETS_STATSD_HOST")
-        if host:
+        if statsd_host:
             backend: dict[str, Any] = {
                 "class": "markus.backends.statsd.StatsdMetrics",
-                "options": {"statsd_host": host, "statsd_port": int(os.environ.get("CI_ASSETS_STATSD_PORT", "8125"))},
+                "options": {"statsd_host": statsd_host, "statsd_port": statsd_port},
             }
         else:
             backend = {"class": "markus.backends.logging.LoggingMetrics"}
@@ -38,11 +35,18 @@ def configure_backends() -> None:
         _done = True
 
 
+def _ensure_configured() -> None:
+    with _configured:
+        if _done:
+            return
+    configure_backends()
+
+
 class MetricsRecorder:
     """Emits each metric to markus under `namespace` and keeps a tally of what it emitted."""
 
     def __init__(self, namespace: str):
-        configure_backends()
+        _ensure_configured()
         self._metrics = markus.get_metrics(namespace)
         self._lock = threading.Lock()
         self.counts: collections.Counter[str] = collections.Counter()

@@ -65,7 +65,7 @@ def test_cloud_instance_records_runs_and_partitions_in_postgres(
 
 
 def test_local_dagster_home_lives_under_ci_assets_home(ci_home: Path) -> None:
-    home = prepare_local_dagster_home()
+    home = prepare_local_dagster_home(ci_home)
     assert home == ci_home / "dagster_home" and (home / "dagster.yaml").exists()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"

@@ -5,11 +5,9 @@ import dagster as dg
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS, BUGZILLA_ASSET
 from ci_assets.defs.activedata.bugzilla import bugzilla_snapshots
 from ci_assets.defs.activedata.sensors import new_keys_sensor
-from ci_assets.defs.activedata.settings import settings_from_env
 from ci_assets.defs.activedata.treeherder import treeherder_jobs
 
 defs = dg.Definitions(
     assets=[*BUCKET_ASSETS.values(), BUGZILLA_ASSET, treeherder_jobs, bugzilla_snapshots],
     sensors=[new_keys_sensor],
-    resources={"activedata_settings": settings_from_env()},
 )

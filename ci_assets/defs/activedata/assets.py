@@ -10,7 +10,7 @@ from ci_assets.defs.activedata import inventory
 from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, short_name
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.records import FileRecords, read_records
-from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET, ActiveDataSettings
+from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import quarantine
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
@@ -30,24 +30,28 @@ CHECKS = {
 SAMPLE = 20
 
 
-def _contents(bucket: str) -> str:
-    if bucket == BUGZILLA_BUCKET:
-        return "Bugzilla bug snapshots (identity: [bug_id, modified_ts])"
-    return CONTENTS.get(bucket.removeprefix(PREFIX), "ActiveData records")
+BUGZILLA = "Bugzilla bug snapshots (identity: [bug_id, modified_ts])"
 
 
-def _description(bucket: str) -> str:
+def _contents(bucket: str | None) -> str:
+    return BUGZILLA if bucket is None else CONTENTS.get(bucket.removeprefix(PREFIX), "ActiveData records")
+
+
+def _description(bucket: str | None) -> str:
+    where = f"`s3://{bucket}`" if bucket else "the Bugzilla bucket (`activedata_settings.bugzilla_bucket`)"
     return (
-        f"{_contents(bucket)}, from `s3://{bucket}`, by the day "
+        f"{_contents(bucket)}, from {where}, by the day "
         "the files arrived. Keys are ETL lineages (`tc.1623116:162311556.34.json.gz`: ids joined by `.` for a "
         "derived step, `:` for a batch); each file is gzipped JSON, one record a line, each `_id` prefixed by "
         "the file's key."
     )
 
 
-def source_entry(bucket: str, asset_path: list[str]) -> dict[str, object]:
+def source_entry(bucket: str | None, asset_path: list[str]) -> dict[str, object]:
     """The registry entry (sources.json) of a bucket's records as the platform stores them."""
-    name = "activedata-bugzilla" if bucket == BUGZILLA_BUCKET else f"activedata-{bucket.removeprefix(PREFIX)}"
+    if bucket is None:
+        return lake_source("activedata-bugzilla", asset_path, ["arrival_day"], BUGZILLA)
+    name = f"activedata-{bucket.removeprefix(PREFIX)}"
     return lake_source(name, asset_path, ["arrival_day"], f"{_contents(bucket)}, from s3://{bucket}")
 
 
@@ -63,8 +67,9 @@ def _read(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileR
         return key, None, "gone"
 
 
-def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
-    asset_key = dg.AssetKey([GROUP, name or short_name(bucket)])
+def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefinition:
+    """The records of one bucket; `bucket=None` is Bugzilla's, whose bucket is a setting (the seed names none)."""
+    asset_key = dg.AssetKey([GROUP, name or short_name(bucket or "")])
 
     @dg.asset(
         key=asset_key,
@@ -75,7 +80,7 @@ def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         io_manager_key="lake_io_manager",
         metadata={
-            "bucket": bucket,
+            **({"bucket": bucket} if bucket else {}),
             "source": source_entry(bucket, asset_key.path),
             "partition_expr": "arrival_day",
             "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in SCHEMA.items()]),
@@ -90,19 +95,20 @@ def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
         postgres: PostgresResource,
         activedata_settings: ActiveDataSettings,
     ):
+        source = bucket or activedata_settings.bugzilla_bucket
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
         with postgres.connect() as conn:
             inventory.ensure_schema(conn)
-            keys = [(day, key) for day in days for key in inventory.keys_for_day(conn, bucket, day)]
+            keys = [(day, key) for day in days for key in inventory.keys_for_day(conn, source, day)]
         with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
-            read = list(pool.map(lambda item: _read(object_store, bucket, item[1]), keys))
+            read = list(pool.map(lambda item: _read(object_store, source, item[1]), keys))
         columns: dict[str, list] = {c: [] for c in SCHEMA}
         rejected, gone, foreign = [], 0, {"_id": [], "key": []}
         for (day, _), (key, found, why) in zip(keys, read, strict=True):
             if found is None:
                 gone += why == "gone"
                 if why != "gone":
-                    rejected.append(quarantine.Rejected(f"s3://{bucket}/{key}", why or "", None, {}, str(day)))
+                    rejected.append(quarantine.Rejected(f"s3://{source}/{key}", why or "", None, {}, str(day)))
                 continue
             foreign["_id"] += found.foreign_ids
             foreign["key"] += [key] * len(found.foreign_ids)
@@ -112,7 +118,7 @@ def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
             columns["arrival_day"] += [day] * len(found.ids)
             columns["record"] += found.records
             rejected += [
-                quarantine.Rejected(f"s3://{bucket}/{key}#L{b.line}", b.reason, b.raw, {"line": b.line}, str(day))
+                quarantine.Rejected(f"s3://{source}/{key}#L{b.line}", b.reason, b.raw, {"line": b.line}, str(day))
                 for b in found.bad
             ]
         frame = pl.DataFrame(columns, schema=SCHEMA)
@@ -153,5 +159,9 @@ def bucket_asset(bucket: str, name: str | None = None) -> dg.AssetsDefinition:
 
 BUCKET_ASSETS = {bucket: bucket_asset(bucket) for bucket in bucket_names()}
 # Bugzilla's snapshots follow the same convention; the seed names no bucket for them.
-BUGZILLA_ASSET = bucket_asset(BUGZILLA_BUCKET, name="bugzilla")
-SOURCE_ASSETS = {**BUCKET_ASSETS, BUGZILLA_BUCKET: BUGZILLA_ASSET}
+BUGZILLA_ASSET = bucket_asset(None, name="bugzilla")
+
+
+def asset_for_bucket(bucket: str, settings: ActiveDataSettings) -> dg.AssetsDefinition | None:
+    """The asset that holds a watched bucket's records (None for a bucket the platform has no asset for)."""
+    return BUGZILLA_ASSET if bucket == settings.bugzilla_bucket else BUCKET_ASSETS.get(bucket)

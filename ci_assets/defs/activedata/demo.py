@@ -1,20 +1,19 @@
 """Demo files in all eight ActiveData buckets of the local object store, for `make dev`."""
 
 import random
+from typing import Any
 
 from ci_assets.defs.activedata.buckets import bucket_names
 from ci_assets.defs.activedata.samples import bucket_file, bugzilla_file, treeherder_snapshots
-from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET
-from ci_assets.lib import env
-from ci_assets.lib.storage.local_store import LocalObjectStore
 
 FILES_PER_BUCKET = 12
 TREEHERDER = "active-data-treeherder-normalized"
 
 
-def seed_demo() -> str:
+def seed_demo(resources: dict[str, Any]) -> str:
     """Idempotent: files already there are left as they are (no new ETag, nothing new to find)."""
-    store = LocalObjectStore(env.objects_root(), fsync=False)
+    store = resources["object_store"]
+    bugzilla = resources["activedata_settings"].bugzilla_bucket
     rng = random.Random(1623116)
     written = 0
     for bucket in bucket_names():
@@ -33,14 +32,14 @@ def seed_demo() -> str:
             if store.head(bucket, key) is None:
                 store.put(bucket, key, body)
                 written += 1
-    store.create_bucket(BUGZILLA_BUCKET)
+    store.create_bucket(bugzilla)
     bugs = [rng.randint(1_500_000, 1_600_000) for _ in range(30)]
     statuses = ("NEW", "ASSIGNED", "RESOLVED")
     history = [(bug, 1_700_000_000 + 3600 * step, statuses[step]) for bug in bugs for step in range(3)]
     # The second file writes a few snapshots again, with corrected values: those replace the first's.
     corrected = [(bug, ts, "UNCONFIRMED") for bug, ts, status in history[:5] if status == "NEW"]
     for key, body in (bugzilla_file(1, history), bugzilla_file(2, corrected)):
-        if store.head(BUGZILLA_BUCKET, key) is None:
-            store.put(BUGZILLA_BUCKET, key, body)
+        if store.head(bugzilla, key) is None:
+            store.put(bugzilla, key, body)
             written += 1
-    return f"{written} new files in the {len(bucket_names())} ActiveData buckets and {BUGZILLA_BUCKET}"
+    return f"{written} new files in the {len(bucket_names())} ActiveData buckets and {bugzilla}"

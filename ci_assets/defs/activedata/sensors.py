@@ -16,10 +16,11 @@ import dagster as dg
 import psycopg
 
 from ci_assets.defs.activedata import inventory
-from ci_assets.defs.activedata.assets import ARRIVAL_DAYS, SOURCE_ASSETS
+from ci_assets.defs.activedata.assets import ARRIVAL_DAYS, BUCKET_ASSETS, BUGZILLA_ASSET, asset_for_bucket
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.settings import ActiveDataSettings
-from ci_assets.lib import env, quarantine
+from ci_assets.lib import quarantine
+from ci_assets.lib.listing import listing_sensor
 from ci_assets.lib.storage.object_store import BucketNotFoundError, ObjectInfo
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -29,10 +30,9 @@ KEYS_QUARANTINE = "activedata-keys"
 RELISTING = "_relisting"
 
 
-@dg.sensor(
+@listing_sensor(
     name="activedata_new_keys",
-    asset_selection=[a.key for a in SOURCE_ASSETS.values()],
-    minimum_interval_seconds=env.listing_interval_seconds(60),
+    asset_selection=[a.key for a in [*BUCKET_ASSETS.values(), BUGZILLA_ASSET]],
     description="Lists each ActiveData bucket after the last key seen; new files start a run for their arrival day.",
 )
 def new_keys_sensor(
@@ -61,7 +61,7 @@ def new_keys_sensor(
                 missing.append(bucket)
                 continue
             budget -= len(page.objects)
-            requests += _take_in(conn, bucket, page.objects, "listing")
+            requests += _take_in(conn, bucket, page.objects, "listing", activedata_settings)
             if page.objects:
                 cursor[bucket] = page.objects[-1].key
         for bucket, after in list(relisting["after"].items()):  # then the day's re-listing, with what is left
@@ -72,7 +72,7 @@ def new_keys_sensor(
                 continue
             page = object_store.list_page(bucket, start_after=after or None, max_keys=budget)
             budget -= len(page.objects)
-            requests += _take_in(conn, bucket, page.objects, "relisting")
+            requests += _take_in(conn, bucket, page.objects, "relisting", activedata_settings)
             if page.next_start_after is None:
                 relisting["after"].pop(bucket)  # listed from start to end today
             else:
@@ -85,8 +85,13 @@ def new_keys_sensor(
     return dg.SensorResult(run_requests=_merged(requests), cursor=json.dumps(cursor, sort_keys=True))
 
 
-def _take_in(conn: psycopg.Connection, bucket: str, objects: list[ObjectInfo], found_by: str) -> list[dg.RunRequest]:
+def _take_in(
+    conn: psycopg.Connection, bucket: str, objects: list[ObjectInfo], found_by: str, settings: ActiveDataSettings
+) -> list[dg.RunRequest]:
     """Records the objects' keys; a run request per arrival day with keys the inventory had not seen."""
+    asset = asset_for_bucket(bucket, settings)
+    if asset is None:
+        raise ValueError(f"bucket {bucket} is watched (CI_ASSETS_ACTIVEDATA_BUCKETS) but no ActiveData asset reads it")
     good, bad = [], []
     for info in objects:
         try:
@@ -105,7 +110,7 @@ def _take_in(conn: psycopg.Connection, bucket: str, objects: list[ObjectInfo], f
         digest = hashlib.sha1("\n".join(sorted(keys)).encode(), usedforsecurity=False).hexdigest()[:16]
         requests.append(
             dg.RunRequest(
-                asset_selection=[SOURCE_ASSETS[bucket].key],
+                asset_selection=[asset.key],
                 partition_key=day,
                 run_key=f"{bucket}:{day}:{digest}",
                 tags={"system": "activedata", "activedata/new_keys": str(len(keys)), "activedata/found_by": found_by},

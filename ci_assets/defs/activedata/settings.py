@@ -1,25 +1,19 @@
 """Which ActiveData buckets the platform reads, and how much a sensor tick may list."""
 
-import os
-
 import dagster as dg
 
 from ci_assets.defs.activedata.buckets import bucket_names
 
-# Ours: the seed gives Bugzilla's identity rule but no bucket; production sets the variable.
-BUGZILLA_BUCKET = os.environ.get("CI_ASSETS_ACTIVEDATA_BUGZILLA_BUCKET", "ci-assets-bugzilla")
+# Ours: the seed gives Bugzilla's identity rule but no bucket; production sets it in the environment.
+DEFAULT_BUGZILLA_BUCKET = "ci-assets-bugzilla"
 
 
 class ActiveDataSettings(dg.ConfigurableResource):
     # None: all eight and Bugzilla's. The production names are the buckets' names everywhere, locally too.
     buckets: list[str] | None = None
+    bugzilla_bucket: str = DEFAULT_BUGZILLA_BUCKET
     max_keys_per_tick: int = 10_000
     download_threads: int = 16
 
     def watched(self) -> list[str]:
-        return list(self.buckets) if self.buckets is not None else [*bucket_names(), BUGZILLA_BUCKET]
-
-
-def settings_from_env() -> ActiveDataSettings:
-    chosen = [b for b in os.environ.get("CI_ASSETS_ACTIVEDATA_BUCKETS", "").split(",") if b]
-    return ActiveDataSettings(buckets=chosen or None)
+        return list(self.buckets) if self.buckets is not None else [*bucket_names(), self.bugzilla_bucket]

@@ -1,4 +1,4 @@
-"""The aggregates system's Definitions: its four assets and the source resource."""
+"""The aggregates system's Definitions: its four assets, their checks and automation."""
 
 import dagster as dg
 
@@ -10,7 +10,6 @@ from ci_assets.defs.aggregates.automation import (
 )
 from ci_assets.defs.aggregates.dump_asset import dump
 from ci_assets.defs.aggregates.parquet_asset import parquet
-from ci_assets.defs.aggregates.settings import source_from_env
 from ci_assets.defs.aggregates.tables import build_id_aggregates, submission_date_aggregates
 
 defs = dg.Definitions(
@@ -19,5 +18,4 @@ defs = dg.Definitions(
     jobs=[aggregates_daily],
     schedules=[aggregates_daily_schedule],
     sensors=[freshness_sensor],
-    resources={"aggregates_source": source_from_env()},
 )

@@ -1,20 +1,20 @@
 """A month of mozaggregator tables in the embedded PostgreSQL (database `mozaggregator`), for `make dev`."""
 
 import datetime as dt
+from typing import Any
 
 import psycopg
 
 from ci_assets.defs.aggregates import generate
-from ci_assets.defs.aggregates.settings import AggregatesSource
 
 DAYS = 30
 SUBMISSION_TABLES = 5
 ROWS_PER_TABLE = 400
 
 
-def seed_demo(days: int = DAYS, dsn: str | None = None) -> str:
+def seed_demo(resources: dict[str, Any], days: int = DAYS) -> str:
     """Tables for the last `days` days (both types), plus one misnamed table to show the quarantine."""
-    dsn = dsn or AggregatesSource().uri()
+    dsn = resources["aggregates_source"].uri()
     today = dt.datetime.now(dt.UTC).date()
     made = 0
     with psycopg.connect(dsn, autocommit=True) as conn:

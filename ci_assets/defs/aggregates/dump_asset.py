@@ -16,7 +16,8 @@ from ci_assets.defs.aggregates import dump_store, pg_dump
 from ci_assets.defs.aggregates.dump_split import split_dump
 from ci_assets.defs.aggregates.names import dump_pattern
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
-from ci_assets.defs.aggregates.settings import DUMPS_PREFIX, AggregatesSource, source_from_env
+from ci_assets.defs.aggregates.settings import AggregatesSource
+from ci_assets.lib.lake import rooted_source
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
@@ -81,15 +82,13 @@ def _dump_batch(
     kinds={"postgres", "s3"},
     partitions_def=PARTITIONS,
     metadata={
-        "source": {
-            "name": "aggregates-dumps",
-            "description": "pg_dump directory archives of mozaggregator's tables, per aggregate type and day",
-            "bucket": source_from_env().bucket,
-            "prefix": DUMPS_PREFIX,
-            "dimensions": ["aggregate_type", "ds_nodash"],
-            "doclink": "",
-            "metadata_prefix": "aggregates-dumps",
-        }
+        "source": rooted_source(
+            "aggregates-dumps",
+            "aggregates_source",
+            "",
+            ["aggregate_type", "ds_nodash"],
+            "pg_dump directory archives of mozaggregator's tables, per aggregate type and day",
+        )
     },
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(

@@ -17,7 +17,7 @@ from ci_assets.defs.aggregates.dump_plan import plan_dump
 from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.settings import AggregatesSource
-from ci_assets.lib import env, quarantine
+from ci_assets.lib import quarantine
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
@@ -198,8 +198,7 @@ def parquet(
     object_store: ObjectStoreResource,
     postgres: PostgresResource,
 ):
-    scratch = env.home() / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
+    scratch = aggregates_source.scratch()
     outcomes: list[PartitionOutcome] = []
     futures: list[Future[PartitionOutcome]] = []
     try:

@@ -1,23 +1,23 @@
 """Where the aggregates come from (mozaggregator's PostgreSQL) and where their dumps go."""
 
-import os
 from pathlib import Path
 
 import dagster as dg
 
-from ci_assets.lib import env
 from ci_assets.lib.storage.postgres import embedded_uri
 
 DUMPS_PREFIX = "aggregates/dumps"
+DEFAULT_BUCKET = "ci-assets-aggregates"
 
 
 class AggregatesSource(dg.ConfigurableResource):
     """The source database (a DSN, or a database of the embedded server) and the dumps' bucket."""
 
+    # An EnvVar when it comes from the environment: it holds a password.
     dsn: str | None = None
     embedded_database: str = "mozaggregator"
     embedded_dir: str | None = None
-    bucket: str = "ci-assets-aggregates"
+    bucket: str = DEFAULT_BUCKET
     prefix: str = DUMPS_PREFIX
     # A pg_dump to use instead of choosing one; it must still be as new as the server.
     pg_dump: str | None = None
@@ -26,22 +26,22 @@ class AggregatesSource(dg.ConfigurableResource):
     workers: int = 3
     # pg_dumps of a multi-day run that run at once (each is one connection to the source).
     dump_concurrency: int = 4
+    # Where a conversion writes its Parquet before the lake takes it (None: the system's temp dir).
+    scratch_dir: str | None = None
 
     def uri(self) -> str:
         if self.dsn:
             return self.dsn
-        pgdata = Path(self.embedded_dir) if self.embedded_dir else env.postgres_dir()
-        return embedded_uri(pgdata, self.embedded_database)
+        if not self.embedded_dir:
+            raise ValueError("AggregatesSource needs a dsn or the embedded server's embedded_dir")
+        return embedded_uri(Path(self.embedded_dir), self.embedded_database)
 
     def dump_prefix(self, aggregate_type: str, ds_nodash: str) -> str:
         return f"{self.prefix.strip('/')}/{aggregate_type}/{ds_nodash}/"
 
+    def scratch(self) -> Path:
+        import tempfile
 
-def source_from_env() -> AggregatesSource:
-    # An EnvVar is read at run time and never shown in the UI (the DSN holds a password).
-    dsn = dg.EnvVar("CI_ASSETS_AGGREGATES_DSN") if os.environ.get("CI_ASSETS_AGGREGATES_DSN") else None
-    return AggregatesSource(
-        dsn=dsn,
-        bucket=os.environ.get("CI_ASSETS_AGGREGATES_BUCKET", "ci-assets-aggregates"),
-        pg_dump=os.environ.get("CI_ASSETS_PG_DUMP") or None,
-    )
+        folder = Path(self.scratch_dir or tempfile.gettempdir())
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder

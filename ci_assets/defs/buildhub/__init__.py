@@ -8,7 +8,6 @@ from ci_assets.defs.buildhub.assets import build, builds, ingest_job
 from ci_assets.defs.buildhub.backfill import backfill_job
 from ci_assets.defs.buildhub.kinto import kinto_migration_job
 from ci_assets.defs.buildhub.sensors import new_keys_sensor, sqs_sensor
-from ci_assets.defs.buildhub.settings import settings_from_env
 from ci_assets.defs.buildhub.warehouse import builds_table
 
 freshness_checks = dg.build_last_update_freshness_checks(
@@ -24,5 +23,4 @@ defs = dg.Definitions(
         sqs_sensor,
         dg.build_sensor_for_freshness_checks(freshness_checks=freshness_checks, name="buildhub_freshness_checks"),
     ],
-    resources={"buildhub_settings": settings_from_env()},
 )

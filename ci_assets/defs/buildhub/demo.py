@@ -3,21 +3,19 @@
 import datetime as dt
 import os
 import random
+from typing import Any
 
 from ci_assets.defs.buildhub.samples import INVALID_DOCUMENTS, encode, key_for, make_document
-from ci_assets.defs.buildhub.settings import settings_from_env
-from ci_assets.lib import env
-from ci_assets.lib.storage.local_store import LocalObjectStore
 
 DOCUMENTS = 3000
 DAYS = 7
 
 
-def seed_demo() -> str:
+def seed_demo(resources: dict[str, Any]) -> str:
     """Idempotent: the same files with the same contents and times, so a second `make dev`
     changes no ETag and the sensor finds nothing new."""
-    store = LocalObjectStore(env.objects_root(), fsync=False)
-    bucket = settings_from_env().bucket
+    store = resources["object_store"]
+    bucket = resources["buildhub_settings"].bucket
     store.create_bucket(bucket)
     rng = random.Random(2018)
     today = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -18,7 +18,8 @@ from ci_assets.defs.buildhub.documents import is_buildhub_key
 from ci_assets.defs.buildhub.partitions import UPLOAD_DAYS
 from ci_assets.defs.buildhub.s3_events import parse_message
 from ci_assets.defs.buildhub.settings import BuildhubSettings
-from ci_assets.lib import env, quarantine
+from ci_assets.lib import quarantine
+from ci_assets.lib.listing import listing_sensor
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.storage.object_store import ObjectInfo
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
@@ -57,10 +58,9 @@ def run_requests(
     return requests
 
 
-@dg.sensor(
+@listing_sensor(
     name="buildhub_new_keys",
     job_name=INGEST_JOB,
-    minimum_interval_seconds=env.listing_interval_seconds(60),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Lists the Buildhub bucket after the last key seen under each prefix; new buildhub.json keys start "
     "a run for their upload day.",

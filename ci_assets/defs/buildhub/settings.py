@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
 PRODUCTION_BUCKET = "net-mozaws-prod-delivery-firefox"
@@ -19,13 +17,3 @@ class BuildhubSettings(dg.ConfigurableResource):
     sqs_queue_url: str | None = None
     sqs_endpoint_url: str | None = None
     max_messages_per_tick: int = 1_000
-
-
-def settings_from_env() -> BuildhubSettings:
-    prefixes = [p for p in os.environ.get("CI_ASSETS_BUILDHUB_PREFIXES", "").split(",") if p] or [""]
-    return BuildhubSettings(
-        bucket=os.environ.get("CI_ASSETS_BUILDHUB_BUCKET", PRODUCTION_BUCKET),
-        prefixes=prefixes,
-        sqs_queue_url=os.environ.get("CI_ASSETS_BUILDHUB_SQS_QUEUE_URL") or None,
-        sqs_endpoint_url=os.environ.get("CI_ASSETS_S3_ENDPOINT_URL") or None,
-    )

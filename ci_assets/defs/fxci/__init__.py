@@ -12,8 +12,7 @@ from ci_assets.defs.fxci.automation import (
     fxci_workers_daily_schedule,
 )
 from ci_assets.defs.fxci.worker_costs import billing_sources, worker_costs_v1
-from ci_assets.defs.fxci.worker_metrics import UptimeSource, worker_metrics_v1
-from ci_assets.lib import env
+from ci_assets.defs.fxci.worker_metrics import worker_metrics_v1
 
 defs = dg.Definitions(
     assets=[pulse_tables, worker_metrics_v1, worker_costs_v1, *billing_sources],
@@ -21,5 +20,4 @@ defs = dg.Definitions(
     jobs=[fxci_pulse, fxci_workers_daily],
     schedules=[fxci_pulse_schedule, fxci_workers_daily_schedule],
     sensors=[freshness_sensor],
-    resources={"uptime_source": UptimeSource(kind=env.current_env())},
 )

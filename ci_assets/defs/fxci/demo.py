@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import random
+from typing import Any
 
 import kombu
 
@@ -10,14 +11,12 @@ from ci_assets.defs.fxci.drain import broker_name, queue_name
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.defs.fxci.samples import message
 from ci_assets.defs.fxci.worker_metrics import LOCAL_BUCKET, WORKER_PROJECTS
-from ci_assets.defs.resources import local_resources
 
 MESSAGES = 1500
 
 
-def seed_uptime(days: int = 7, instances: int = 25) -> int:
+def seed_uptime(store: Any, days: int = 7, instances: int = 25) -> int:
     """Uptime series for the last `days` days, in the shape Cloud Monitoring returns them."""
-    store = local_resources()["object_store"]
     rng = random.Random(7)
     written = 0
     today = dt.datetime.now(dt.UTC).date()
@@ -46,10 +45,10 @@ def seed_uptime(days: int = 7, instances: int = 25) -> int:
     return written
 
 
-def seed_demo() -> str:
-    uptime_files = seed_uptime()
-    billing_rows = seed_billing()
-    pulse = local_resources()["pulse"]
+def seed_demo(resources: dict[str, Any]) -> str:
+    uptime_files = seed_uptime(resources["object_store"])
+    billing_rows = seed_billing(resources["sql"].warehouse_dir)
+    pulse = resources["pulse"]
     with pulse.connection() as conn:
         marker = conn.transport_options["data_folder_in"] + "/../.demo-seeded"
         try:
@@ -87,14 +86,15 @@ def seed_demo() -> str:
     )
 
 
-def seed_billing(days: int = 7) -> int:
+def seed_billing(warehouse_dir: str, days: int = 7) -> int:
     """A week of GCP and Azure billing rows as Parquet in the local warehouse, for worker_costs_v1."""
+    from pathlib import Path
+
     import polars as pl
 
     from ci_assets.defs.fxci.worker_costs import BILLING_SOURCES
-    from ci_assets.lib import env
 
-    warehouse = env.home() / "lake" / "warehouse"
+    warehouse = Path(warehouse_dir)
     target = warehouse.joinpath(*BILLING_SOURCES["gcp_billing"].split("."))
     if target.exists():
         return 0

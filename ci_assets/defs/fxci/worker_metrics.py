@@ -30,9 +30,36 @@ LOCAL_BUCKET = "fxci-monitoring"
 
 
 class UptimeSource(dg.ConfigurableResource):
-    """`kind=cloud`: Cloud Monitoring (application default credentials); `kind=local`: JSON files."""
+    """Where uptime series come from; the environment's module picks one of the two below."""
 
-    kind: str = "local"
+    def raw_series(
+        self, project: str, start: dt.datetime, end: dt.datetime, object_store: ObjectStoreResource
+    ) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def series(self, project: str, day: dt.date, object_store: ObjectStoreResource) -> list[dict[str, Any]]:
+        """[{project, zone, instance_id, interval_start_time, interval_end_time, uptime}] for the day."""
+        start = dt.datetime.combine(day, dt.time(), dt.UTC)
+        end = start + dt.timedelta(days=1)
+        raw = self.raw_series(project, start, end, object_store)
+        return [_row(ts, start, end) for ts in raw for _ in ts.get("points", [])[:1]]
+
+
+class LocalUptimeSource(UptimeSource):
+    """The same time series as JSON files in the object store (`fxci-monitoring/uptime/<project>/<day>.json`)."""
+
+    def raw_series(
+        self, project: str, start: dt.datetime, end: dt.datetime, object_store: ObjectStoreResource
+    ) -> list[dict[str, Any]]:
+        key = f"uptime/{project}/{start.date().isoformat()}.json"
+        if object_store.head(LOCAL_BUCKET, key) is None:
+            return []
+        return json.loads(object_store.get_bytes(LOCAL_BUCKET, key))
+
+
+class CloudMonitoringUptimeSource(UptimeSource):
+    """Cloud Monitoring through the official client, with application default credentials."""
+
     # host:port of a Monitoring API spoken without TLS or credentials (a test server); None: Google.
     endpoint: str | None = None
 
@@ -48,18 +75,10 @@ class UptimeSource(dg.ConfigurableResource):
                 self._client = monitoring_v3.MetricServiceClient()
         return self._client
 
-    def series(self, project: str, day: dt.date, object_store: ObjectStoreResource) -> list[dict[str, Any]]:
-        """[{project, zone, instance_id, interval_start_time, interval_end_time, uptime}] for the day."""
-        start = dt.datetime.combine(day, dt.time(), dt.UTC)
-        end = start + dt.timedelta(days=1)
-        if self.kind == "local":
-            key = f"uptime/{project}/{day.isoformat()}.json"
-            if object_store.head(LOCAL_BUCKET, key) is None:
-                return []
-            raw = json.loads(object_store.get_bytes(LOCAL_BUCKET, key))
-        else:
-            raw = [monitoring_v3.TimeSeries.to_dict(ts) for ts in self._list(project, start, end)]
-        return [_row(ts, start, end) for ts in raw for _ in ts.get("points", [])[:1]]
+    def raw_series(
+        self, project: str, start: dt.datetime, end: dt.datetime, object_store: ObjectStoreResource
+    ) -> list[dict[str, Any]]:
+        return [monitoring_v3.TimeSeries.to_dict(ts) for ts in self._list(project, start, end)]
 
     def _list(self, project: str, start: dt.datetime, end: dt.datetime) -> Any:
         interval = monitoring_v3.TimeInterval(

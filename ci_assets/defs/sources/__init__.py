@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from ci_assets.defs.sources.assets import registry, settings_from_env
+from ci_assets.defs.sources.assets import registry
 from ci_assets.defs.sources.migration_job import sources_migration
 
-defs = dg.Definitions(assets=[registry], jobs=[sources_migration], resources={"registry_settings": settings_from_env()})
+defs = dg.Definitions(assets=[registry], jobs=[sources_migration])

@@ -1,8 +1,8 @@
 """sources/sources_json and sources/schema_json: the registry, written from the asset graph."""
 
 import json
-import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import dagster as dg
 
@@ -25,12 +25,12 @@ SOURCES_KEY = dg.AssetKey([GROUP, "sources_json"])
 SCHEMAS_KEY = dg.AssetKey([GROUP, "schema_json"])
 
 
+# Resources that root datasets of the graph (metadata `source.root`): each has a `bucket` and a `prefix`.
+SOURCE_ROOTS = ("lake_io_manager", "aggregates_source")
+
+
 class RegistrySettings(dg.ConfigurableResource):
     metadata_bucket: str = PRODUCTION_METADATA_BUCKET
-
-
-def settings_from_env() -> RegistrySettings:
-    return RegistrySettings(metadata_bucket=os.environ.get("CI_ASSETS_METADATA_BUCKET", PRODUCTION_METADATA_BUCKET))
 
 
 def _graph_specs(context: dg.AssetExecutionContext) -> Iterable[dg.AssetSpec]:
@@ -40,20 +40,25 @@ def _graph_specs(context: dg.AssetExecutionContext) -> Iterable[dg.AssetSpec]:
         repository = None
     if repository is not None:
         return [spec for a in repository.assets_defs_by_key.values() for spec in a.specs]
-    from ci_assets.definitions import defs  # the code location's graph, when run outside it
+    from ci_assets.definitions import asset_specs  # the code location's graph, when run outside it
 
-    return defs.resolve_all_asset_specs()
+    return asset_specs()
+
+
+def source_roots(resources: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    """Resource key -> (bucket, prefix) of each resource that roots datasets."""
+    return {key: (resources[key].bucket, resources[key].prefix) for key in SOURCE_ROOTS}
 
 
 def write_registry(
-    store: ObjectStore, bucket: str, specs: Iterable[dg.AssetSpec]
+    store: ObjectStore, bucket: str, specs: Iterable[dg.AssetSpec], roots: Mapping[str, tuple[str, str]]
 ) -> tuple[dict[str, dict], list[dict[str, str]]]:
     """Write sources.json and every schema.json from the specs' `source` metadata.
 
     Returns the entries and the sources whose bucket is missing (or not a valid name).
     """
     store.create_bucket(bucket)
-    declared = declared_sources(specs)
+    declared = declared_sources(specs, roots)
     try:
         existing = parse_sources(store.get_bytes(bucket, SOURCES_JSON))
     except ObjectNotFoundError:
@@ -91,14 +96,18 @@ def write_registry(
             description="Each source's schema.json: its dimensions, one folder level each, in order.",
         ),
     ],
+    required_resource_keys={"object_store", "registry_settings", *SOURCE_ROOTS},
     check_specs=[
         dg.AssetCheckSpec("every_bucket_exists", asset=SOURCES_KEY, description="Each source's bucket is there."),
     ],
 )
 @transient_retries()
-def registry(context: dg.AssetExecutionContext, object_store: ObjectStoreResource, registry_settings: RegistrySettings):
-    bucket = registry_settings.metadata_bucket
-    entries, missing = write_registry(object_store, bucket, _graph_specs(context))
+def registry(context: dg.AssetExecutionContext):
+    # Resources by key (not typed parameters): the roots are whichever resources SOURCE_ROOTS names.
+    object_store: ObjectStoreResource = context.resources.object_store
+    bucket = context.resources.registry_settings.metadata_bucket
+    roots = source_roots({key: getattr(context.resources, key) for key in SOURCE_ROOTS})
+    entries, missing = write_registry(object_store, bucket, _graph_specs(context), roots)
     yield dg.MaterializeResult(
         asset_key=SOURCES_KEY,
         metadata={"sources": len(entries), "location": object_store.uri(bucket, SOURCES_JSON)},

@@ -1,15 +1,14 @@
 """The registry for `make dev`: sources.json and the schemas, written from the graph as the asset does."""
 
-from ci_assets.defs.sources.assets import settings_from_env, write_registry
-from ci_assets.lib import env
-from ci_assets.lib.storage.local_store import LocalObjectStore
+from typing import Any
+
+from ci_assets.defs.sources.assets import source_roots, write_registry
 
 
-def seed_demo() -> str:
-    from ci_assets.definitions import defs  # the whole graph: every system's `source` metadata
+def seed_demo(resources: dict[str, Any]) -> str:
+    from ci_assets.definitions import asset_specs  # the whole graph: every system's `source` metadata
 
-    bucket = settings_from_env().metadata_bucket
-    entries, _ = write_registry(
-        LocalObjectStore(env.objects_root(), fsync=False), bucket, defs.resolve_all_asset_specs()
-    )
+    bucket = resources["registry_settings"].metadata_bucket
+    specs = asset_specs()
+    entries, _ = write_registry(resources["object_store"], bucket, specs, source_roots(resources))
     return f"sources.json with {len(entries)} sources in bucket {bucket}"

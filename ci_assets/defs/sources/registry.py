@@ -1,8 +1,9 @@
 """sources.json and schema.json (registry.md, seed 001): their shapes, read strictly, written from the graph.
 
 An asset whose data lives in the object store declares metadata `source` = {name,
-description, bucket, prefix, dimensions, doclink}; the registry is those declarations,
-so it lists exactly what the platform writes. Keys a reader does not know are kept.
+description, bucket (or the `root` resource whose bucket and prefix it lives under), prefix,
+dimensions, doclink}; the registry is those declarations, so it lists exactly what the
+platform writes. Keys a reader does not know are kept.
 """
 
 from __future__ import annotations
@@ -58,8 +59,11 @@ def parse_schema(text: str | bytes, source: str) -> list[str]:
     return names  # type: ignore[return-value]
 
 
-def declared_sources(specs: Iterable[dg.AssetSpec]) -> dict[str, dict[str, Any]]:
-    """name -> {source metadata, asset} for every asset that declares `source`."""
+def declared_sources(
+    specs: Iterable[dg.AssetSpec], roots: Mapping[str, tuple[str, str]] | None = None
+) -> dict[str, dict[str, Any]]:
+    """name -> {source metadata, asset} for every asset that declares `source`; a `root` is
+    resolved through `roots` (resource key -> its bucket and prefix)."""
     found: dict[str, dict[str, Any]] = {}
     for spec in specs:
         source = (spec.metadata or {}).get("source")
@@ -71,6 +75,14 @@ def declared_sources(specs: Iterable[dg.AssetSpec]) -> dict[str, dict[str, Any]]
             raise RegistryError(
                 f"source {name!r} is declared by {found[name]['asset']} and {spec.key.to_user_string()}"
             )
+        value = dict(value)
+        root = value.pop("root", None)
+        if root is not None:
+            if root not in (roots or {}):
+                raise RegistryError(f"source {name!r} is rooted at {root!r}, which the registry was not given")
+            bucket, base = (roots or {})[root]
+            value["bucket"] = bucket
+            value["prefix"] = "/".join(p for p in (base.strip("/"), value.get("prefix", "")) if p)
         found[name] = {**value, "asset": spec.key.to_user_string()}
     return found
 

@@ -1,38 +1,35 @@
-"""The `object_store` resource: one configurable front for the local and S3 stores."""
+"""The `object_store` resources: the local and S3 stores behind one interface.
+
+Systems and IO managers ask for `ObjectStoreResource`; the environment's module
+decides which of the two it is (an IO manager holds its store as a nested resource).
+"""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
 import dagster as dg
 from pydantic import PrivateAttr
 
-from ci_assets.lib import env
 from ci_assets.lib.storage.local_store import LocalObjectStore
 from ci_assets.lib.storage.object_store import DEFAULT_PAGE_SIZE, ListPage, ObjectInfo, ObjectStore, StoredObject
 from ci_assets.lib.storage.s3_store import S3ObjectStore
 
 
 class ObjectStoreResource(dg.ConfigurableResource, ObjectStore):
-    """`kind=local` keeps objects under `root` (default `$CI_ASSETS_HOME/objects`);
-    `kind=s3` talks to S3 or any endpoint that speaks its API."""
-
-    kind: Literal["local", "s3"] = "local"
-    root: str | None = None
-    endpoint_url: str | None = None
-    region_name: str | None = None
+    """What every store offers; `LocalObjectStoreResource` and `S3ObjectStoreResource` say where."""
 
     _impl: ObjectStore | None = PrivateAttr(default=None)
+
+    def _make(self) -> ObjectStore:
+        raise NotImplementedError
 
     @property
     def impl(self) -> ObjectStore:
         if self._impl is None:
-            if self.kind == "s3":
-                self._impl = S3ObjectStore(endpoint_url=self.endpoint_url, region_name=self.region_name)
-            else:
-                self._impl = LocalObjectStore(self.root or env.objects_root())
+            self._impl = self._make()
         return self._impl
 
     def list_page(
@@ -72,3 +69,24 @@ class ObjectStoreResource(dg.ConfigurableResource, ObjectStore):
 
     def local_path(self, bucket: str, key: str) -> str | None:
         return self.impl.local_path(bucket, key)
+
+
+class LocalObjectStoreResource(ObjectStoreResource):
+    """Objects under `<root>/<bucket>/<key>` on local disk (the embedded default)."""
+
+    root: str
+    # Tests and demos that throw their files away skip the fsync of each write.
+    fsync: bool = True
+
+    def _make(self) -> ObjectStore:
+        return LocalObjectStore(self.root, fsync=self.fsync)
+
+
+class S3ObjectStoreResource(ObjectStoreResource):
+    """S3, or any endpoint that speaks its API; credentials and region come from boto3's own chain."""
+
+    endpoint_url: str | None = None
+    region_name: str | None = None
+
+    def _make(self) -> ObjectStore:
+        return S3ObjectStore(endpoint_url=self.endpoint_url, region_name=self.region_name)

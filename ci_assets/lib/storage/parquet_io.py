@@ -15,15 +15,13 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-from pydantic import PrivateAttr
 
 from ci_assets.lib.storage.bigquery_tables import table_id
 from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary_key, upsert
-from ci_assets.lib.storage.local_store import LocalObjectStore
-from ci_assets.lib.storage.object_store import BucketNotFoundError, ObjectStore
+from ci_assets.lib.storage.object_store import BucketNotFoundError
+from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.outputs import asset_output
 from ci_assets.lib.storage.partition_split import hive_segments
-from ci_assets.lib.storage.s3_store import S3ObjectStore
 from ci_assets.lib.storage.streamed import Streamable, file_summary, streamed_output, write_streamed
 
 FILE_NAME = "data.parquet"
@@ -34,17 +32,15 @@ def _label(context: dg.OutputContext | dg.InputContext) -> str:
 
 
 class ParquetIOManager(dg.ConfigurableIOManager):
-    """Shared machinery; the subclasses only say which object store holds the files."""
+    """Parquet under `<bucket>/<prefix>/...` of `store` (local disk or S3, a nested resource)."""
 
+    store: ObjectStoreResource
     bucket: str
     prefix: str = ""
     # "project.dataset": lay every asset out as a warehouse table (as the BigQuery IO
     # manager names it), so the SQL runner finds it by table name. None: by asset key.
     table_namespace: str | None = None
     write_threads: int = 4
-
-    def store(self) -> ObjectStore:
-        raise NotImplementedError
 
     # -- layout ---------------------------------------------------------------
     def asset_dir(self, asset_key: dg.AssetKey, metadata: Mapping[str, Any]) -> str:
@@ -72,7 +68,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     # -- reading and writing one file ------------------------------------------
     def _read(self, key: str, lazy: bool) -> pl.DataFrame | pl.LazyFrame:
-        store = self.store()
+        store = self.store
         path = store.local_path(self.bucket, key)
         if path is not None:
             return pl.scan_parquet(path) if lazy else pl.read_parquet(path)
@@ -80,7 +76,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return frame.lazy() if lazy else frame
 
     def _write(self, key: str, frame: pl.DataFrame) -> None:
-        with self.store().staged_file(self.bucket, key) as path:
+        with self.store.staged_file(self.bucket, key) as path:
             frame.write_parquet(path)
 
     # -- Dagster hooks ----------------------------------------------------------
@@ -114,7 +110,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=self.write_threads) as pool:
             results = list(pool.map(store_one, output.frames.items()))
         rows = {key or "all": height for key, (height, _) in zip(output.frames, results, strict=True)}
-        location = self.store().uri(self.bucket, self.asset_dir(context.asset_key, metadata))
+        location = self.store.uri(self.bucket, self.asset_dir(context.asset_key, metadata))
         context.add_output_metadata(output_metadata(output.schema, rows, sum(d for _, d in results), location))
 
     def _store_streamed(self, context: dg.OutputContext, streamed: dict[str | None, Streamable]) -> None:
@@ -123,10 +119,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         rows, schema = {}, pl.Schema()
         for key, item in streamed.items():
             path = self.partition_path(context.asset_key, metadata, partitions_def, key)
-            with self.store().staged_file(self.bucket, path) as dest:
+            with self.store.staged_file(self.bucket, path) as dest:
                 write_streamed(item, dest)
                 schema, rows[key or "all"] = file_summary(dest)
-        location = self.store().uri(self.bucket, self.asset_dir(context.asset_key, metadata))
+        location = self.store.uri(self.bucket, self.asset_dir(context.asset_key, metadata))
         context.add_output_metadata(output_metadata(schema, rows, 0, location))
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
@@ -141,7 +137,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         # One listing instead of a request per partition: a range can be years of days.
         base = self.asset_dir(context.asset_key, metadata)
         try:
-            stored = {o.key for o in self.store().list(self.bucket, prefix=base + "/")}
+            stored = {o.key for o in self.store.list(self.bucket, prefix=base + "/")}
         except BucketNotFoundError:
             stored = set()
         paths, missing = [], []
@@ -162,7 +158,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return self._read_many(paths, lazy)
 
     def _read_many(self, keys: list[str], lazy: bool) -> pl.DataFrame | pl.LazyFrame:
-        store = self.store()
+        store = self.store
         local = [store.local_path(self.bucket, k) for k in keys]
         if all(local):
             try:  # polars reads the files in parallel
@@ -172,32 +168,3 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=self.write_threads) as pool:
             frames = list(pool.map(lambda k: self._read(k, lazy), keys))
         return pl.concat(frames, how="diagonal_relaxed")  # type: ignore[type-var]
-
-
-class LocalParquetIOManager(ParquetIOManager):
-    """Parquet under `<root>/<bucket>/<prefix>/...` on local disk (the embedded default)."""
-
-    root: str
-    bucket: str = "lake"
-    fsync: bool = True
-
-    _store: LocalObjectStore | None = PrivateAttr(default=None)
-
-    def store(self) -> ObjectStore:
-        if self._store is None:
-            self._store = LocalObjectStore(self.root, fsync=self.fsync)
-        return self._store
-
-
-class S3ParquetIOManager(ParquetIOManager):
-    """Parquet under `s3://<bucket>/<prefix>/...`; `endpoint_url` points at any S3 API."""
-
-    endpoint_url: str | None = None
-    region_name: str | None = None
-
-    _store: S3ObjectStore | None = PrivateAttr(default=None)
-
-    def store(self) -> ObjectStore:
-        if self._store is None:
-            self._store = S3ObjectStore(endpoint_url=self.endpoint_url, region_name=self.region_name)
-        return self._store

@@ -11,8 +11,6 @@ import dagster as dg
 import psycopg
 from pydantic import PrivateAttr
 
-from ci_assets.lib import env
-
 _start_lock = threading.Lock()
 
 
@@ -43,7 +41,8 @@ def pg_bin_dir() -> Path:
 
 
 class PostgresResource(dg.ConfigurableResource):
-    """`dsn` when configured; otherwise an embedded server under `$CI_ASSETS_HOME/postgres`."""
+    """`dsn` when configured (an EnvVar: it holds a password); otherwise an embedded server in
+    `embedded_dir` (`$CI_ASSETS_HOME/postgres` for the local default)."""
 
     dsn: str | None = None
     database: str = "ci_assets"
@@ -60,8 +59,9 @@ class PostgresResource(dg.ConfigurableResource):
         if self.dsn:
             return self.dsn
         if self._uri is None:
-            pgdata = Path(self.embedded_dir) if self.embedded_dir else env.postgres_dir()
-            self._uri = embedded_uri(pgdata, self.database, self.keep_running)
+            if not self.embedded_dir:
+                raise ValueError("PostgresResource needs a dsn or an embedded_dir")
+            self._uri = embedded_uri(Path(self.embedded_dir), self.database, self.keep_running)
         return self._uri
 
     @contextlib.contextmanager
@@ -69,3 +69,28 @@ class PostgresResource(dg.ConfigurableResource):
         """A connection that commits on a clean exit and rolls back if the block raises."""
         with psycopg.connect(self.uri(), autocommit=autocommit) as conn:
             yield conn
+
+
+def stop_embedded(pgdata: Path, timeout: float = 30) -> bool:
+    """Stop the embedded server in `pgdata` if one is running there; whether one was.
+
+    A fast shutdown by signal (SIGINT to the postmaster), as pg_ctl sends it: pg_ctl itself
+    refuses to run as root, and the embedded server is started as another user then.
+    """
+    import os
+    import signal
+    import time
+
+    try:
+        pid = int((pgdata / "postmaster.pid").read_text().split("\n", 1)[0])
+        os.kill(pid, signal.SIGINT)
+    except (FileNotFoundError, ValueError, ProcessLookupError):
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False

@@ -7,18 +7,18 @@ import dagster as dg
 
 from ci_assets.defs.activedata.sensors import new_keys_sensor
 from ci_assets.defs.activedata.settings import ActiveDataSettings
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
 
 
 def local_world(tmp_path: Path, dsn: str, bucket: str) -> dict[str, Any]:
-    store = ObjectStoreResource(root=str(tmp_path / "objects"))
+    store = LocalObjectStoreResource(root=str(tmp_path / "objects"))
     store.create_bucket(bucket)
     return {
         "object_store": store,
         "postgres": PostgresResource(dsn=dsn),
-        "lake_io_manager": LocalParquetIOManager(root=str(tmp_path), bucket="lake"),
+        "lake_io_manager": ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake"),
         "activedata_settings": ActiveDataSettings(buckets=[bucket]),
     }
 

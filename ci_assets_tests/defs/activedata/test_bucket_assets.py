@@ -14,8 +14,11 @@ from ci_assets.defs.activedata.assets import BUCKET_ASSETS
 from ci_assets.defs.activedata.sensors import new_keys_sensor
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib.storage.object_store import BucketNotFoundError
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import (
+    LocalObjectStoreResource,
+    S3ObjectStoreResource,
+)
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
 
 BUCKET = "active-data-test-result"
@@ -27,7 +30,7 @@ def _file(key: str, records: list[dict]) -> bytes:
 
 @pytest.fixture
 def world(moto_endpoint: str, fresh_postgres: str, tmp_path: Path) -> dict:
-    store = ObjectStoreResource(kind="s3", endpoint_url=moto_endpoint)
+    store = S3ObjectStoreResource(endpoint_url=moto_endpoint)
     for bucket in (BUCKET, "active-data-perf"):
         try:
             for o in store.list(bucket):
@@ -37,7 +40,7 @@ def world(moto_endpoint: str, fresh_postgres: str, tmp_path: Path) -> dict:
     return {
         "object_store": store,
         "postgres": PostgresResource(dsn=fresh_postgres),
-        "lake_io_manager": LocalParquetIOManager(root=str(tmp_path), bucket="lake"),
+        "lake_io_manager": ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake"),
         "activedata_settings": ActiveDataSettings(buckets=[BUCKET, "active-data-perf"]),
     }
 
@@ -82,12 +85,12 @@ def test_new_files_run_by_arrival_day_and_the_checks_report_duplicates_and_forei
     assert checks["id_starts_with_file_key"].metadata["records"].value == 1
 
     stored = pl.read_parquet(
-        Path(world["lake_io_manager"].root) / "lake/activedata/test_result" / f"arrival_day={today}"
+        Path(world["lake_io_manager"].store.root) / "lake/activedata/test_result" / f"arrival_day={today}"
     )
     assert stored.height == 4 and stored["line"].to_list() == [1, 2, 1, 3]
     again = dg.materialize([asset], partition_key=today, resources=world)  # a re-run replaces the day
     assert again.success
-    assert pl.read_parquet(Path(world["lake_io_manager"].root) / "lake/activedata/test_result").height == 4
+    assert pl.read_parquet(Path(world["lake_io_manager"].store.root) / "lake/activedata/test_result").height == 4
 
     with psycopg.connect(world["postgres"].uri()) as conn:
         rows = conn.execute("SELECT source, locator, reason FROM quarantine ORDER BY locator").fetchall()

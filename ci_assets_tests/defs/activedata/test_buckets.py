@@ -6,7 +6,10 @@ import pytest
 
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS
 from ci_assets.defs.activedata.buckets import bucket_names
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.object_store_resource import (
+    LocalObjectStoreResource,
+    S3ObjectStoreResource,
+)
 
 
 def test_one_asset_per_bucket_named_as_the_seed_names_it() -> None:
@@ -29,9 +32,9 @@ def test_one_asset_per_bucket_named_as_the_seed_names_it() -> None:
 @pytest.mark.parametrize("kind", ["local", "s3"])
 def test_listing_from_a_marker_starts_right_after_it(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     store = (
-        ObjectStoreResource(kind="s3", endpoint_url=request.getfixturevalue("moto_endpoint"))
+        S3ObjectStoreResource(endpoint_url=request.getfixturevalue("moto_endpoint"))
         if kind == "s3"
-        else ObjectStoreResource(root=str(tmp_path))
+        else LocalObjectStoreResource(root=str(tmp_path))
     )
     bucket = f"active-data-test-result-{kind}-{tmp_path.name[-8:].lower().replace('_', '-')}"
     store.create_bucket(bucket)

@@ -10,12 +10,16 @@ import polars as pl
 from ci_assets.defs.activedata.assets import BUGZILLA_ASSET
 from ci_assets.defs.activedata.bugzilla import bugzilla_snapshots
 from ci_assets.defs.activedata.samples import bugzilla_file
-from ci_assets.defs.activedata.settings import BUGZILLA_BUCKET
+from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets_tests.defs.activedata.conftest import local_world, tick
+
+# Not the default: the Bugzilla asset reads whichever bucket the settings name.
+BUGZILLA_BUCKET = "bugzilla-snapshots-elsewhere"
 
 
 def test_snapshots_are_identified_by_bug_and_time(fresh_postgres: str, tmp_path: Path) -> None:
     resources = local_world(tmp_path, fresh_postgres, BUGZILLA_BUCKET)
+    resources["activedata_settings"] = ActiveDataSettings(buckets=[BUGZILLA_BUCKET], bugzilla_bucket=BUGZILLA_BUCKET)
     store = resources["object_store"]
     store.put(BUGZILLA_BUCKET, *bugzilla_file(1, [(1, 100, "NEW"), (1, 200, "ASSIGNED"), (2, 100, "NEW")]))
     store.put(BUGZILLA_BUCKET, *bugzilla_file(2, [(1, 100, "UNCONFIRMED")]))  # history corrected

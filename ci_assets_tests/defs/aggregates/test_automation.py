@@ -9,9 +9,11 @@ from urllib.parse import urlparse
 import dagster as dg
 import pytest
 
-from ci_assets.definitions import defs
+from ci_assets.definitions import build_definitions
 from ci_assets.defs.aggregates.tables import build_id_aggregates, submission_date_aggregates
 from ci_assets.instance import config_file
+
+defs = build_definitions()
 
 
 def test_the_morning_schedule_asks_for_yesterday_of_both_types_tagged_with_the_system() -> None:

@@ -10,8 +10,8 @@ from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.defs.aggregates.tables import CLUSTERING, DATASET
 from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
 from ci_assets.lib.storage.bigquery_tables import make_client
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import S3ParquetIOManager
+from ci_assets.lib.storage.object_store_resource import S3ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets_tests.defs.aggregates.conftest import DAY, EMPTY_DAY, Source
 
@@ -28,13 +28,15 @@ def test_s3_and_bigquery_hold_the_same_rows_and_a_rerun_replaces_the_day(
 ) -> None:
     bucket = f"aggregates-{uuid.uuid4().hex[:8]}"
     resources = {
-        "object_store": ObjectStoreResource(kind="s3", endpoint_url=moto_endpoint),
-        "lake_io_manager": S3ParquetIOManager(bucket=bucket, prefix="lake", endpoint_url=moto_endpoint),
+        "object_store": S3ObjectStoreResource(endpoint_url=moto_endpoint),
+        "lake_io_manager": ParquetIOManager(
+            store=S3ObjectStoreResource(endpoint_url=moto_endpoint), bucket=bucket, prefix="lake"
+        ),
         "warehouse_io_manager": BigQueryIOManager(project=PROJECT, endpoint=bigquery_endpoint),
         "postgres": PostgresResource(dsn=fresh_postgres),
         "aggregates_source": AggregatesSource(dsn=source.dsn, bucket=bucket),
     }
-    ObjectStoreResource(kind="s3", endpoint_url=moto_endpoint).create_bucket(bucket)
+    S3ObjectStoreResource(endpoint_url=moto_endpoint).create_bucket(bucket)
     both = _range(f"{DAY}|submission_date", f"{EMPTY_DAY}|submission_date")
     assert dg.materialize(ASSETS, resources=resources, selection=ASSETS[:2], tags=both).success
     table_run = dg.materialize(

@@ -21,12 +21,12 @@ def test_demo_days_dump_and_convert_with_the_misnamed_table_quarantined(
             conn.execute("CREATE DATABASE mozaggregator")
     dsn = embedded_postgres_uri.replace("/ci_assets?", "/mozaggregator?")
     assert dsn != embedded_postgres_uri
-    assert seed_demo(days=2, dsn=dsn).startswith("12 aggregate tables")
-    assert seed_demo(days=2, dsn=dsn).startswith("0 aggregate tables")  # seeding twice adds nothing
+    resources = local_resources() | {"aggregates_source": AggregatesSource(dsn=dsn)}
+    assert seed_demo(resources, days=2).startswith("12 aggregate tables")
+    assert seed_demo(resources, days=2).startswith("0 aggregate tables")  # seeding twice adds nothing
 
     day = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=2)
     key = f"{day}|submission_date"
-    resources = local_resources() | {"aggregates_source": AggregatesSource(dsn=dsn)}
     result = dg.materialize(
         [aggregates.dump, aggregates.parquet],
         resources=resources,

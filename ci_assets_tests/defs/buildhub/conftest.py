@@ -12,7 +12,7 @@ import pytest
 
 from ci_assets.defs.buildhub.samples import encode, key_for, make_document
 from ci_assets.defs.buildhub.settings import BuildhubSettings
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.object_store_resource import S3ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.s3_store import S3ObjectStore
 
@@ -46,7 +46,7 @@ def world(moto_endpoint: str, fresh_postgres: str) -> Iterator[BuildhubWorld]:
     store = S3ObjectStore(endpoint_url=moto_endpoint)
     store.create_bucket(bucket)
     resources = {
-        "object_store": ObjectStoreResource(kind="s3", endpoint_url=moto_endpoint),
+        "object_store": S3ObjectStoreResource(endpoint_url=moto_endpoint),
         "postgres": PostgresResource(dsn=fresh_postgres),
         "buildhub_settings": BuildhubSettings(bucket=bucket, sqs_endpoint_url=moto_endpoint),
     }

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
-from ci_assets.definitions import defs
+from ci_assets.definitions import build_definitions
+
+defs = build_definitions()
 
 
 def test_buildhub_builds_table_is_rebuilt_daily_and_checked_for_freshness() -> None:

@@ -11,7 +11,8 @@ from ci_assets.defs.buildhub.assets import build, builds
 from ci_assets.defs.buildhub.partitions import BUILD_IDS
 from ci_assets.defs.buildhub.samples import INVALID_DOCUMENTS, encode
 from ci_assets.defs.buildhub.sensors import new_keys_sensor
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets_tests.defs.buildhub.conftest import BuildhubWorld
 
 
@@ -121,7 +122,7 @@ def test_every_build_id_becomes_a_partition_holding_its_platforms(world: Buildhu
     build_id = uploaded[0][1]["build"]["id"]
     assert build_id in world.instance.get_dynamic_partitions(BUILD_IDS.name)
 
-    lake = {"lake_io_manager": LocalParquetIOManager(root=str(tmp_path))}
+    lake = {"lake_io_manager": ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake")}
     result = dg.materialize(
         [builds.to_source_asset(), build],
         partition_key=build_id,

@@ -16,7 +16,8 @@ from ci_assets.defs.buildhub.documents import SCHEMA_DIR, build_hash
 from ci_assets.defs.buildhub.samples import make_document
 from ci_assets.defs.buildhub.warehouse import builds_table
 from ci_assets.lib.storage.bigquery_tables import schema_from_metadata
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
 
 REFERENCE = SCHEMA_DIR / "schema.bigquery.json"
@@ -50,7 +51,7 @@ def test_the_bigquery_table_gets_the_reference_schema() -> None:
 
 
 def test_builds_table_locally_is_parquet(stored: str, tmp_path: Path) -> None:
-    warehouse = LocalParquetIOManager(root=str(tmp_path), bucket="lake", prefix="warehouse")
+    warehouse = ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="warehouse")
     assert materialize(stored, warehouse).success
     frame = pl.read_parquet(tmp_path / "lake" / "warehouse" / "buildhub" / "builds_table" / "data.parquet")
     download = {f.name: f.dtype for f in frame.schema["download"].fields}

@@ -5,7 +5,9 @@ import datetime as dt
 
 import dagster as dg
 
-from ci_assets.definitions import defs
+from ci_assets.definitions import build_definitions
+
+defs = build_definitions()
 
 AT = dt.datetime(2026, 3, 1, 7, 0, tzinfo=dt.UTC)
 

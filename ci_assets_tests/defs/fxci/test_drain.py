@@ -17,7 +17,8 @@ from ci_assets.defs.fxci.assets import DAYS, pulse_tables
 from ci_assets.defs.fxci.drain import Drained, UnknownExchangeError, broker_name, drain
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.lib.pulse import PulseResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets_tests.conftest import RabbitMQ
 
@@ -42,7 +43,9 @@ class Broker:
         return {
             "pulse": PulseResource(url=self.url, user=self.user),
             "postgres": PostgresResource(dsn=self.dsn),
-            "warehouse_io_manager": LocalParquetIOManager(root=str(self.lake), bucket="lake", prefix="warehouse"),
+            "warehouse_io_manager": ParquetIOManager(
+                store=LocalObjectStoreResource(root=str(self.lake)), bucket="lake", prefix="warehouse"
+            ),
         }
 
     def publish(self, name: str, body: bytes | dict[str, Any]) -> None:
@@ -177,7 +180,7 @@ def test_an_unknown_exchange_is_a_clear_error(broker: Broker) -> None:
 
 def test_the_local_default_drains_the_filesystem_transport(ci_home: Path, fresh_postgres: str) -> None:
     """The embedded default has no broker: kombu's filesystem:// transport, same drain code."""
-    pulse = PulseResource(url="filesystem://", user="local")
+    pulse = PulseResource(url="filesystem://", user="local", folder=str(ci_home / "pulse"))
     with pulse.connection() as conn:  # declare and bind, as the first run would
         drain(conn, pulse.user, dt.date.today(), 10)
     with pulse.connection() as conn:
@@ -194,12 +197,16 @@ def test_the_local_default_drains_the_filesystem_transport(ci_home: Path, fresh_
     resources = {
         "pulse": pulse,
         "postgres": PostgresResource(dsn=fresh_postgres),
-        "warehouse_io_manager": LocalParquetIOManager(root=str(ci_home), bucket="lake", prefix="warehouse"),
+        "warehouse_io_manager": ParquetIOManager(
+            store=LocalObjectStoreResource(root=str(ci_home)), bucket="lake", prefix="warehouse"
+        ),
     }
     result = dg.materialize([pulse_tables], partition_key=TODAY, resources=resources)
     assert tallies(result)["task-completed"]["run_rows"] == 1
     again = dg.materialize([pulse_tables], partition_key=TODAY, resources=resources)
     assert tallies(again)["task-completed"]["received"] == 0  # acked: consumed for good
+    # Every file of the transport, its control files included, stays under CI_ASSETS_HOME.
+    assert (ci_home / "pulse" / "control").is_dir() and not Path("control").exists()
 
 
 def test_the_broker_going_away_mid_drain_loses_nothing(broker: Broker, monkeypatch: pytest.MonkeyPatch) -> None:

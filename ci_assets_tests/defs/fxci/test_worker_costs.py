@@ -12,7 +12,8 @@ from google.cloud import bigquery
 from ci_assets.defs.fxci.worker_costs import BILLING_SOURCES, worker_costs_v1
 from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
 from ci_assets.lib.storage.bigquery_tables import make_client, schema_from_frame
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.sql import BigQuerySqlRunner, DuckDBSqlRunner
 
 DAY = dt.date(2024, 5, 1)
@@ -120,7 +121,9 @@ def test_the_same_costs_on_bigquery_and_on_the_local_lake(tmp_path: Path, bigque
     local = run(
         {
             "sql": DuckDBSqlRunner(warehouse_dir=str(warehouse)),
-            "warehouse_io_manager": LocalParquetIOManager(root=str(tmp_path), bucket="lake", prefix="warehouse"),
+            "warehouse_io_manager": ParquetIOManager(
+                store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="warehouse"
+            ),
         }
     )
 

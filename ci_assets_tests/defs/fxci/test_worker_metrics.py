@@ -13,9 +13,16 @@ import polars as pl
 import pytest
 from google.cloud import monitoring_v3
 
-from ci_assets.defs.fxci.worker_metrics import LOCAL_BUCKET, UPTIME, UptimeSource, worker_metrics_v1
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.defs.fxci.worker_metrics import (
+    LOCAL_BUCKET,
+    UPTIME,
+    CloudMonitoringUptimeSource,
+    LocalUptimeSource,
+    UptimeSource,
+    worker_metrics_v1,
+)
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 
 DAY = "2024-05-01"
 
@@ -70,7 +77,7 @@ def monitoring() -> Iterator[tuple[str, list[Any]]]:
 
 
 def materialize(source: UptimeSource, store: ObjectStoreResource, lake: Path) -> pl.DataFrame:
-    io = LocalParquetIOManager(root=str(lake), bucket="lake", prefix="warehouse")
+    io = ParquetIOManager(store=LocalObjectStoreResource(root=str(lake)), bucket="lake", prefix="warehouse")
     result = dg.materialize(
         [worker_metrics_v1],
         partition_key=DAY,
@@ -84,8 +91,8 @@ def materialize(source: UptimeSource, store: ObjectStoreResource, lake: Path) ->
 
 def test_cloud_monitoring_uptime_for_the_partitions_day(monitoring: Any, tmp_path: Path) -> None:
     endpoint, requests = monitoring
-    source = UptimeSource(kind="cloud", endpoint=endpoint)  # the official client, over the test server
-    frame = materialize(source, ObjectStoreResource(root=str(tmp_path / "objects")), tmp_path)
+    source = CloudMonitoringUptimeSource(endpoint=endpoint)  # the official client, over the test server
+    frame = materialize(source, LocalObjectStoreResource(root=str(tmp_path / "objects")), tmp_path)
     assert frame.height == 6 and set(frame["project"]) == {
         "fxci-production-level1-workers",
         "fxci-production-level3-workers",
@@ -97,28 +104,28 @@ def test_cloud_monitoring_uptime_for_the_partitions_day(monitoring: Any, tmp_pat
     assert asked.interval.start_time.timestamp() == dt.datetime(2024, 5, 1, tzinfo=dt.UTC).timestamp()
     assert asked.aggregation.alignment_period.total_seconds() == 86400
     # Re-running the day replaces it: one row per instance, as the primary key says.
-    assert materialize(source, ObjectStoreResource(root=str(tmp_path / "objects")), tmp_path).height == 6
+    assert materialize(source, LocalObjectStoreResource(root=str(tmp_path / "objects")), tmp_path).height == 6
 
 
 def test_the_local_default_reads_the_same_shape_from_files(tmp_path: Path) -> None:
-    store = ObjectStoreResource(root=str(tmp_path / "objects"))
+    store = LocalObjectStoreResource(root=str(tmp_path / "objects"))
     body = [series("fxci-production-level1-workers", "a1", 120.5)]
     store.put(LOCAL_BUCKET, f"uptime/fxci-production-level1-workers/{DAY}.json", json.dumps(body).encode())
-    frame = materialize(UptimeSource(kind="local"), store, tmp_path)
+    frame = materialize(LocalUptimeSource(), store, tmp_path)
     assert frame.select("project", "instance_id", "uptime").rows() == [("fxci-production-level1-workers", "a1", 120.5)]
 
 
 def test_a_range_is_one_run_and_a_day_without_series_is_stored_empty(tmp_path: Path) -> None:
-    store = ObjectStoreResource(root=str(tmp_path / "objects"))
+    store = LocalObjectStoreResource(root=str(tmp_path / "objects"))
     first, last = dt.date.fromisoformat(DAY), dt.date.fromisoformat(DAY) + dt.timedelta(days=2)
     for day, instance in ((first, "a1"), (last, "a3")):
         body = [series("fxci-production-level1-workers", instance, 60.0)]
         store.put(LOCAL_BUCKET, f"uptime/fxci-production-level1-workers/{day}.json", json.dumps(body).encode())
-    io = LocalParquetIOManager(root=str(tmp_path), bucket="lake", prefix="warehouse")
+    io = ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="warehouse")
     result = dg.materialize(
         [worker_metrics_v1],
         tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
-        resources={"uptime_source": UptimeSource(kind="local"), "object_store": store, "warehouse_io_manager": io},
+        resources={"uptime_source": LocalUptimeSource(), "object_store": store, "warehouse_io_manager": io},
     )
     assert result.success
     materializations = result.asset_materializations_for_node("fxci__worker_metrics_v1")

@@ -15,7 +15,7 @@ from ci_assets.defs.sources.assets import RegistrySettings
 from ci_assets.defs.sources.migration_job import sources_migration
 from ci_assets.defs.sources.reader import Dataset
 from ci_assets.defs.sources.registry import SOURCES_JSON, parse_sources
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
 
 META, DATA, SOURCE = "pipeline-metadata-test", "ci-assets-records", "test-records"
 
@@ -26,7 +26,7 @@ def _file(ids: list[str]) -> bytes:
 
 @pytest.fixture
 def store(tmp_path: Path) -> ObjectStoreResource:
-    store = ObjectStoreResource(root=str(tmp_path / "objects"))
+    store = LocalObjectStoreResource(root=str(tmp_path / "objects"))
     for bucket in (META, DATA):
         store.create_bucket(bucket)
     entry = {"description": "records", "bucket": DATA, "prefix": "v1", "doclink": "", "metadata_prefix": SOURCE}

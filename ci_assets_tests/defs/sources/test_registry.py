@@ -6,21 +6,29 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.defs.sources.assets import RegistrySettings, registry
 from ci_assets.defs.sources.reader import Dataset
 from ci_assets.defs.sources.registry import SOURCES_JSON, RegistryError, parse_schema, parse_sources
-from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 
 META = "pipeline-metadata-test"
 
 
 @pytest.fixture
 def store(tmp_path: Path) -> ObjectStoreResource:
-    return ObjectStoreResource(root=str(tmp_path / "objects"))
+    return LocalObjectStoreResource(root=str(tmp_path / "objects"))
 
 
 def _materialize(store: ObjectStoreResource) -> dg.ExecuteInProcessResult:
-    resources = {"object_store": store, "registry_settings": RegistrySettings(metadata_bucket=META)}
+    resources = {
+        "object_store": store,
+        "registry_settings": RegistrySettings(metadata_bucket=META),
+        # The resources that root the platform's own datasets: sources.json names their buckets.
+        "lake_io_manager": ParquetIOManager(store=store, bucket="lake-elsewhere", prefix="lake"),
+        "aggregates_source": AggregatesSource(dsn="postgresql://unused", bucket="dumps-elsewhere"),
+    }
     return dg.materialize([registry], resources=resources)
 
 
@@ -39,17 +47,19 @@ def test_sources_json_lists_every_declared_dataset_and_keeps_unknown_keys(store:
     assert (kept["bucket"], kept["prefix"]) == ("old-bucket", "p")  # as does a location a migration pointed elsewhere
     assert set(sources["activedata-perf"]) == {"description", "bucket", "prefix", "doclink", "metadata_prefix"}
     assert sources["activedata-perf"]["prefix"] == "lake/activedata/perf"
+    assert sources["activedata-perf"]["bucket"] == "lake-elsewhere"
     assert parse_schema(store.get_bytes(META, "aggregates-dumps/schema.json"), "x") == ["aggregate_type", "ds_nodash"]
     # Their buckets do not exist in this empty store: the check says which.
     check = result.get_asset_check_evaluations()[0]
     missing = {m["bucket"] for m in check.metadata["missing"].value}
-    assert not check.passed and missing >= {"ci-assets-lake", "old-bucket"}
+    assert not check.passed and missing >= {"lake-elsewhere", "old-bucket"}
 
 
 def test_the_reader_resolves_through_the_registry_and_filters_by_dimension(store: ObjectStoreResource) -> None:
     assert _materialize(store).success
     sources = parse_sources(store.get_bytes(META, SOURCES_JSON))
     bucket, prefix = sources["aggregates-dumps"]["bucket"], sources["aggregates-dumps"]["prefix"]
+    assert (bucket, prefix) == ("dumps-elsewhere", "aggregates/dumps")
     store.create_bucket(bucket)
     for aggregate_type, day in [("build_id", "20191201"), ("build_id", "20191202"), ("submission_date", "20191201")]:
         store.put(bucket, f"{prefix}/{aggregate_type}/{day}/toc.dat", b"x")
@@ -87,9 +97,10 @@ def test_a_schema_without_dimensions_is_refused(store: ObjectStoreResource) -> N
 
 
 def test_every_dataset_the_platform_stores_in_the_object_store_declares_its_source() -> None:
-    from ci_assets.definitions import defs
+    from ci_assets.definitions import asset_graph, asset_specs
 
-    specs = list(defs.resolve_all_asset_specs())
+    defs = asset_graph()
+    specs = asset_specs()
     lake = {
         key.to_user_string()
         for a in defs.assets

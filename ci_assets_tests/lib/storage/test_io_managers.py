@@ -11,7 +11,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager, S3ParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, S3ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.s3_store import S3ObjectStore
 from ci_assets_tests.lib.storage.io_harness import DAYS, DAYS_BY_TYPE, Harness, day_frame, sort
 
@@ -21,12 +22,16 @@ BACKENDS = ["local", "s3", "bigquery"]
 @pytest.fixture(params=BACKENDS)
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "local":
-        yield Harness(LocalParquetIOManager(root=str(tmp_path), bucket="lake", prefix="assets"))
+        yield Harness(
+            ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="assets")
+        )
     elif request.param == "s3":
         endpoint = request.getfixturevalue("moto_endpoint")
         bucket = f"lake-{uuid.uuid4().hex[:10]}"
         S3ObjectStore(endpoint_url=endpoint).create_bucket(bucket)
-        yield Harness(S3ParquetIOManager(bucket=bucket, prefix="lake", endpoint_url=endpoint))
+        yield Harness(
+            ParquetIOManager(store=S3ObjectStoreResource(endpoint_url=endpoint), bucket=bucket, prefix="lake")
+        )
     else:
         endpoint = request.getfixturevalue("bigquery_endpoint")
         dataset = f"ds_{uuid.uuid4().hex[:10]}"

@@ -9,7 +9,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager, S3ParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, S3ObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.s3_store import S3ObjectStore
 from ci_assets_tests.lib.storage.io_harness import DAYS, Harness, day_frame, sort
 
@@ -17,17 +18,21 @@ from ci_assets_tests.lib.storage.io_harness import DAYS, Harness, day_frame, sor
 @pytest.fixture(params=["local", "s3"])
 def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
     if request.param == "local":
-        yield Harness(LocalParquetIOManager(root=str(tmp_path), bucket="lake", prefix="assets"))
+        yield Harness(
+            ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="assets")
+        )
     else:
         endpoint = request.getfixturevalue("moto_endpoint")
         bucket = f"lake-{uuid.uuid4().hex[:10]}"
         S3ObjectStore(endpoint_url=endpoint).create_bucket(bucket)
-        yield Harness(S3ParquetIOManager(bucket=bucket, prefix="assets", endpoint_url=endpoint))
+        yield Harness(
+            ParquetIOManager(store=S3ObjectStoreResource(endpoint_url=endpoint), bucket=bucket, prefix="assets")
+        )
 
 
 def stored_keys(lake: Harness) -> list[str]:
     manager = lake.io_manager
-    return [o.key for o in manager.store().list(manager.bucket)]
+    return [o.key for o in manager.store.list(manager.bucket)]
 
 
 def test_one_hive_style_file_per_partition(lake: Harness) -> None:
@@ -109,7 +114,7 @@ def test_unpartitioned_assets_and_missing_partitions(lake: Harness) -> None:
 
 
 def test_duckdb_reads_the_local_lake_as_one_table(tmp_path: Path) -> None:
-    lake = Harness(LocalParquetIOManager(root=str(tmp_path), bucket="lake", prefix="assets"))
+    lake = Harness(ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="assets"))
     assert lake.materialize_range([lake.daily_asset()], "2024-01-01", "2024-01-03").success
     glob = tmp_path / "lake" / "assets" / lake.name / "**" / "*.parquet"
     rows = duckdb.sql(f"SELECT day, count(*) FROM read_parquet('{glob}') GROUP BY 1 ORDER BY 1").fetchall()

@@ -10,7 +10,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
-from ci_assets.lib.storage.parquet_io import LocalParquetIOManager
+from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
+from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.sql import BigQuerySqlRunner, DuckDBSqlRunner, UnknownTableError
 from ci_assets_tests.lib.storage.io_harness import DAYS
 
@@ -59,7 +60,10 @@ def materialize(asset: dg.AssetsDefinition, io_manager: object) -> None:
 
 def test_the_same_query_gives_the_same_rows_on_both_engines(tmp_path: Path, bigquery_endpoint: str) -> None:
     table = f"test-project.sql_{uuid.uuid4().hex[:8]}.worker_costs"
-    materialize(costs_asset(table), LocalParquetIOManager(root=str(tmp_path), bucket="lake", prefix="warehouse"))
+    materialize(
+        costs_asset(table),
+        ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="warehouse"),
+    )
     materialize(costs_asset(table), BigQueryIOManager(project="test-project", endpoint=bigquery_endpoint))
 
     local = DuckDBSqlRunner(warehouse_dir=str(tmp_path / "lake" / "warehouse")).query(QUERY.format(table=table), PARAMS)
