@@ -8,6 +8,7 @@ the environment when it is imported.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import dagster as dg
@@ -31,6 +32,13 @@ def is_listing_sensor(sensor: dg.SensorDefinition) -> bool:
 def _with_interval(sensor: dg.SensorDefinition, seconds: int) -> dg.SensorDefinition:
     # SensorDefinition.with_attributes cannot change the interval; this is its body with the interval replaced.
     job_name, job, jobs = resolve_jobs_from_targets_for_with_attributes(sensor, None)
+    with warnings.catch_warnings():
+        # The copy passes the sensor's own `owners` (None) on, which Dagster flags as a beta parameter.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return _copy(sensor, seconds, job_name, job, jobs)
+
+
+def _copy(sensor: dg.SensorDefinition, seconds: int, job_name: Any, job: Any, jobs: Any) -> dg.SensorDefinition:
     return dg.SensorDefinition.dagster_internal_init(
         name=sensor.name,
         evaluation_fn=sensor._raw_fn,

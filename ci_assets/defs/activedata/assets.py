@@ -12,6 +12,7 @@ from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import quarantine
+from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store import ObjectNotFoundError
@@ -19,7 +20,6 @@ from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
 GROUP = "activedata"
-OWNERS = ["team:data-platform"]
 QUARANTINE_SOURCE = "activedata"
 ARRIVAL_DAYS = dg.DailyPartitionsDefinition(start_date="2015-01-01", end_offset=1)
 SCHEMA = pl.Schema({"_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date, "record": pl.String})

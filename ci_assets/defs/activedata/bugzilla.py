@@ -9,7 +9,8 @@ re-run of their arrival day reads the bucket as it is now, and the table follows
 import dagster as dg
 import polars as pl
 
-from ci_assets.defs.activedata.assets import BUGZILLA_ASSET, GROUP, OWNERS
+from ci_assets.defs.activedata.assets import BUGZILLA_ASSET, GROUP
+from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 
 KEY = dg.AssetKey([GROUP, "bugzilla_snapshots"])

@@ -8,7 +8,8 @@ file may carry an older snapshot). Ties fall to the later arrival, then key, the
 import dagster as dg
 import polars as pl
 
-from ci_assets.defs.activedata.assets import BUCKET_ASSETS, GROUP, OWNERS
+from ci_assets.defs.activedata.assets import BUCKET_ASSETS, GROUP
+from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 
 TREEHERDER_BUCKET = "active-data-treeherder-normalized"

@@ -1,5 +1,5 @@
 """When the aggregates run by themselves: yesterday's dumps and Parquet every morning, the tables
-whenever their Parquet partition changes, and freshness checks on the two tables."""
+whenever their Parquet partition changes (their freshness policies are on the assets)."""
 
 import datetime as dt
 
@@ -8,15 +8,13 @@ import dagster as dg
 from ci_assets.defs.aggregates.dump_asset import DUMP_KEY
 from ci_assets.defs.aggregates.names import AGGREGATE_TYPES
 from ci_assets.defs.aggregates.parquet_asset import PARQUET_KEY
-from ci_assets.defs.aggregates.partitions import PARTITIONS, partition_key
-from ci_assets.defs.aggregates.tables import build_id_aggregates, submission_date_aggregates
+from ci_assets.defs.aggregates.partitions import partition_key
 
 TAGS = {"system": "aggregates"}
 
 aggregates_daily = dg.define_asset_job(
     "aggregates_daily",
     selection=dg.AssetSelection.assets(DUMP_KEY, PARQUET_KEY),
-    partitions_def=PARTITIONS,
     tags=TAGS,
     description="Dump and convert one day of both aggregate types.",
 )
@@ -34,11 +32,3 @@ def aggregates_daily_schedule(context: dg.ScheduleEvaluationContext) -> list[dg.
     return [
         dg.RunRequest(run_key=f"{day}|{t}", partition_key=partition_key(day, t), tags=TAGS) for t in AGGREGATE_TYPES
     ]
-
-
-freshness_checks = dg.build_last_update_freshness_checks(
-    assets=[build_id_aggregates, submission_date_aggregates], lower_bound_delta=dt.timedelta(hours=30)
-)
-freshness_sensor = dg.build_sensor_for_freshness_checks(
-    freshness_checks=freshness_checks, name="aggregates_freshness_checks"
-)

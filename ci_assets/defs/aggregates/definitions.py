@@ -5,8 +5,6 @@ import dagster as dg
 from ci_assets.defs.aggregates.automation import (
     aggregates_daily,
     aggregates_daily_schedule,
-    freshness_checks,
-    freshness_sensor,
 )
 from ci_assets.defs.aggregates.dump_asset import dump
 from ci_assets.defs.aggregates.parquet_asset import parquet
@@ -14,8 +12,6 @@ from ci_assets.defs.aggregates.tables import build_id_aggregates, submission_dat
 
 defs = dg.Definitions(
     assets=[dump, parquet, build_id_aggregates, submission_date_aggregates],
-    asset_checks=freshness_checks,
     jobs=[aggregates_daily],
     schedules=[aggregates_daily_schedule],
-    sensors=[freshness_sensor],
 )

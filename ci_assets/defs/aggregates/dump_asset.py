@@ -17,12 +17,12 @@ from ci_assets.defs.aggregates.dump_split import split_dump
 from ci_assets.defs.aggregates.names import dump_pattern
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.settings import AggregatesSource
+from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import rooted_source
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 GROUP = "aggregates"
-OWNERS = ["team:data-platform"]
 DUMP_KEY = dg.AssetKey(["aggregates", "dump"])
 BATCH_DAYS = 31
 MAX_LISTED = 400

@@ -12,12 +12,13 @@ import polars as pl
 
 from ci_assets.defs.aggregates import dump_store
 from ci_assets.defs.aggregates.convert import Conversion, convert, empty_frame
-from ci_assets.defs.aggregates.dump_asset import DUMP_KEY, GROUP, OWNERS
+from ci_assets.defs.aggregates.dump_asset import DUMP_KEY, GROUP
 from ci_assets.defs.aggregates.dump_plan import plan_dump
 from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.lib import quarantine
+from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource

@@ -18,13 +18,8 @@ TABLE_PARTITIONS = {
 }
 
 
-def table_mapping(aggregate_type: str) -> dg.MultiPartitionMapping:
-    return dg.MultiPartitionMapping(
-        {
-            "day": dg.DimensionPartitionMapping("day", dg.IdentityPartitionMapping()),
-            "type": dg.DimensionPartitionMapping("type", dg.StaticPartitionMapping({aggregate_type: aggregate_type})),
-        }
-    )
+# A table partition's key ("2019-12-01|build_id") is the key of the Parquet partition it loads.
+TABLE_MAPPING = dg.IdentityPartitionMapping()
 
 
 def split_key(partition_key: str) -> tuple[dt.date, str]:

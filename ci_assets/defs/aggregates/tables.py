@@ -9,10 +9,11 @@ Parquet in the local lake otherwise, which DuckDB queries under the same table n
 import dagster as dg
 import polars as pl
 
-from ci_assets.defs.aggregates.dump_asset import GROUP, OWNERS
+from ci_assets.defs.aggregates.dump_asset import GROUP
 from ci_assets.defs.aggregates.parquet_asset import PARQUET_KEY
-from ci_assets.defs.aggregates.partitions import TABLE_PARTITIONS, split_key, table_mapping
+from ci_assets.defs.aggregates.partitions import TABLE_MAPPING, TABLE_PARTITIONS, split_key
 from ci_assets.defs.aggregates.rows import FIELDS
+from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 
 DATASET = "moz-fx-data-shared-prod.dev_telemetry_derived"
 CLUSTERING = {
@@ -28,12 +29,13 @@ def table_asset(aggregate_type: str) -> dg.AssetsDefinition:
         key=["aggregates", name],
         group_name=GROUP,
         owners=OWNERS,
+        freshness_policy=FRESH_DAILY,
         kinds={"bigquery"},
         partitions_def=TABLE_PARTITIONS[aggregate_type],
         backfill_policy=dg.BackfillPolicy.single_run(),
         # A table day follows its Parquet partition (declarative automation's sensor).
         automation_condition=dg.AutomationCondition.eager(),
-        ins={"rows": dg.AssetIn(key=PARQUET_KEY, partition_mapping=table_mapping(aggregate_type))},
+        ins={"rows": dg.AssetIn(key=PARQUET_KEY, partition_mapping=TABLE_MAPPING)},
         io_manager_key="warehouse_io_manager",
         metadata={
             "table": f"{DATASET}.{name}",

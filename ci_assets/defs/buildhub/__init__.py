@@ -1,7 +1,5 @@
 """Buildhub (seed 003): buildhub.json keys in S3 become validated, deduplicated builds in PostgreSQL."""
 
-import datetime as dt
-
 import dagster as dg
 
 from ci_assets.defs.buildhub.assets import build, builds, ingest_job
@@ -10,17 +8,11 @@ from ci_assets.defs.buildhub.kinto import kinto_migration_job
 from ci_assets.defs.buildhub.sensors import new_keys_sensor, sqs_sensor
 from ci_assets.defs.buildhub.warehouse import builds_table
 
-freshness_checks = dg.build_last_update_freshness_checks(
-    assets=[builds_table], lower_bound_delta=dt.timedelta(hours=30)
-)
-
 defs = dg.Definitions(
     assets=[builds, build, builds_table],
-    asset_checks=freshness_checks,
     jobs=[ingest_job, backfill_job, kinto_migration_job],
     sensors=[
         new_keys_sensor,
         sqs_sensor,
-        dg.build_sensor_for_freshness_checks(freshness_checks=freshness_checks, name="buildhub_freshness_checks"),
     ],
 )

@@ -11,6 +11,7 @@ from ci_assets.defs.buildhub.partitions import BUILD_IDS, UPLOAD_DAYS
 from ci_assets.defs.buildhub.sensors import INGEST_JOB, METRICS_NAMESPACE
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib import quarantine
+from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.storage.frames import markdown_table
@@ -18,7 +19,6 @@ from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
 GROUP = "buildhub"
-OWNERS = ["team:ci-assets"]
 BUILDS = dg.AssetKey(["buildhub", "builds"])
 VALID_CHECK = "no_invalid_buildhub_json"
 
@@ -150,4 +150,4 @@ def build(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.O
     )
 
 
-ingest_job = dg.define_asset_job(INGEST_JOB, selection=[BUILDS], partitions_def=UPLOAD_DAYS)
+ingest_job = dg.define_asset_job(INGEST_JOB, selection=[BUILDS])

@@ -9,8 +9,9 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.buildhub import store
-from ci_assets.defs.buildhub.assets import BUILDS, GROUP, OWNERS
+from ci_assets.defs.buildhub.assets import BUILDS, GROUP
 from ci_assets.defs.buildhub.documents import SCHEMA_DIR
+from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.storage.postgres import PostgresResource
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
@@ -65,6 +66,7 @@ def builds_frame(documents: list[dict[str, Any]]) -> pl.DataFrame:
     key=["buildhub", "builds_table"],
     group_name=GROUP,
     owners=OWNERS,
+    freshness_policy=FRESH_DAILY,
     kinds={"postgres", "bigquery"},
     deps=[dg.AssetDep(BUILDS, partition_mapping=dg.AllPartitionMapping())],
     io_manager_key="warehouse_io_manager",

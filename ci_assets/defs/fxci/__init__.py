@@ -4,8 +4,6 @@ import dagster as dg
 
 from ci_assets.defs.fxci.assets import pulse_tables
 from ci_assets.defs.fxci.automation import (
-    freshness_checks,
-    freshness_sensor,
     fxci_pulse,
     fxci_pulse_schedule,
     fxci_workers_daily,
@@ -16,8 +14,6 @@ from ci_assets.defs.fxci.worker_metrics import worker_metrics_v1
 
 defs = dg.Definitions(
     assets=[pulse_tables, worker_metrics_v1, worker_costs_v1, *billing_sources],
-    asset_checks=freshness_checks,
     jobs=[fxci_pulse, fxci_workers_daily],
     schedules=[fxci_pulse_schedule, fxci_workers_daily_schedule],
-    sensors=[freshness_sensor],
 )

@@ -8,12 +8,12 @@ import polars as pl
 from ci_assets.defs.fxci import schemas
 from ci_assets.defs.fxci.drain import drain
 from ci_assets.lib import quarantine
+from ci_assets.lib.conventions import FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.writes import load_partition, store_partition
 
 GROUP = "fxci"
-OWNERS = ["team:ci-assets"]
 PROJECT = "moz-fx-data-shared-prod.fxci_derived"
 DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1)
 PRIMARY_KEYS = {
@@ -51,6 +51,7 @@ def table_spec(table: str, description: str) -> dg.AssetSpec:
         key=["fxci", table],
         group_name=GROUP,
         owners=OWNERS,
+        freshness_policy=FRESH_HOURLY,
         kinds={"bigquery", "rabbitmq"},
         partitions_def=DAYS,
         description=description,
@@ -74,8 +75,11 @@ def unique_check(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(UNIQUE_CHECK, asset=asset_key, description=f"({key}) is unique in the partition.")
 
 
-def uniqueness_result(asset_key: dg.AssetKey, stored: pl.DataFrame) -> dg.AssetCheckResult:
-    key = PRIMARY_KEYS[asset_key.path[-1]]
+def uniqueness_result(
+    asset_key: dg.AssetKey, stored: pl.DataFrame, partition_column: str | None = None
+) -> dg.AssetCheckResult:
+    """The primary key is unique within each partition (`partition_column` splits a range's rows)."""
+    key = [*PRIMARY_KEYS[asset_key.path[-1]], *([partition_column] if partition_column else [])]
     duplicates = stored.height - stored.select(key).unique().height if stored.height else 0
     return dg.AssetCheckResult(
         asset_key=asset_key,

@@ -1,23 +1,20 @@
 """When the fxci tables run by themselves: the pulse drain every 15 minutes into today's
-partition, yesterday's worker metrics and costs every morning, and freshness checks."""
+partition, yesterday's worker metrics and costs every morning (their freshness policies are on the assets)."""
 
 import datetime as dt
 
 import dagster as dg
 
-from ci_assets.defs.fxci.assets import DAYS, TASK_RUNS, TASKS
+from ci_assets.defs.fxci.assets import TASK_RUNS, TASKS
 from ci_assets.defs.fxci.worker_costs import KEY as WORKER_COSTS
 from ci_assets.defs.fxci.worker_metrics import KEY as WORKER_METRICS
 
 TAGS = {"system": "fxci"}
 
-fxci_pulse = dg.define_asset_job(
-    "fxci_pulse", selection=dg.AssetSelection.assets(TASKS.key, TASK_RUNS.key), partitions_def=DAYS, tags=TAGS
-)
+fxci_pulse = dg.define_asset_job("fxci_pulse", selection=dg.AssetSelection.assets(TASKS.key, TASK_RUNS.key), tags=TAGS)
 fxci_workers_daily = dg.define_asset_job(
     "fxci_workers_daily",
     selection=dg.AssetSelection.assets(WORKER_METRICS, WORKER_COSTS),
-    partitions_def=DAYS,
     tags=TAGS,
 )
 
@@ -36,12 +33,3 @@ def fxci_workers_daily_schedule(context: dg.ScheduleEvaluationContext) -> dg.Run
     """Yesterday's (UTC) uptime and costs, once the billing export has caught up."""
     day = context.scheduled_execution_time.astimezone(dt.UTC).date() - dt.timedelta(days=1)
     return dg.RunRequest(run_key=day.isoformat(), partition_key=day.isoformat(), tags=TAGS)
-
-
-freshness_checks = [
-    *dg.build_last_update_freshness_checks(assets=[TASKS.key, TASK_RUNS.key], lower_bound_delta=dt.timedelta(hours=1)),
-    *dg.build_last_update_freshness_checks(
-        assets=[WORKER_METRICS, WORKER_COSTS], lower_bound_delta=dt.timedelta(hours=30)
-    ),
-]
-freshness_sensor = dg.build_sensor_for_freshness_checks(freshness_checks=freshness_checks, name="fxci_freshness_checks")

@@ -11,7 +11,8 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, table_metadata, unique_check, uniqueness_result
+from ci_assets.defs.fxci.assets import DAYS, GROUP, table_metadata, unique_check, uniqueness_result
+from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.storage.sql import SqlRunner
 
 QUERY = (Path(__file__).parent / "sql" / "worker_costs_v1.sql").read_text()
@@ -51,17 +52,22 @@ KEY = dg.AssetKey(["fxci", "worker_costs_v1"])
     check_specs=[unique_check(KEY)],
     group_name=GROUP,
     owners=OWNERS,
+    freshness_policy=FRESH_DAILY,
     kinds={"bigquery", "sql"},
     partitions_def=DAYS,
+    # A range is one run asking for each day in turn, as worker_metrics_v1 does (they run together).
+    backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[spec.key for spec in billing_sources],
     io_manager_key="warehouse_io_manager",
     metadata=table_metadata("worker_costs_v1", "usage_start_date"),
     description="Each worker instance's total cost on the day: GCP (credits included) and Azure VMs.",
 )
 def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):
-    day = dt.date.fromisoformat(context.partition_key)
-    frame = sql.query(worker_costs_query(), {"submission_date": day})
     schema = schemas.polars_schema("worker_costs_v1")
-    frame = frame.select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+    frames = []
+    for key in context.partition_keys:
+        day = sql.query(worker_costs_query(), {"submission_date": dt.date.fromisoformat(key)})
+        frames.append(day.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]))
+    frame = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
     yield dg.Output(frame)
-    yield uniqueness_result(KEY, frame)
+    yield uniqueness_result(KEY, frame, "usage_start_date")

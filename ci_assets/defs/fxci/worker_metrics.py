@@ -15,7 +15,8 @@ import polars as pl
 from pydantic import PrivateAttr
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, OWNERS, table_metadata, unique_check, uniqueness_result
+from ci_assets.defs.fxci.assets import DAYS, GROUP, table_metadata, unique_check, uniqueness_result
+from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.lazy import lazy
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
@@ -122,6 +123,7 @@ KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
     check_specs=[unique_check(KEY)],
     group_name=GROUP,
     owners=OWNERS,
+    freshness_policy=FRESH_DAILY,
     kinds={"bigquery", "gcp"},
     partitions_def=DAYS,
     # A month's backfill is one run asking for each day in turn; the IO manager stores each day
@@ -153,4 +155,4 @@ def worker_metrics_v1(
         "projects": sorted(set(frame["project"].to_list())),
     }
     yield dg.Output(frame, metadata=metadata)
-    yield uniqueness_result(KEY, frame)
+    yield uniqueness_result(KEY, frame, "submission_date")

@@ -15,12 +15,12 @@ from ci_assets.defs.sources.registry import (
     schema_document,
     schema_path,
 )
+from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store import BucketNotFoundError, InvalidKeyError, ObjectNotFoundError, ObjectStore
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 GROUP = "sources"
-OWNERS = ["team:data-platform"]
 SOURCES_KEY = dg.AssetKey([GROUP, "sources_json"])
 SCHEMAS_KEY = dg.AssetKey([GROUP, "schema_json"])
 

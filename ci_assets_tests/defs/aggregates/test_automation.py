@@ -26,13 +26,11 @@ def test_the_morning_schedule_asks_for_yesterday_of_both_types_tagged_with_the_s
     assert all(r.tags["system"] == "aggregates" for r in requests)
 
 
-def test_tables_follow_their_parquet_and_are_checked_for_freshness() -> None:
+def test_tables_follow_their_parquet_and_have_a_freshness_policy() -> None:
     graph = defs.resolve_asset_graph()
     for table in (build_id_aggregates, submission_date_aggregates):
         assert graph.get(table.key).automation_condition is not None
-        checks = {k.name for k in graph.asset_check_keys if k.asset_key == table.key}
-        assert any("freshness" in name for name in checks), checks
-    assert defs.resolve_sensor_def("aggregates_freshness_checks") is not None
+        assert graph.get(table.key).freshness_policy.fail_window.to_timedelta() == dt.timedelta(hours=30)
 
 
 @pytest.mark.parametrize(("environment", "backfill", "per_system"), [("local", 2, 2), ("cloud", 8, 6)])

@@ -24,9 +24,11 @@ def test_the_drain_goes_into_today_and_the_workers_tables_into_yesterday() -> No
     assert drain.tags["system"] == workers.tags["system"] == "fxci"
 
 
-def test_every_fxci_table_has_a_freshness_check() -> None:
+def test_every_fxci_table_has_a_freshness_policy() -> None:
     graph = defs.resolve_asset_graph()
-    for table in ("tasks_v2", "task_runs_v1", "worker_metrics_v1", "worker_costs_v1"):
-        key = dg.AssetKey(["fxci", table])
-        assert any("freshness" in k.name for k in graph.asset_check_keys if k.asset_key == key), table
-    assert defs.resolve_sensor_def("fxci_freshness_checks") is not None
+    windows = {
+        table: graph.get(dg.AssetKey(["fxci", table])).freshness_policy.fail_window.to_timedelta()
+        for table in ("tasks_v2", "task_runs_v1", "worker_metrics_v1", "worker_costs_v1")
+    }
+    hour, day = dt.timedelta(hours=1), dt.timedelta(hours=30)
+    assert windows == {"tasks_v2": hour, "task_runs_v1": hour, "worker_metrics_v1": day, "worker_costs_v1": day}
