@@ -51,6 +51,15 @@ def no_server_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     assert not left, "servers left running by the tests:\n" + "\n".join(left)
 
 
+@pytest.fixture(autouse=True)
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Transient failures are retried as in production, but 10 ms apart instead of 10 s: the tests
+    check that retries happen and are bounded, not how long the pauses are."""
+    from ci_assets.lib import retries
+
+    monkeypatch.setattr(retries, "BASE_SECONDS", 0.01)
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn() -> Iterator[str]:
     """A fresh database on the machine's PostgreSQL, dropped at the end of the session."""

@@ -8,9 +8,10 @@ times, waiting base x 2^n seconds, so a run never loops forever.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dagster as dg
@@ -53,12 +54,50 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def transient_retries(max_retries: int = 3, base_seconds: float = 10.0) -> Callable[[Callable], Callable]:
+MAX_RETRIES = 3
+BASE_SECONDS = 10.0
+# Set on every function the policy wraps, so a test can hold each storage-facing step to it.
+MARK = "_ci_assets_transient_retries"
+
+
+def retry_request(context: Any, max_retries: int = MAX_RETRIES, base_seconds: float | None = None) -> dg.RetryRequested:
+    """The policy's answer to a transient failure: try the step again, waiting base x 2^n seconds."""
+    base = BASE_SECONDS if base_seconds is None else base_seconds  # read when asked: tests shorten it
+    wait = min(600.0, base * 2 ** _attempt(context))
+    return dg.RetryRequested(max_retries=max_retries, seconds_to_wait=wait)
+
+
+def _attempt(context: Any) -> int:
+    """How many times the step ran before (an asset's context, or an IO manager's through its step)."""
+    number = getattr(context, "retry_number", None)
+    if number is None:
+        try:
+            number = context.step_context.previous_attempt_count
+        except Exception:  # noqa: BLE001 - a context built outside a run has no step
+            number = 0
+    return int(number or 0)
+
+
+@contextlib.contextmanager
+def transient_failures_retried(context: Any, base_seconds: float | None = None) -> Iterator[None]:
+    """The same policy around code that is not an asset's body (an IO manager's write or read)."""
+    try:
+        yield
+    except dg.RetryRequested:
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise retry_request(context, base_seconds=base_seconds) from exc
+        raise
+
+
+def transient_retries(
+    max_retries: int = MAX_RETRIES, base_seconds: float | None = None
+) -> Callable[[Callable], Callable]:
     """Decorate an asset or op function (plain or generator) whose first argument is its context."""
 
     def request(context: Any, exc: BaseException) -> dg.RetryRequested:
-        wait = min(600.0, base_seconds * 2 ** getattr(context, "retry_number", 0))
-        return dg.RetryRequested(max_retries=max_retries, seconds_to_wait=wait)
+        return retry_request(context, max_retries, base_seconds)
 
     def decorate(fn: Callable) -> Callable:
         if inspect.isgeneratorfunction(fn):
@@ -72,6 +111,7 @@ def transient_retries(max_retries: int = 3, base_seconds: float = 10.0) -> Calla
                         raise request(context, exc) from exc
                     raise
 
+            setattr(generator, MARK, True)
             return generator
 
         @functools.wraps(fn)
@@ -83,6 +123,7 @@ def transient_retries(max_retries: int = 3, base_seconds: float = 10.0) -> Calla
                     raise request(context, exc) from exc
                 raise
 
+        setattr(plain, MARK, True)
         return plain
 
     return decorate

@@ -14,6 +14,7 @@ from ci_assets.lib import quarantine
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.metrics import MetricsRecorder
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.frames import markdown_table
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -38,6 +39,7 @@ class IngestConfig(dg.Config):
     metadata={"postgres_table": f"{store.SCHEMA}.main_build", "bucket": "net-mozaws-prod-delivery-firefox"},
     description="Validated, deduplicated builds from the buildhub.json keys uploaded on the day.",
 )
+@transient_retries()
 def builds(
     context: dg.AssetExecutionContext,
     config: IngestConfig,
@@ -117,6 +119,7 @@ BUILD_COLUMNS = {
     },
     description="One build id across its platforms and locales, for inspecting or recomputing a single build.",
 )
+@transient_retries()
 def build(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.Output[pl.DataFrame]:
     with postgres.connect() as conn:
         found = store.builds_with_id(conn, context.partition_key)

@@ -13,6 +13,7 @@ from ci_assets.defs.buildhub.ingest import IngestReport, ingest_keys
 from ci_assets.defs.buildhub.sensors import METRICS_NAMESPACE
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib.metrics import MetricsRecorder
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
@@ -23,6 +24,7 @@ class BackfillConfig(dg.Config):
 
 
 @dg.op(description="List every key under the prefix; download only keys whose ETag the cache has not seen.")
+@transient_retries()
 def backfill_bucket(
     context: dg.OpExecutionContext,
     config: BackfillConfig,

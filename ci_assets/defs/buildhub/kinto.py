@@ -22,6 +22,7 @@ from ci_assets.defs.buildhub.documents import Invalid, parse_document
 from ci_assets.defs.buildhub.sensors import METRICS_NAMESPACE
 from ci_assets.lib import quarantine
 from ci_assets.lib.metrics import MetricsRecorder
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.postgres import PostgresResource
 
 RECORDS_PATH = "/buckets/build-hub/collections/releases/records"
@@ -63,6 +64,7 @@ def pages(config: KintoConfig, session: requests.Session) -> Iterator[list[dict[
 
 
 @dg.op(description="Insert the Kinto records that are new; re-run until kinto_inserted is zero.")
+@transient_retries()
 def migrate_from_kinto(
     context: dg.OpExecutionContext, config: KintoConfig, postgres: PostgresResource
 ) -> dg.Output[None]:

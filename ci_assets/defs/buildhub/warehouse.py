@@ -12,6 +12,7 @@ from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.assets import BUILDS, GROUP
 from ci_assets.defs.buildhub.documents import SCHEMA_DIR
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.postgres import PostgresResource
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
@@ -75,7 +76,8 @@ def builds_frame(documents: list[dict[str, Any]]) -> pl.DataFrame:
     automation_condition=dg.AutomationCondition.on_cron("0 8 * * *", cron_timezone="UTC"),
     description="Every stored build as one warehouse row (Buildhub2's BigQuery schema), rebuilt whole.",
 )
-def builds_table(postgres: PostgresResource) -> pl.DataFrame:
+@transient_retries()
+def builds_table(context: dg.AssetExecutionContext, postgres: PostgresResource) -> pl.DataFrame:
     with postgres.connect() as conn:
         store.ensure_schema(conn)
         documents = [r[0] for r in conn.execute(f"SELECT build FROM {store.SCHEMA}.main_build ORDER BY id")]

@@ -10,6 +10,7 @@ from ci_assets.defs.fxci.drain import drain
 from ci_assets.lib import quarantine
 from ci_assets.lib.conventions import FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.writes import load_partition, store_partition
 
@@ -96,6 +97,7 @@ def uniqueness_result(
     required_resource_keys={"warehouse_io_manager", "pulse", "postgres"},
     description="Drains the three Taskcluster queues; rows are stored before any message is acked.",
 )
+@transient_retries()
 def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
     day = dt.date.fromisoformat(context.partition_key)
     # The warehouse IO manager is used directly (the rows must be stored before the ack), and

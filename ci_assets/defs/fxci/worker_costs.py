@@ -13,6 +13,7 @@ import polars as pl
 from ci_assets.defs.fxci import schemas
 from ci_assets.defs.fxci.assets import DAYS, GROUP, table_metadata, unique_check, uniqueness_result
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.sql import SqlRunner
 
 QUERY = (Path(__file__).parent / "sql" / "worker_costs_v1.sql").read_text()
@@ -62,6 +63,7 @@ KEY = dg.AssetKey(["fxci", "worker_costs_v1"])
     metadata=table_metadata("worker_costs_v1", "usage_start_date"),
     description="Each worker instance's total cost on the day: GCP (credits included) and Azure VMs.",
 )
+@transient_retries()
 def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):
     schema = schemas.polars_schema("worker_costs_v1")
     frames = []

@@ -18,6 +18,7 @@ from ci_assets.defs.fxci import schemas
 from ci_assets.defs.fxci.assets import DAYS, GROUP, table_metadata, unique_check, uniqueness_result
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.lazy import lazy
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 # Only the cloud path talks to Cloud Monitoring: its client is imported on first use.
@@ -133,6 +134,7 @@ KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
     metadata=table_metadata("worker_metrics_v1", "submission_date"),
     description="Each worker instance's uptime on the day (Cloud Monitoring), for the two worker projects.",
 )
+@transient_retries()
 def worker_metrics_v1(
     context: dg.AssetExecutionContext, uptime_source: UptimeSource, object_store: ObjectStoreResource
 ):

@@ -7,6 +7,7 @@ import dagster as dg
 
 from ci_assets.defs.sources import migration, routing
 from ci_assets.defs.sources.assets import RegistrySettings
+from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 
@@ -23,14 +24,19 @@ def _plan(data: dict) -> migration.Plan:
 
 
 @dg.op(description="1. Reserve the new prefix; refused if it holds data or another source reserved it.")
+@transient_retries()
 def reserve_prefix(
-    config: MigrationConfig, object_store: ObjectStoreResource, registry_settings: RegistrySettings
+    context: dg.OpExecutionContext,
+    config: MigrationConfig,
+    object_store: ObjectStoreResource,
+    registry_settings: RegistrySettings,
 ) -> dict:
     plan = migration.reserve(object_store, registry_settings.metadata_bucket, config.source, config.new_prefix)
     return {**dataclasses.asdict(plan), "grace_seconds": config.grace_seconds}
 
 
 @dg.op(description="2. Copy the history, partition folder by partition folder, to the new prefix.")
+@transient_retries()
 def backfill_history(context: dg.OpExecutionContext, plan: dict, object_store: ObjectStoreResource) -> dict:
     copied = migration.copy_missing(object_store, _plan(plan))
     context.add_output_metadata(_copy_metadata(copied))
@@ -43,13 +49,17 @@ def _copy_metadata(copied: dict[str, int]) -> dict:
 
 
 @dg.op(description="3. Cut the live writer over: from now on it writes the new prefix (and the old, until step 5).")
-def cut_over(plan: dict, object_store: ObjectStoreResource, registry_settings: RegistrySettings) -> dict:
+@transient_retries()
+def cut_over(
+    context: dg.OpExecutionContext, plan: dict, object_store: ObjectStoreResource, registry_settings: RegistrySettings
+) -> dict:
     p = _plan(plan)
     routing.set_writer_targets(object_store, registry_settings.metadata_bucket, p.source, [p.old, p.new])
     return plan
 
 
 @dg.op(description="4. Fill the gap: what was written between the backfill and the cut-over.")
+@transient_retries()
 def fill_gap(context: dg.OpExecutionContext, plan: dict, object_store: ObjectStoreResource) -> dict:
     # A writer that read its targets just before the cut-over may still be writing the old
     # location only: let such writes land before the gap is listed.
@@ -60,19 +70,26 @@ def fill_gap(context: dg.OpExecutionContext, plan: dict, object_store: ObjectSto
 
 
 @dg.op(description="Verify: same partitions, record counts and _id sets; a failure stops before the repoint.")
+@transient_retries()
 def verify_complete(context: dg.OpExecutionContext, plan: dict, object_store: ObjectStoreResource) -> dict:
     context.add_output_metadata(migration.verify(object_store, _plan(plan)))
     return plan
 
 
 @dg.op(description="5. Repoint sources.json at the new location; readers follow on their next resolution.")
-def repoint_registry(plan: dict, object_store: ObjectStoreResource, registry_settings: RegistrySettings) -> dict:
+@transient_retries()
+def repoint_registry(
+    context: dg.OpExecutionContext, plan: dict, object_store: ObjectStoreResource, registry_settings: RegistrySettings
+) -> dict:
     migration.repoint(object_store, registry_settings.metadata_bucket, _plan(plan))
     return plan
 
 
 @dg.op(description="After a grace period, the writer stops writing the old location.")
-def finish_cut_over(plan: dict, object_store: ObjectStoreResource, registry_settings: RegistrySettings) -> None:
+@transient_retries()
+def finish_cut_over(
+    context: dg.OpExecutionContext, plan: dict, object_store: ObjectStoreResource, registry_settings: RegistrySettings
+) -> None:
     time.sleep(plan["grace_seconds"])
     p = _plan(plan)
     routing.set_writer_targets(object_store, registry_settings.metadata_bucket, p.source, [p.new])

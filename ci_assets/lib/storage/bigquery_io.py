@@ -23,6 +23,7 @@ from google.api_core.exceptions import GoogleAPICallError, NotFound
 from pydantic import PrivateAttr
 
 from ci_assets.lib.lazy import lazy
+from ci_assets.lib.retries import transient_failures_retried
 from ci_assets.lib.storage.bigquery_tables import (
     make_client,
     quoted,
@@ -51,6 +52,8 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
     location: str | None = None
     # An emulator's URL (tests); None talks to Google with application default credentials.
     endpoint: str | None = None
+    # A transient failure (a 5xx, 429, a dropped connection) retries the step after this many seconds, doubling.
+    retry_wait_seconds: float | None = None  # None: the platform's policy (lib/retries.py)
 
     _client: Any = PrivateAttr(default=None)  # a bigquery.Client once asked for
 
@@ -64,6 +67,14 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
 
     # -- writing ------------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        with transient_failures_retried(context, self.retry_wait_seconds):
+            self._handle_output(context, obj)
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+        with transient_failures_retried(context, self.retry_wait_seconds):
+            return self._load_input(context)
+
+    def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         streamed = streamed_output(context, obj)
         if streamed is not None:
             self._load_streamed(context, streamed)
@@ -190,7 +201,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
             self.client().update_table(staged, ["expires"])
 
     # -- reading ------------------------------------------------------------------
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+    def _load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         upstream = context.upstream_output
         metadata = (upstream.definition_metadata if upstream else None) or {}
         table = self.table_for(context.asset_key, metadata)

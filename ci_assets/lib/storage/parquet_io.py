@@ -16,6 +16,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
+from ci_assets.lib.retries import transient_failures_retried
 from ci_assets.lib.storage.bigquery_tables import table_id
 from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary_key, upsert
 from ci_assets.lib.storage.object_store import BucketNotFoundError
@@ -41,6 +42,8 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     # manager names it), so the SQL runner finds it by table name. None: by asset key.
     table_namespace: str | None = None
     write_threads: int = 4
+    # A transient storage failure retries the step after this many seconds, doubling each time.
+    retry_wait_seconds: float | None = None  # None: the platform's policy (lib/retries.py)
 
     # -- layout ---------------------------------------------------------------
     def asset_dir(self, asset_key: dg.AssetKey, metadata: Mapping[str, Any]) -> str:
@@ -81,6 +84,14 @@ class ParquetIOManager(dg.ConfigurableIOManager):
 
     # -- Dagster hooks ----------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
+        with transient_failures_retried(context, self.retry_wait_seconds):
+            self._handle_output(context, obj)
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+        with transient_failures_retried(context, self.retry_wait_seconds):
+            return self._load_input(context)
+
+    def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
         streamed = streamed_output(context, obj)
         if streamed is not None:
             self._store_streamed(context, streamed)
@@ -125,7 +136,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         location = self.store.uri(self.bucket, self.asset_dir(context.asset_key, metadata))
         context.add_output_metadata(output_metadata(schema, rows, 0, location))
 
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+    def _load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
         upstream = context.upstream_output
         metadata = (upstream.definition_metadata if upstream else None) or {}
         lazy = context.dagster_type.typing_type is pl.LazyFrame

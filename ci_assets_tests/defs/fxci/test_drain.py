@@ -134,7 +134,8 @@ def test_a_crash_between_write_and_ack_redelivers_without_duplicates(
     broker.publish("task-completed", run0)
 
     def crash(self: Drained) -> None:
-        raise ConnectionResetError("killed between the write and the ack")
+        # A process killed here is no transient failure to retry within the run: the run just ends.
+        raise RuntimeError("killed between the write and the ack")
 
     monkeypatch.setattr(Drained, "ack", crash)
     assert not broker.run().success
@@ -225,10 +226,18 @@ def test_the_broker_going_away_mid_drain_loses_nothing(broker: Broker, monkeypat
         return real_get(self, *args, **kwargs)
 
     monkeypatch.setattr(kombu.Queue, "get", flaky_get)
+    # A dropped connection is transient: the step goes again, and the second attempt drains it all.
+    result = broker.run()
+    assert result.success
+    retried = [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert len(retried) == 1 and "broker went away" in str(retried[0].event_specific_data.error)
+    assert broker.rows("task_runs_v1").height == 10  # each message once: nothing was acked before the failure
+
+    # The broker stays away: bounded retries, then the run fails, and nothing is stored or acked.
+    monkeypatch.setattr(kombu.Queue, "get", lambda *a, **k: (_ for _ in ()).throw(ConnectionResetError("gone")))
+    broker.publish("task-exception", example("task-exception-run1"))
     failed = broker.run()
     assert not failed.success
-    assert "broker went away" in str(failed.get_step_failure_events()[0].event_specific_data.error)
+    assert len([e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 3
     monkeypatch.undo()
-    assert broker.rows("task_runs_v1").height == 0  # nothing was stored, so nothing was acked
-    rerun = broker.run()
-    assert rerun.success and broker.rows("task_runs_v1").height == 10
+    assert broker.run().success and broker.rows("task_runs_v1").height == 11
