@@ -11,7 +11,7 @@ from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, sh
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import ActiveDataSettings
-from ci_assets.lib import quarantine
+from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
@@ -25,7 +25,7 @@ ARRIVAL_DAYS = dg.DailyPartitionsDefinition(start_date="2015-01-01", end_offset=
 SCHEMA = pl.Schema({"_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date, "record": pl.String})
 CHECKS = {
     "id_starts_with_file_key": "Every record's `_id` starts with its file's key.",
-    "id_unique_in_partition": "No `_id` appears twice among the records that arrived on the day.",
+    "id_unique_in_partition": "No `_id` arrived twice on the day (a repeat is stored once and counted as duplicate).",
 }
 SAMPLE = 20
 
@@ -85,7 +85,10 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
             "partition_expr": "arrival_day",
             "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in SCHEMA.items()]),
         },
-        check_specs=[dg.AssetCheckSpec(name, asset=asset_key, description=d) for name, d in CHECKS.items()],
+        check_specs=[
+            reconciliation.check_spec(asset_key),
+            *(dg.AssetCheckSpec(name, asset=asset_key, description=d) for name, d in CHECKS.items()),
+        ],
         description=_description(bucket),
     )
     @transient_retries()
@@ -121,22 +124,25 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
                 quarantine.Rejected(f"s3://{source}/{key}#L{b.line}", b.reason, b.raw, {"line": b.line}, str(day))
                 for b in found.bad
             ]
-        frame = pl.DataFrame(columns, schema=SCHEMA)
+        records = pl.DataFrame(columns, schema=SCHEMA)
         with postgres.connect() as conn:
             quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
-        duplicates = frame.filter(pl.col("_id").is_duplicated().over("arrival_day"))
+        # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
+        # check below still names every repeat, since the source should not send them.
+        repeats = records.filter(pl.col("_id").is_duplicated().over("arrival_day"))
+        frame = records.unique(subset=["arrival_day", "_id"], keep="first", maintain_order=True)
         foreign_rows = pl.DataFrame(foreign, schema={"_id": pl.String, "key": pl.String})
-        yield dg.Output(
-            frame,
-            metadata={
-                "files": len(keys),
-                "received": frame.height + len(rejected),
-                "accepted": frame.height,
-                "duplicate": duplicates.height,
-                "rejected": len(rejected),
-                "ignored": gone,
-            },
+        # A record is one input; a file that could not be read (gone, or a key that breaks the
+        # convention) counts once.
+        tally = reconciliation.Tally(
+            received=records.height + len(rejected) + gone,
+            accepted=frame.height,
+            duplicate=records.height - frame.height,
+            rejected=len(rejected),
+            ignored=gone,
         )
+        yield dg.Output(frame, metadata=reconciliation.metadata(tally, {"files": len(keys), "files_gone": gone}))
+        yield reconciliation.check_result(asset_key, tally)
         yield dg.AssetCheckResult(
             check_name="id_starts_with_file_key",
             passed=foreign_rows.is_empty(),
@@ -147,10 +153,10 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
         )
         yield dg.AssetCheckResult(
             check_name="id_unique_in_partition",
-            passed=duplicates.is_empty(),
+            passed=repeats.is_empty(),
             metadata={
-                "records": duplicates.height,
-                "sample": dg.MetadataValue.json(duplicates.head(SAMPLE).select("_id", "key", "line").to_dicts()),
+                "records": repeats.height,
+                "sample": dg.MetadataValue.json(repeats.head(SAMPLE).select("_id", "key", "line").to_dicts()),
             },
         )
 

@@ -17,7 +17,7 @@ from ci_assets.defs.aggregates.dump_plan import plan_dump
 from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.settings import AggregatesSource
-from ci_assets.lib import quarantine
+from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
@@ -31,7 +31,6 @@ SMALL_DUMP_BYTES = 16 << 20
 MAX_LISTED = 400  # partitions detailed in a run's metadata
 _JSON_INT_ARRAY = r"^\[-?\d+(?:,-?\d+)*\]$"
 CHECKS = {
-    "row_count_matches_copy_rows": "Rows written plus rows quarantined equal the dump's COPY rows, per partition.",
     "aggregate_is_json_integer_array": "Every row's `aggregate` parses as a JSON array of integers.",
     "table_names_follow_convention": "No dumped table outside the naming pattern passes silently; each is listed.",
     "no_bookkeeping_tables": "table_update_dates and filter_options are never converted as aggregates.",
@@ -118,14 +117,16 @@ def _observation(outcome: PartitionOutcome) -> dict[str, Any]:
     return meta
 
 
+def tally(outcome: PartitionOutcome) -> reconciliation.Tally:
+    """A partition's COPY rows: written, or quarantined with their reason (no row is skipped)."""
+    conversion = outcome.conversion
+    if conversion is None:
+        return reconciliation.Tally()
+    return reconciliation.Tally(received=conversion.copy_rows, accepted=conversion.rows, rejected=conversion.bad_rows)
+
+
 def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
     converted = [o for o in outcomes if o.conversion is not None]
-    mismatched = {
-        o.key: {"copy_rows": o.conversion.copy_rows, "rows": o.conversion.rows, "quarantined": o.conversion.bad_rows}
-        for o in converted
-        if o.conversion and o.conversion.rows + o.conversion.bad_rows != o.conversion.copy_rows
-    }
-    quarantined_rows = sum(o.conversion.bad_rows for o in converted if o.conversion)
     excluded = [
         dataclasses.asdict(x) | {"partition": o.key} for o in converted if o.conversion for x in o.conversion.excluded
     ]
@@ -134,17 +135,9 @@ def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
         t.tag for o in converted if o.conversion for t in o.conversion.tables if t.tag in BOOKKEEPING_TABLES
     ]
     bad_aggregates = {o.key: o.bad_aggregates for o in outcomes if o.bad_aggregates}
+    parts = {o.key: tally(o) for o in outcomes}
     return [
-        dg.AssetCheckResult(
-            check_name="row_count_matches_copy_rows",
-            passed=not mismatched,
-            metadata={
-                "copy_rows": sum(o.conversion.copy_rows for o in converted if o.conversion),
-                "rows": sum(o.conversion.rows for o in converted if o.conversion),
-                "rows_quarantined": quarantined_rows,
-                "mismatched_partitions": dg.MetadataValue.json(mismatched),
-            },
-        ),
+        reconciliation.check_result(PARQUET_KEY, reconciliation.Tally.total(parts.values()), parts),
         dg.AssetCheckResult(
             check_name="aggregate_is_json_integer_array",
             passed=not bad_aggregates,
@@ -185,7 +178,10 @@ def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
             "mozaggregator's aggregates as the 13 columns of the BigQuery tables, per day and type",
         ),
     },
-    check_specs=[dg.AssetCheckSpec(name, asset=PARQUET_KEY, description=d) for name, d in CHECKS.items()],
+    check_specs=[
+        reconciliation.check_spec(PARQUET_KEY),
+        *(dg.AssetCheckSpec(name, asset=PARQUET_KEY, description=d) for name, d in CHECKS.items()),
+    ],
     description=(
         "The dump's tables as the 13 columns of the BigQuery tables (seed 004), streamed from the "
         "gzip files table by table. toc.dat maps each data file to its table; rows that cannot "
@@ -227,14 +223,13 @@ def parquet(
                 dg.AssetObservation(asset_key=PARQUET_KEY, partition=outcome.key, metadata=_observation(outcome))
             )
     by_partition = {o.key: {k: v for k, v in _observation(o).items() if k != "tables_quarantined"} for o in outcomes}
-    yield dg.Output(
-        {o.key: ParquetFile(o.file) for o in outcomes},
-        metadata={
-            "copy_rows": sum(o.conversion.copy_rows for o in outcomes if o.conversion),
-            "rows_quarantined": sum(o.conversion.bad_rows for o in outcomes if o.conversion),
-            "tables_quarantined": sum(len(o.conversion.excluded) for o in outcomes if o.conversion),
-            "partitions_without_tables": sum(1 for o in outcomes if o.conversion is None),
-            "by_partition": dg.MetadataValue.json(dict(list(by_partition.items())[:MAX_LISTED])),
-        },
-    )
+    total = reconciliation.Tally.total(tally(o) for o in outcomes)
+    detail = {
+        "copy_rows": total.received,
+        "rows_quarantined": total.rejected,
+        "tables_quarantined": sum(len(o.conversion.excluded) for o in outcomes if o.conversion),
+        "partitions_without_tables": sum(1 for o in outcomes if o.conversion is None),
+        "by_partition": dg.MetadataValue.json(dict(list(by_partition.items())[:MAX_LISTED])),
+    }
+    yield dg.Output({o.key: ParquetFile(o.file) for o in outcomes}, metadata=reconciliation.metadata(total, detail))
     yield from _checks(outcomes)

@@ -10,7 +10,7 @@ from ci_assets.defs.buildhub.ingest import SOURCE, ingest_keys
 from ci_assets.defs.buildhub.partitions import BUILD_IDS, UPLOAD_DAYS
 from ci_assets.defs.buildhub.sensors import INGEST_JOB, METRICS_NAMESPACE
 from ci_assets.defs.buildhub.settings import BuildhubSettings
-from ci_assets.lib import quarantine
+from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.metrics import MetricsRecorder
@@ -35,7 +35,10 @@ class IngestConfig(dg.Config):
     kinds={"s3", "postgres"},
     partitions_def=UPLOAD_DAYS,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    check_specs=[dg.AssetCheckSpec(VALID_CHECK, asset=BUILDS, description="No buildhub.json of the day was invalid.")],
+    check_specs=[
+        dg.AssetCheckSpec(VALID_CHECK, asset=BUILDS, description="No buildhub.json of the day was invalid."),
+        reconciliation.check_spec(BUILDS),
+    ],
     metadata={"postgres_table": f"{store.SCHEMA}.main_build", "bucket": "net-mozaws-prod-delivery-firefox"},
     description="Validated, deduplicated builds from the buildhub.json keys uploaded on the day.",
 )
@@ -80,7 +83,8 @@ def builds(
                         or "none"
                     ),
                 },
-            )
+            ),
+            reconciliation.check_result(BUILDS, report.tally()),
         ],
     )
 

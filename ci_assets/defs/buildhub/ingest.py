@@ -15,7 +15,7 @@ from typing import Any
 
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.documents import Invalid, Valid, parse
-from ci_assets.lib import quarantine
+from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.storage.object_store import ObjectNotFoundError, ObjectStore
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -35,8 +35,13 @@ class IngestReport:
     build_ids: set[str] = dataclasses.field(default_factory=set)
     rejected_keys: list[str] = dataclasses.field(default_factory=list)
 
+    def tally(self) -> reconciliation.Tally:
+        """Buildhub's words for the platform's: a document already stored is a duplicate, one gone
+        since it was listed is ignored (it is asked for again next time)."""
+        return reconciliation.Tally(self.received, self.inserted, self.not_inserted, self.rejected, self.missing)
+
     def reconciles(self) -> bool:
-        return self.received == self.inserted + self.not_inserted + self.rejected + self.missing
+        return self.tally().balanced
 
     def add(self, other: IngestReport) -> None:
         for field in ("received", "inserted", "not_inserted", "cached", "rejected", "missing"):
@@ -45,15 +50,7 @@ class IngestReport:
         self.rejected_keys += other.rejected_keys
 
     def as_metadata(self) -> dict[str, Any]:
-        return {
-            "received": self.received,
-            "accepted": self.inserted,
-            "duplicate": self.not_inserted,
-            "rejected": self.rejected,
-            "ignored": self.missing,
-            "cached": self.cached,
-            "reconciled": self.reconciles(),
-        }
+        return reconciliation.metadata(self.tally(), {"cached": self.cached})
 
 
 def _fetch(object_store: ObjectStore, bucket: str, row: store.KeyRow) -> tuple[store.KeyRow, bytes | None]:

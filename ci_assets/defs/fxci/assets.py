@@ -1,5 +1,6 @@
 """The Firefox-CI tables fed by pulse: tasks_v2 and task_runs_v1."""
 
+import dataclasses
 import datetime as dt
 
 import dagster as dg
@@ -7,7 +8,7 @@ import polars as pl
 
 from ci_assets.defs.fxci import schemas
 from ci_assets.defs.fxci.drain import drain
-from ci_assets.lib import quarantine
+from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.conventions import FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.retries import transient_retries
@@ -76,6 +77,22 @@ def unique_check(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(UNIQUE_CHECK, asset=asset_key, description=f"({key}) is unique in the partition.")
 
 
+def accepted_rows(
+    asset_key: dg.AssetKey, read: pl.DataFrame, partition_column: str, received: int
+) -> tuple[pl.DataFrame, reconciliation.Tally]:
+    """The rows to store (one per primary key and partition, the last one read) and their accounting:
+    `received` inputs became `read` rows; the rest were ignored (nothing to store)."""
+    key = [*PRIMARY_KEYS[asset_key.path[-1]], partition_column]
+    frame = read.unique(subset=key, keep="last", maintain_order=True)
+    tally = reconciliation.Tally(
+        received=received,
+        accepted=frame.height,
+        duplicate=read.height - frame.height,
+        ignored=received - read.height,
+    )
+    return frame, tally
+
+
 def uniqueness_result(
     asset_key: dg.AssetKey, stored: pl.DataFrame, partition_column: str | None = None
 ) -> dg.AssetCheckResult:
@@ -92,7 +109,12 @@ def uniqueness_result(
 
 @dg.multi_asset(
     specs=[TASKS, TASK_RUNS],
-    check_specs=[unique_check(TASKS.key), unique_check(TASK_RUNS.key)],
+    check_specs=[
+        unique_check(TASKS.key),
+        unique_check(TASK_RUNS.key),
+        reconciliation.check_spec(TASKS.key),
+        reconciliation.check_spec(TASK_RUNS.key),
+    ],
     partitions_def=DAYS,
     required_resource_keys={"warehouse_io_manager", "pulse", "postgres"},
     description="Drains the three Taskcluster queues; rows are stored before any message is acked.",
@@ -126,13 +148,17 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
                 )
         # Everything above is committed: only now may the broker forget the messages.
         drained.ack()
-    tallies = {name: vars(t) | {"reconciled": t.reconciles()} for name, t in drained.tallies.items()}
-    common = {"exchanges": dg.MetadataValue.json(tallies), "quarantined": len(drained.rejected)}
+    total = reconciliation.Tally.total(drained.tallies.values())
+    by_exchange = {name: dataclasses.asdict(t) for name, t in drained.tallies.items()}
+    common = reconciliation.metadata(total, {"exchanges": dg.MetadataValue.json(by_exchange)})
     yield dg.MaterializeResult(asset_key=TASKS.key, metadata={**common, "rows_written": stored["tasks_v2"]})
     yield dg.MaterializeResult(
         asset_key=TASK_RUNS.key,
         metadata={**common, "rows_written": stored["task_runs_v1"], "unscheduled": len(drained.unscheduled)},
     )
+    # The messages are one input to both tables: each table's check sees the same accounting.
+    for spec in (TASKS, TASK_RUNS):
+        yield reconciliation.check_result(spec.key, total, drained.tallies)
     for spec in (TASKS, TASK_RUNS):
         try:
             table = load_partition(warehouse, spec.key, spec.metadata, DAYS, context.partition_key)

@@ -16,6 +16,7 @@ from amqp.exceptions import NotFound
 
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES, Ignored, Quarantined, Rows, Unscheduled, rows_for
 from ci_assets.lib import quarantine
+from ci_assets.lib.reconciliation import Tally
 
 
 class UnknownExchangeError(RuntimeError):
@@ -23,15 +24,11 @@ class UnknownExchangeError(RuntimeError):
 
 
 @dataclasses.dataclass
-class Tally:
-    received: int = 0
-    run_rows: int = 0
-    unscheduled: int = 0
-    ignored: int = 0
-    quarantined: int = 0
+class ExchangeTally(Tally):
+    """One exchange's messages: the platform's five counts, and what the accepted ones became."""
 
-    def reconciles(self) -> bool:
-        return self.received == self.run_rows + self.unscheduled + self.ignored + self.quarantined
+    run_rows: int = 0  # messages that became a task run row (and, for run 0, a task row)
+    unscheduled: int = 0  # messages about a task without a run, recorded in fxci.unscheduled_tasks
 
 
 @dataclasses.dataclass
@@ -40,8 +37,10 @@ class Drained:
     tasks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     unscheduled: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (task id, exchange)
     rejected: list[quarantine.Rejected] = dataclasses.field(default_factory=list)
-    tallies: dict[str, Tally] = dataclasses.field(default_factory=dict)
+    tallies: dict[str, ExchangeTally] = dataclasses.field(default_factory=dict)
     messages: list[Any] = dataclasses.field(default_factory=list)
+    # What this drain has already taken in: a redelivered or repeated message is a duplicate.
+    seen: set[tuple[str, ...]] = dataclasses.field(default_factory=set)
 
     def ack(self) -> None:
         for message in self.messages:
@@ -89,7 +88,7 @@ def drain(
     channel = connection.channel()
     for name, exchange_name in exchanges.items():
         queue = _declare(connection, channel, user, name, exchange_name)
-        tally = drained.tallies.setdefault(name, Tally())
+        tally = drained.tallies.setdefault(name, ExchangeTally())
         while tally.received < max_messages:
             message = queue.get(no_ack=False)
             if message is None:
@@ -100,21 +99,33 @@ def drain(
     return drained
 
 
-def _classify(drained: Drained, tally: Tally, name: str, exchange: str, message: Any, day: dt.date) -> None:
+def _classify(drained: Drained, tally: ExchangeTally, name: str, exchange: str, message: Any, day: dt.date) -> None:
     body = message.body if isinstance(message.body, bytes | str) else bytes(message.body)
     outcome = rows_for(body, day)
     if isinstance(outcome, Rows):
-        tally.run_rows += 1
+        key = ("run", str(outcome.run["task_id"]), str(outcome.run["run_id"]))
+        if key in drained.seen:
+            tally.duplicate += 1  # the upsert keeps one row per (task_id, run_id): the latest message's
+        else:
+            drained.seen.add(key)
+            tally.accepted += 1
+            tally.run_rows += 1
         drained.runs.append(outcome.run)
         if outcome.task is not None:
             drained.tasks.append(outcome.task)
     elif isinstance(outcome, Unscheduled):
-        tally.unscheduled += 1
-        drained.unscheduled.append((outcome.task_id, name))
+        key = ("unscheduled", outcome.task_id)
+        if key in drained.seen:
+            tally.duplicate += 1
+        else:
+            drained.seen.add(key)
+            tally.accepted += 1
+            tally.unscheduled += 1
+            drained.unscheduled.append((outcome.task_id, name))
     elif isinstance(outcome, Ignored):
         tally.ignored += 1
     elif isinstance(outcome, Quarantined):
-        tally.quarantined += 1
+        tally.rejected += 1
         # Named by content, so a redelivered message lands on the same quarantine row.
         digest = hashlib.sha1(body if isinstance(body, bytes) else body.encode(), usedforsecurity=False).hexdigest()
         drained.rejected.append(

@@ -11,7 +11,8 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, table_metadata, unique_check, uniqueness_result
+from ci_assets.defs.fxci.assets import DAYS, GROUP, accepted_rows, table_metadata, unique_check, uniqueness_result
+from ci_assets.lib import reconciliation
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.sql import SqlRunner
@@ -50,7 +51,7 @@ KEY = dg.AssetKey(["fxci", "worker_costs_v1"])
 
 @dg.asset(
     key=KEY,
-    check_specs=[unique_check(KEY)],
+    check_specs=[unique_check(KEY), reconciliation.check_spec(KEY)],
     group_name=GROUP,
     owners=OWNERS,
     freshness_policy=FRESH_DAILY,
@@ -70,6 +71,9 @@ def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):
     for key in context.partition_keys:
         day = sql.query(worker_costs_query(), {"submission_date": dt.date.fromisoformat(key)})
         frames.append(day.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]))
-    frame = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
-    yield dg.Output(frame)
+    read = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
+    # The query's rows are the input (it filters and sums the billing rows itself).
+    frame, tally = accepted_rows(KEY, read, "usage_start_date", read.height)
+    yield dg.Output(frame, metadata=reconciliation.metadata(tally))
     yield uniqueness_result(KEY, frame, "usage_start_date")
+    yield reconciliation.check_result(KEY, tally)

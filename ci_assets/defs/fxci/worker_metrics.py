@@ -15,7 +15,8 @@ import polars as pl
 from pydantic import PrivateAttr
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, table_metadata, unique_check, uniqueness_result
+from ci_assets.defs.fxci.assets import DAYS, GROUP, accepted_rows, table_metadata, unique_check, uniqueness_result
+from ci_assets.lib import reconciliation
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.lazy import lazy
 from ci_assets.lib.retries import transient_retries
@@ -39,12 +40,13 @@ class UptimeSource(dg.ConfigurableResource):
     ) -> list[dict[str, Any]]:
         raise NotImplementedError
 
-    def series(self, project: str, day: dt.date, object_store: ObjectStoreResource) -> list[dict[str, Any]]:
-        """[{project, zone, instance_id, interval_start_time, interval_end_time, uptime}] for the day."""
+    def series(self, project: str, day: dt.date, object_store: ObjectStoreResource) -> tuple[list[dict[str, Any]], int]:
+        """[{project, zone, instance_id, interval_start_time, interval_end_time, uptime}] for the day,
+        and how many series came back (one without a point has no uptime to store)."""
         start = dt.datetime.combine(day, dt.time(), dt.UTC)
         end = start + dt.timedelta(days=1)
         raw = self.raw_series(project, start, end, object_store)
-        return [_row(ts, start, end) for ts in raw for _ in ts.get("points", [])[:1]]
+        return [_row(ts, start, end) for ts in raw for _ in ts.get("points", [])[:1]], len(raw)
 
 
 class LocalUptimeSource(UptimeSource):
@@ -121,7 +123,7 @@ KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
 
 @dg.asset(
     key=KEY,
-    check_specs=[unique_check(KEY)],
+    check_specs=[unique_check(KEY), reconciliation.check_spec(KEY)],
     group_name=GROUP,
     owners=OWNERS,
     freshness_policy=FRESH_DAILY,
@@ -138,23 +140,27 @@ KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
 def worker_metrics_v1(
     context: dg.AssetExecutionContext, uptime_source: UptimeSource, object_store: ObjectStoreResource
 ):
-    rows, by_day = [], {}
+    rows, by_day, received = [], {}, 0
     for key in context.partition_keys:
         day = dt.date.fromisoformat(key)
-        series = [
-            r | {"submission_date": day} for p in WORKER_PROJECTS for r in uptime_source.series(p, day, object_store)
-        ]
-        by_day[key] = len(series)
-        rows.extend(series)
-    frame = pl.DataFrame(rows, schema=schemas.polars_schema("worker_metrics_v1"))
+        count = 0
+        for project in WORKER_PROJECTS:
+            series, returned = uptime_source.series(project, day, object_store)
+            rows.extend(r | {"submission_date": day} for r in series)
+            count += len(series)
+            received += returned
+        by_day[key] = count
+    read = pl.DataFrame(rows, schema=schemas.polars_schema("worker_metrics_v1"))
+    frame, tally = accepted_rows(KEY, read, "submission_date", received)
     empty = [key for key, count in by_day.items() if count == 0]
     if empty:
         context.log.warning(f"no uptime series for {', '.join(empty)}: stored as empty partitions")
-    metadata = {
+    detail = {
         "instances": frame.height,
         "instances_by_day": by_day,
         "days_without_series": empty,
         "projects": sorted(set(frame["project"].to_list())),
     }
-    yield dg.Output(frame, metadata=metadata)
+    yield dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
     yield uniqueness_result(KEY, frame, "submission_date")
+    yield reconciliation.check_result(KEY, tally)

@@ -64,7 +64,7 @@ def test_new_files_run_by_arrival_day_and_the_checks_report_duplicates_and_forei
                 gzip.compress(b'{"_id": "tc.1623116:162311557.1.0"}\nnot json\n{"_id": "tc.1623116:162311556.34.1"}\n'),
             ]
         ),
-    )  # fmt: skip  (the last record repeats another file's _id: kept, and the check says so)
+    )  # fmt: skip  (the last record repeats another file's _id: stored once, and the check says so)
     store.put(BUCKET, "tc..bad.json.gz", b"")  # breaks the convention: quarantined by the sensor
     first = _tick(world, None)
     today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -77,20 +77,22 @@ def test_new_files_run_by_arrival_day_and_the_checks_report_duplicates_and_forei
     assert result.success
     meta = result.asset_materializations_for_node(asset.node_def.name)[0].metadata
     assert {k: meta[k].value for k in ("files", "received", "accepted", "duplicate", "rejected", "ignored")} == {
-        "files": 2, "received": 5, "accepted": 4, "duplicate": 2, "rejected": 1, "ignored": 0,
+        "files": 2, "received": 5, "accepted": 3, "duplicate": 1, "rejected": 1, "ignored": 0,
     }  # fmt: skip
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert checks["reconciles"].passed
     assert not checks["id_unique_in_partition"].passed
+    assert checks["id_unique_in_partition"].metadata["records"].value == 2  # both copies named
     assert not checks["id_starts_with_file_key"].passed
     assert checks["id_starts_with_file_key"].metadata["records"].value == 1
 
     stored = pl.read_parquet(
         Path(world["lake_io_manager"].store.root) / "lake/activedata/test_result" / f"arrival_day={today}"
     )
-    assert stored.height == 4 and stored["line"].to_list() == [1, 2, 1, 3]
+    assert stored.height == 3 and stored["line"].to_list() == [1, 2, 1]
     again = dg.materialize([asset], partition_key=today, resources=world)  # a re-run replaces the day
     assert again.success
-    assert pl.read_parquet(Path(world["lake_io_manager"].store.root) / "lake/activedata/test_result").height == 4
+    assert pl.read_parquet(Path(world["lake_io_manager"].store.root) / "lake/activedata/test_result").height == 3
 
     with psycopg.connect(world["postgres"].uri()) as conn:
         rows = conn.execute("SELECT source, locator, reason FROM quarantine ORDER BY locator").fetchall()

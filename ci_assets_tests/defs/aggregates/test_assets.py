@@ -60,8 +60,8 @@ def test_a_two_day_backfill_of_both_types_is_one_run_and_accounts_for_every_row(
         assert "no table of the source matched 'submission_date_*_20191202*'" in notes[f"{EMPTY_DAY}|submission_date"]
 
         checks = _checks(result)
-        assert checks["row_count_matches_copy_rows"].passed
-        assert checks["row_count_matches_copy_rows"].metadata["rows_quarantined"].value == len(DIRTY_ROWS)
+        assert checks["reconciles"].passed
+        assert checks["reconciles"].metadata["rejected"].value == len(DIRTY_ROWS)
         assert checks["aggregate_is_json_integer_array"].passed and checks["no_bookkeeping_tables"].passed
         names = checks["table_names_follow_convention"]
         assert not names.passed and {t["tag"] for t in names.metadata["quarantined_tables"].value} == set(ODD_NAMES)

@@ -74,9 +74,10 @@ def test_ingest_validates_deduplicates_and_quarantines(world: BuildhubWorld) -> 
     assert result.success
     meta = metadata(result)
     assert (meta["received"], meta["accepted"], meta["duplicate"], meta["rejected"]) == (46, 40, 1, 5)
-    assert meta["reconciled"] is True
     assert meta["sqs_inserted"] == 40 and meta["sqs_not_inserted"] == 1
-    check = result.get_asset_check_evaluations()[0]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["reconciles"].passed
+    check = checks["no_invalid_buildhub_json"]
     assert not check.passed and check.metadata["invalid_documents"].value == 5
 
     rows = sql(world, "SELECT locator, reason, detail FROM quarantine ORDER BY locator")
@@ -91,8 +92,10 @@ def test_ingest_validates_deduplicates_and_quarantines(world: BuildhubWorld) -> 
     rerun = metadata(ingest(world))
     assert (rerun["accepted"], rerun["cached"], rerun["rejected"]) == (0, 46, 0)
     # Forcing a re-download still inserts nothing twice, and the quarantine keeps one row per problem.
-    forced = metadata(ingest(world, use_cache=False))
-    assert (forced["accepted"], forced["duplicate"], forced["rejected"]) == (0, 41, 5)
+    forced_run = ingest(world, use_cache=False)
+    forced = metadata(forced_run)
+    assert (forced["accepted"], forced["duplicate"], forced["rejected"]) == (0, 41, 5)  # all stored already
+    assert [c.passed for c in forced_run.get_asset_check_evaluations() if c.check_name == "reconciles"] == [True]
     assert sql(world, "SELECT count(*) FROM buildhub.main_build") == [(40,)]
     assert sql(world, "SELECT count(*) FROM quarantine") == [(5,)]
 

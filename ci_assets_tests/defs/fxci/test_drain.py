@@ -94,23 +94,31 @@ def test_messages_become_rows_and_every_message_is_accounted_for(broker: Broker)
     result = broker.run()
     assert result.success
     counts = tallies(result)
-    assert counts["task-completed"] | {"reconciled": True} == {
+    assert counts["task-completed"] == {
         "received": 2,
-        "run_rows": 2,
-        "unscheduled": 0,
+        "accepted": 1,
+        "duplicate": 1,  # the same message twice: one row
+        "rejected": 0,
         "ignored": 0,
-        "quarantined": 0,
-        "reconciled": True,
+        "run_rows": 1,
+        "unscheduled": 0,
     }
     assert (counts["task-exception"]["run_rows"], counts["task-exception"]["ignored"]) == (1, 1)
     assert counts["task-failed"] == {
         "received": 3,
+        "accepted": 1,
+        "duplicate": 0,
+        "rejected": 1,
+        "ignored": 1,
         "run_rows": 0,
         "unscheduled": 1,
-        "ignored": 1,
-        "quarantined": 1,
-        "reconciled": True,
     }
+    meta = result.asset_materializations_for_node("pulse_tables")[0].metadata
+    assert {k: meta[k].value for k in ("received", "accepted", "duplicate", "rejected", "ignored")} == {
+        "received": 7, "accepted": 3, "duplicate": 1, "rejected": 1, "ignored": 2,
+    }  # fmt: skip
+    reconciles = [c for c in result.get_asset_check_evaluations() if c.check_name == "reconciles"]
+    assert len(reconciles) == 2 and all(c.passed for c in reconciles)
     runs = broker.rows("task_runs_v1").sort("run_id")
     assert runs.select("task_id", "run_id").rows() == [("Aq3fG7pXQ9mZk1b2c3d4eA", 0), ("Bx1yZ2aB3cD4eF5gH6iJ7k", 1)]
     tasks = broker.rows("tasks_v2")

@@ -105,8 +105,11 @@ def rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
 def run(resources: dict[str, Any]) -> pl.DataFrame:
     result = dg.materialize([worker_costs_v1], partition_key=DAY.isoformat(), resources=resources)
     assert result.success
-    assert [c.passed for c in result.get_asset_check_evaluations()] == [True]  # the primary key is unique
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["primary_key_is_unique"].passed and checks["reconciles"].passed
     frame = result.output_for_node("fxci__worker_costs_v1")
+    accounted = checks["reconciles"].metadata
+    assert accounted["received"].value == accounted["accepted"].value == frame.height
     assert frame["usage_start_date"].unique().to_list() == [DAY]
     return frame
 

@@ -137,3 +137,24 @@ def test_a_range_is_one_run_and_a_day_without_series_is_stored_empty(tmp_path: P
     assert stored[first]["instance_id"].to_list() == ["a1"]
     assert stored[missing].height == 0 and stored[missing].columns == stored[first].columns
     assert stored[last]["instance_id"].to_list() == ["a3"]
+
+
+def test_every_series_is_accounted_for(tmp_path: Path) -> None:
+    """A series without a point has no uptime (ignored); the same instance twice is stored once."""
+    store = LocalObjectStoreResource(root=str(tmp_path / "objects"))
+    project = "fxci-production-level1-workers"
+    pointless = series(project, "a2", 1.0) | {"points": []}
+    body = [series(project, "a1", 60.0), series(project, "a1", 90.0), pointless]
+    store.put(LOCAL_BUCKET, f"uptime/{project}/{DAY}.json", json.dumps(body).encode())
+    io = ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="warehouse")
+    result = dg.materialize(
+        [worker_metrics_v1],
+        partition_key=DAY,
+        resources={"uptime_source": LocalUptimeSource(), "object_store": store, "warehouse_io_manager": io},
+    )
+    meta = result.asset_materializations_for_node("fxci__worker_metrics_v1")[0].metadata
+    counts = {k: meta[k].value for k in ("received", "accepted", "duplicate", "rejected", "ignored")}
+    assert counts == {"received": 3, "accepted": 1, "duplicate": 1, "rejected": 0, "ignored": 1}
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"primary_key_is_unique": True, "reconciles": True}
+    assert result.output_for_node("fxci__worker_metrics_v1")["uptime"].to_list() == [90.0]  # the last one read
