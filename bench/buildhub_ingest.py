@@ -66,8 +66,8 @@ def ours(s3: ObjectStore, bucket: str, dsn: str) -> tuple[int, float]:
     with postgres.connect() as conn:
         store.ensure_schema(conn)
         listed = list(s3.list(bucket))
-        store.record_keys(conn, bucket, listed)
-        rows = store.keys_by_name(conn, bucket, [o.key for o in listed])
+        store.INVENTORY.record(conn, bucket, listed)
+        rows = store.INVENTORY.keys_by_name(conn, bucket, [o.key for o in listed])
     discovery = time.perf_counter() - t0
     report = ingest_keys(s3, postgres, bucket, rows, MetricsRecorder("bench"))
     assert report.reconciles()

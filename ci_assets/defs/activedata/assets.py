@@ -6,13 +6,13 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 import polars as pl
 
-from ci_assets.defs.activedata import inventory
 from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, short_name
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
+from ci_assets.lib.inventory import KeyInventory
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store import ObjectNotFoundError
@@ -28,6 +28,7 @@ CHECKS = {
     "id_unique_in_partition": "No `_id` arrived twice on the day (a repeat is stored once and counted as duplicate).",
 }
 SAMPLE = 20
+INVENTORY = KeyInventory("activedata")
 
 
 BUGZILLA = "Bugzilla bug snapshots (identity: [bug_id, modified_ts])"
@@ -101,13 +102,18 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
         source = bucket or activedata_settings.bugzilla_bucket
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
         with postgres.connect() as conn:
-            inventory.ensure_schema(conn)
-            keys = [(day, key) for day in days for key in inventory.keys_for_day(conn, source, day)]
+            INVENTORY.ensure_schema(conn)
+            rows = INVENTORY.keys_for_days(conn, source, days)
+        # A day is read whole each time (its partition is replaced whole), whatever the cache says.
+        keys = [(r.arrival_day, r.key) for r in rows]
         with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
             read = list(pool.map(lambda item: _read(object_store, source, item[1]), keys))
         columns: dict[str, list] = {c: [] for c in SCHEMA}
         rejected, gone, foreign = [], 0, {"_id": [], "key": []}
-        for (day, _), (key, found, why) in zip(keys, read, strict=True):
+        states = []
+        for row, (key, found, why) in zip(rows, read, strict=True):
+            day = row.arrival_day
+            states.append((key, row.etag, "ingested" if found is not None else "gone" if why == "gone" else "rejected"))
             if found is None:
                 gone += why == "gone"
                 if why != "gone":
@@ -127,6 +133,7 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
         records = pl.DataFrame(columns, schema=SCHEMA)
         with postgres.connect() as conn:
             quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
+            INVENTORY.mark(conn, source, states)
         # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
         # check below still names every repeat, since the source should not send them.
         repeats = records.filter(pl.col("_id").is_duplicated().over("arrival_day"))

@@ -54,7 +54,7 @@ def builds(
     metrics = MetricsRecorder(METRICS_NAMESPACE)
     with postgres.connect() as conn:
         store.ensure_schema(conn)
-        rows = store.keys_for_days(conn, buildhub_settings.bucket, days)
+        rows = store.INVENTORY.keys_for_days(conn, buildhub_settings.bucket, days)
     with metrics.timer("sqs_process_buildhub_json_key"):
         report = ingest_keys(
             object_store,

@@ -45,8 +45,8 @@ def backfill_bucket(
             metrics.incr("backfill_listed", len(page.objects))
             metrics.incr("backfill_matched", len(matched))
             with postgres.connect() as conn:
-                store.record_keys(conn, bucket, matched)
-                rows = store.keys_by_name(conn, bucket, [o.key for o in matched])
+                store.INVENTORY.record(conn, bucket, matched)
+                rows = store.INVENTORY.keys_by_name(conn, bucket, [o.key for o in matched])
             total.add(ingest_keys(object_store, postgres, bucket, rows, metrics, "backfill"))
             if page.next_start_after is None:
                 break

@@ -16,6 +16,7 @@ from typing import Any
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.documents import Invalid, Valid, parse
 from ci_assets.lib import quarantine, reconciliation
+from ci_assets.lib.inventory import KeyRow, State
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.storage.object_store import ObjectNotFoundError, ObjectStore
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -53,7 +54,7 @@ class IngestReport:
         return reconciliation.metadata(self.tally(), {"cached": self.cached})
 
 
-def _fetch(object_store: ObjectStore, bucket: str, row: store.KeyRow) -> tuple[store.KeyRow, bytes | None]:
+def _fetch(object_store: ObjectStore, bucket: str, row: KeyRow) -> tuple[KeyRow, bytes | None]:
     try:
         stored = object_store.get(bucket, row.key)
     except ObjectNotFoundError:
@@ -66,7 +67,7 @@ def ingest_keys(
     object_store: ObjectStore,
     postgres: PostgresResource,
     bucket: str,
-    rows: Sequence[store.KeyRow],
+    rows: Sequence[KeyRow],
     metrics: MetricsRecorder,
     context: str = "sqs",
     use_cache: bool = True,
@@ -104,15 +105,15 @@ def ingest_keys(
 @dataclasses.dataclass
 class _Prepared:
     report: IngestReport
-    valid: list[tuple[store.KeyRow, Valid]]
+    valid: list[tuple[KeyRow, Valid]]
     rejected: list[quarantine.Rejected]
-    outcomes: list[tuple[str, str, str]]
+    outcomes: list[tuple[str, str, State]]
 
 
 def _prepare_batch(
     object_store: ObjectStore,
     bucket: str,
-    batch: Sequence[store.KeyRow],
+    batch: Sequence[KeyRow],
     pool: ThreadPoolExecutor,
     use_cache: bool,
 ) -> _Prepared:
@@ -131,15 +132,16 @@ def _prepare_batch(
             f"s3://{bucket}/{r.key}",
             f"document too large: {r.size} bytes (limit {MAX_DOCUMENT_BYTES})",
             detail={"key": r.key, "etag": r.etag, "paths": ["$"]},
-            partition=str(r.upload_day),
+            partition=str(r.arrival_day),
         )
         for r in too_big
     ]
-    outcomes = [(r.key, r.etag, "rejected") for r in too_big]
-    valid: list[tuple[store.KeyRow, Valid]] = []
+    outcomes: list[tuple[str, str, State]] = [(r.key, r.etag, "rejected") for r in too_big]
+    valid: list[tuple[KeyRow, Valid]] = []
     for row, data in fetched:
         if data is None:
             report.missing += 1
+            outcomes.append((row.key, row.etag, "gone"))  # asked for again next time
             continue
         parsed = parse(data)
         if isinstance(parsed, Invalid):
@@ -149,7 +151,7 @@ def _prepare_batch(
                     parsed.reason,
                     raw=data,
                     detail={"key": row.key, "etag": row.etag, "paths": parsed.paths},
-                    partition=str(row.upload_day),
+                    partition=str(row.arrival_day),
                 )
             )
             outcomes.append((row.key, row.etag, "rejected"))
@@ -176,8 +178,8 @@ def _write_batch(postgres: PostgresResource, bucket: str, prepared: _Prepared) -
             new_hashes.discard(parsed.build_hash)  # the same document under a second key is a duplicate
             report.inserted += first
             report.not_inserted += not first
-            outcomes.append((row.key, row.etag, "inserted" if first else "duplicate"))
-        store.mark_ingested(conn, bucket, outcomes)
+            outcomes.append((row.key, row.etag, "ingested" if first else "duplicate"))
+        store.INVENTORY.mark(conn, bucket, outcomes)
         quarantine.quarantine(conn, SOURCE, prepared.rejected)
     report.rejected = len(prepared.rejected)
     report.rejected_keys = [r.detail["key"] for r in prepared.rejected]

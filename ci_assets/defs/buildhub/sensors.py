@@ -5,10 +5,7 @@ changed; the runs download. A sensor never downloads a document itself.
 """
 
 import datetime as dt
-import hashlib
 import json
-from collections import defaultdict
-from collections.abc import Sequence
 
 import boto3
 import dagster as dg
@@ -19,43 +16,14 @@ from ci_assets.defs.buildhub.partitions import UPLOAD_DAYS
 from ci_assets.defs.buildhub.s3_events import parse_message
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib import quarantine
-from ci_assets.lib.listing import listing_sensor
+from ci_assets.lib.listing import Source, list_new_keys, listing_sensor, run_requests_by_day
 from ci_assets.lib.metrics import MetricsRecorder
-from ci_assets.lib.storage.object_store import ObjectInfo
+from ci_assets.lib.storage.object_store import BucketNotFoundError, ObjectInfo
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
 INGEST_JOB = "buildhub_ingest"
 METRICS_NAMESPACE = "buildhub2"
-
-
-def run_requests(
-    changed: Sequence[tuple[str, dt.date]], origin: str, tick: dict[str, int] | None = None
-) -> list[dg.RunRequest]:
-    """One run per upload day; the run key is derived from the keys, so asking twice for the
-    same discovery launches one run. `tick` (the discovering tick's tallies) rides along as a tag."""
-    by_day: dict[str, list[str]] = defaultdict(list)
-    for key, day in changed:
-        by_day[day.isoformat()].append(key)
-    last = UPLOAD_DAYS.get_last_partition_key()
-    requests = []
-    for day, keys in sorted(by_day.items()):
-        if day < UPLOAD_DAYS.start.strftime("%Y-%m-%d") or (last is not None and day > last):
-            continue  # outside the partitions; the keys wait in the inventory for the backfill job
-        digest = hashlib.sha1("\n".join(sorted(keys)).encode(), usedforsecurity=False).hexdigest()[:16]
-        requests.append(
-            dg.RunRequest(
-                partition_key=day,
-                run_key=f"{origin}:{day}:{digest}",
-                tags={
-                    "system": "buildhub",
-                    "buildhub/discovered_by": origin,
-                    "buildhub/new_keys": str(len(keys)),
-                    **({"buildhub/tick": json.dumps(tick, sort_keys=True)} if tick else {}),
-                },
-            )
-        )
-    return requests
 
 
 @listing_sensor(
@@ -71,31 +39,50 @@ def new_keys_sensor(
     postgres: PostgresResource,
     buildhub_settings: BuildhubSettings,
 ) -> dg.SensorResult:
-    cursor: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     metrics = MetricsRecorder(METRICS_NAMESPACE)
-    matched: list[ObjectInfo] = []
-    listed = 0
-    budget = buildhub_settings.max_keys_per_tick
-    for prefix in buildhub_settings.prefixes:
-        start = cursor.get(prefix)
-        while budget > 0:
-            page = object_store.list_page(buildhub_settings.bucket, prefix, start, min(1000, budget))
-            listed += len(page.objects)
-            budget -= len(page.objects)
-            matched += [o for o in page.objects if is_buildhub_key(o.key)]
-            if page.objects:
-                start = page.objects[-1].key
-            if page.next_start_after is None:
-                break
-        if start:
-            cursor[prefix] = start
-    metrics.incr("listing_key_matched", len(matched))
-    metrics.incr("listing_not_key_matched", listed - len(matched))
+    bucket = buildhub_settings.bucket
+    tick = list_new_keys(
+        object_store,
+        [Source(bucket, prefix) for prefix in buildhub_settings.prefixes],
+        json.loads(context.cursor) if context.cursor else {},
+        buildhub_settings.max_keys_per_tick,
+        dt.datetime.now(dt.UTC).date(),
+    )
+    if tick.missing:
+        raise BucketNotFoundError(bucket, "the buildhub_new_keys sensor's listing")
+    changed: list[tuple[str, dt.date, str]] = []
     with postgres.connect() as conn:
         store.ensure_schema(conn)
-        changed = store.record_keys(conn, buildhub_settings.bucket, matched)
-    context.log.info(f"listed {listed} keys: {len(matched)} buildhub.json, {len(changed)} new or changed")
-    return dg.SensorResult(run_requests=run_requests(changed, "listing"), cursor=json.dumps(cursor, sort_keys=True))
+        for found in tick.found:
+            matched = [o for o in found.objects if is_buildhub_key(o.key)]
+            metrics.incr("listing_key_matched", len(matched))
+            metrics.incr("listing_not_key_matched", len(found.objects) - len(matched))
+            changed += [(k, d, found.found_by) for k, d in store.INVENTORY.record(conn, bucket, matched)]
+    context.log.info(f"listed {tick.listed} keys: {len(changed)} new or changed buildhub.json")
+    requests = run_requests_by_day(changed, UPLOAD_DAYS, _listing_request)
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(tick.cursor, sort_keys=True))
+
+
+def _listing_request(day: str, keys: list[str], found_by: str, digest: str) -> dg.RunRequest:
+    return dg.RunRequest(
+        partition_key=day,
+        run_key=f"listing:{day}:{digest}",
+        tags={"system": "buildhub", "buildhub/discovered_by": found_by, "buildhub/new_keys": str(len(keys))},
+    )
+
+
+def _sqs_requests(changed: list[tuple[str, dt.date]], tick: dict[str, int]) -> list[dg.RunRequest]:
+    """The tick's tallies ride along as a tag, so a run shows how its keys were discovered."""
+
+    def request(day: str, keys: list[str], found_by: str, digest: str) -> dg.RunRequest:
+        tags = {"buildhub/discovered_by": "sqs", "buildhub/tick": json.dumps(tick, sort_keys=True)}
+        return dg.RunRequest(
+            partition_key=day,
+            run_key=f"sqs:{day}:{digest}",
+            tags={"system": "buildhub", "buildhub/new_keys": str(len(keys)), **tags},
+        )
+
+    return run_requests_by_day(((k, d, "sqs") for k, d in changed), UPLOAD_DAYS, request)
 
 
 @dg.sensor(
@@ -143,7 +130,7 @@ def sqs_sensor(
                     metrics.incr("sqs_not_key_matched")
         with postgres.connect() as conn:
             store.ensure_schema(conn)
-            changed += store.record_keys(conn, buildhub_settings.bucket, matched)
+            changed += store.INVENTORY.record(conn, buildhub_settings.bucket, matched)
             quarantine.quarantine(conn, "buildhub-sqs", rejected)
         # Deleted only once the inventory has committed: a crash before this line means
         # redelivery, which the inventory's upsert absorbs.
@@ -156,4 +143,4 @@ def sqs_sensor(
     tick = {k: int(v) for k, v in metrics.counts.items()}
     tick["messages_received"] = received
     context.log.info(f"{received} SQS messages: {tick}")
-    return dg.SensorResult(run_requests=run_requests(changed, "sqs", tick))
+    return dg.SensorResult(run_requests=_sqs_requests(changed, tick))

@@ -47,7 +47,7 @@ def test_a_key_sorting_before_the_cursor_is_found_by_the_next_days_relisting(
     [request] = found.run_requests
     assert request.tags["activedata/found_by"] == "relisting" and request.tags["activedata/new_keys"] == "1"
     with world["postgres"].connect() as conn:
-        [(arrived,)] = conn.execute("SELECT count(*) FROM activedata.keys WHERE key = %s", (late,)).fetchall()
+        [(arrived,)] = conn.execute("SELECT count(*) FROM inventory.object_keys WHERE key = %s", (late,)).fetchall()
     assert arrived == 1
     assert _tick(world, found.cursor).run_requests == []  # listed once today: nothing runs twice
 

@@ -49,7 +49,7 @@ def test_listing_sensor_asks_once_per_day_and_resumes_after_its_cursor(world: Bu
     first = tick(world)
     assert [r.partition_key for r in first.run_requests] == [world.today]
     assert first.run_requests[0].tags["buildhub/new_keys"] == "30"
-    assert sql(world, "SELECT count(*) FROM buildhub.s3_keys") == [(30,)]
+    assert sql(world, "SELECT count(*) FROM inventory.object_keys WHERE system = 'buildhub'") == [(30,)]
 
     again = tick(world, first.cursor)
     assert again.run_requests == []  # nothing new after the cursor
@@ -59,7 +59,7 @@ def test_listing_sensor_asks_once_per_day_and_resumes_after_its_cursor(world: Bu
     world.store.put(world.bucket, "pub/zz-later/buildhub.json", encode(world.upload(1)[0][1]))
     later = tick(world, first.cursor)
     assert later.run_requests[0].tags["buildhub/new_keys"] == "1"
-    assert json.loads(later.cursor or "{}")[""] == "pub/zz-later/buildhub.json"
+    assert json.loads(later.cursor or "{}")[world.bucket] == "pub/zz-later/buildhub.json"
 
 
 def test_ingest_validates_deduplicates_and_quarantines(world: BuildhubWorld) -> None:

@@ -71,7 +71,7 @@ def test_sqs_sensor_reads_events_and_never_chokes_on_odd_messages(world: Buildhu
     assert isinstance(result, dg.SensorResult)
     days = sorted(r.partition_key for r in result.run_requests)
     assert days == sorted({world.today, "2024-02-03"})
-    keys = {k for (k,) in sql(world, "SELECT key FROM buildhub.s3_keys")}
+    keys = {k for (k,) in sql(world, "SELECT key FROM inventory.object_keys WHERE system = 'buildhub'")}
     assert odd_key in keys and "pub/sns/2/buildhub.json" in keys and len(keys) == 13 + 3
     assert {r[0] for r in sql(world, "SELECT reason FROM quarantine WHERE source = 'buildhub-sqs'")} == {
         "not JSON: Expecting value: line 1 column 1 (char 0)",
