@@ -25,7 +25,7 @@ from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.defs.fxci.samples import message
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
-from ci_assets.lib.storage.parquet_io import ParquetIOManager
+from ci_assets.lib.storage.parquet_io import ParquetWriter
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets_tests.services.databases import scratch_database
 
@@ -77,7 +77,7 @@ def main() -> None:
         resources = {
             "pulse": PulseResource(url=URL, user=ours_user),
             "postgres": PostgresResource(dsn=dsn),
-            "warehouse_io_manager": ParquetIOManager(
+            "warehouse_writer": ParquetWriter(
                 store=LocalObjectStoreResource(root=lake), bucket="lake", prefix="warehouse"
             ),
         }

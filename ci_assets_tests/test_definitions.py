@@ -19,7 +19,10 @@ from ci_assets.lib.storage.sql import BigQuerySqlRunner, DuckDBSqlRunner
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGE = REPO / "ci_assets"
-RESOURCE_KEYS = {"object_store", "lake_io_manager", "warehouse_io_manager", "postgres", "sql", "pulse", "uptime_source"}
+RESOURCE_KEYS = {
+    *("object_store", "lake_writer", "lake_io_manager", "warehouse_writer", "warehouse_io_manager"),
+    *("postgres", "sql", "pulse", "uptime_source"),
+}
 SETTINGS_KEYS = {"activedata_settings", "buildhub_settings", "aggregates_source", "registry_settings"}
 SYSTEMS = ["activedata", "sources", "fxci", "buildhub", "aggregates"]
 

@@ -26,9 +26,9 @@ from ci_assets.lib import env, metrics
 from ci_assets.lib.lake import DEFAULT_PREFIX, LOCAL_LAKE_BUCKET
 from ci_assets.lib.listing import DEFAULT_INTERVAL_SECONDS
 from ci_assets.lib.pulse import PulseResource
-from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
+from ci_assets.lib.storage.bigquery_io import BigQueryIOManager, BigQueryWriter
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, S3ObjectStoreResource
-from ci_assets.lib.storage.parquet_io import ParquetIOManager
+from ci_assets.lib.storage.parquet_io import ParquetIOManager, ParquetWriter
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.sql import BigQuerySqlRunner, DuckDBSqlRunner
 
@@ -42,15 +42,19 @@ def local_resources(settings: env.Settings | None = None) -> dict[str, Any]:
     home = settings.home
     objects = LocalObjectStoreResource(root=str(home / "objects"))
     dsn = settings.secret("CI_ASSETS_POSTGRES_DSN")
+    lake = {"store": objects, "bucket": LOCAL_LAKE_BUCKET, "prefix": DEFAULT_PREFIX}
+    warehouse = {
+        "store": LocalObjectStoreResource(root=str(home)),
+        "bucket": "lake",
+        "prefix": "warehouse",
+        "table_namespace": f"{LOCAL_WAREHOUSE_PROJECT}.{DEFAULT_DATASET}",
+    }
     return {
         "object_store": objects,
-        "lake_io_manager": ParquetIOManager(store=objects, bucket=LOCAL_LAKE_BUCKET, prefix=DEFAULT_PREFIX),
-        "warehouse_io_manager": ParquetIOManager(
-            store=LocalObjectStoreResource(root=str(home)),
-            bucket="lake",
-            prefix="warehouse",
-            table_namespace=f"{LOCAL_WAREHOUSE_PROJECT}.{DEFAULT_DATASET}",
-        ),
+        "lake_writer": ParquetWriter(**lake),
+        "lake_io_manager": ParquetIOManager(**lake),
+        "warehouse_writer": ParquetWriter(**warehouse),
+        "warehouse_io_manager": ParquetIOManager(**warehouse),
         "postgres": PostgresResource(dsn=dsn) if dsn else PostgresResource(embedded_dir=str(home / "postgres")),
         "sql": DuckDBSqlRunner(warehouse_dir=str(home / "lake" / "warehouse"), default_project=LOCAL_WAREHOUSE_PROJECT),
         "pulse": _pulse(settings),
@@ -65,19 +69,23 @@ def cloud_resources(settings: env.Settings) -> dict[str, Any]:
     project = settings.text("CI_ASSETS_BQ_PROJECT") or ""
     location = settings.text("CI_ASSETS_BQ_LOCATION")
     endpoint = settings.text("CI_ASSETS_BQ_ENDPOINT")
+    lake = {
+        "store": objects,
+        "bucket": settings.text("CI_ASSETS_LAKE_BUCKET") or "",
+        "prefix": settings.text("CI_ASSETS_LAKE_PREFIX", DEFAULT_PREFIX) or DEFAULT_PREFIX,
+    }
+    warehouse = {
+        "project": project,
+        "dataset": settings.text("CI_ASSETS_BQ_DATASET", DEFAULT_DATASET) or DEFAULT_DATASET,
+        "location": location,
+        "endpoint": endpoint,
+    }
     return {
         "object_store": objects,
-        "lake_io_manager": ParquetIOManager(
-            store=objects,
-            bucket=settings.text("CI_ASSETS_LAKE_BUCKET") or "",
-            prefix=settings.text("CI_ASSETS_LAKE_PREFIX", DEFAULT_PREFIX) or DEFAULT_PREFIX,
-        ),
-        "warehouse_io_manager": BigQueryIOManager(
-            project=project,
-            dataset=settings.text("CI_ASSETS_BQ_DATASET", DEFAULT_DATASET) or DEFAULT_DATASET,
-            location=location,
-            endpoint=endpoint,
-        ),
+        "lake_writer": ParquetWriter(**lake),
+        "lake_io_manager": ParquetIOManager(**lake),
+        "warehouse_writer": BigQueryWriter(**warehouse),
+        "warehouse_io_manager": BigQueryIOManager(**warehouse),
         "postgres": PostgresResource(dsn=settings.secret("CI_ASSETS_POSTGRES_DSN")),
         "sql": BigQuerySqlRunner(project=project, location=location, endpoint=endpoint),
         "pulse": _pulse(settings),

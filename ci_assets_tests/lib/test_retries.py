@@ -14,7 +14,7 @@ from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 
 # Resources that reach a storage service from an asset's or op's body.
-STORAGE = {"object_store", "postgres", "pulse", "sql", "aggregates_source", "uptime_source", "warehouse_io_manager"}
+STORAGE = {"object_store", "postgres", "pulse", "sql", "aggregates_source", "uptime_source", "warehouse_writer"}
 
 ATTEMPTS: list[int] = []
 

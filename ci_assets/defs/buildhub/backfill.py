@@ -1,8 +1,14 @@
 """The backfill job: walk the whole bucket, ingest whatever the key+ETag cache has not seen.
 
 This is what catches keys the sensors missed (or that arrived before the platform
-did); in a healthy deployment `backfill_inserted` stays near zero.
+did); in a healthy deployment `backfill_inserted` stays near zero. Each upload day it
+ingested keys of is recorded as a materialization of that `buildhub/builds` partition,
+with the day's accounting, so the asset's partition status in the UI stays true.
 """
+
+import datetime as dt
+import itertools
+from collections import defaultdict
 
 import dagster as dg
 
@@ -10,6 +16,7 @@ from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.assets import BUILDS, add_build_partitions
 from ci_assets.defs.buildhub.documents import is_buildhub_key
 from ci_assets.defs.buildhub.ingest import IngestReport, ingest_keys
+from ci_assets.defs.buildhub.partitions import UPLOAD_DAYS
 from ci_assets.defs.buildhub.sensors import METRICS_NAMESPACE
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib.metrics import MetricsRecorder
@@ -35,6 +42,7 @@ def backfill_bucket(
     metrics = MetricsRecorder(METRICS_NAMESPACE)
     bucket = buildhub_settings.bucket
     total = IngestReport()
+    by_day: dict[dt.date, IngestReport] = defaultdict(IngestReport)
     with metrics.timer("backfill"):
         with postgres.connect() as conn:
             store.ensure_schema(conn)
@@ -47,13 +55,24 @@ def backfill_bucket(
             with postgres.connect() as conn:
                 store.INVENTORY.record(conn, bucket, matched)
                 rows = store.INVENTORY.keys_by_name(conn, bucket, [o.key for o in matched])
-            total.add(ingest_keys(object_store, postgres, bucket, rows, metrics, "backfill"))
+            for day, day_rows in itertools.groupby(sorted(rows, key=lambda r: r.arrival_day), lambda r: r.arrival_day):
+                report = ingest_keys(object_store, postgres, bucket, list(day_rows), metrics, "backfill")
+                by_day[day].add(report)
+                total.add(report)
             if page.next_start_after is None:
                 break
             cursor = page.next_start_after
             context.log.info(f"backfill at {cursor!r}: {total.as_metadata()}")
     add_build_partitions(context.instance, total.build_ids)
-    context.log_event(dg.AssetObservation(asset_key=BUILDS, metadata={**total.as_metadata(), **metrics.as_metadata()}))
+    for day, report in sorted(by_day.items()):
+        if report.cached < report.received and UPLOAD_DAYS.has_partition_key(day.isoformat()):
+            context.log_event(
+                dg.AssetMaterialization(
+                    asset_key=BUILDS,
+                    partition=day.isoformat(),
+                    metadata={**report.as_metadata(), "materialized_by": "buildhub_backfill"},
+                )
+            )
     return dg.Output(None, metadata={**total.as_metadata(), **metrics.as_metadata()})
 
 

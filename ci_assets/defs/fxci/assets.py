@@ -13,7 +13,8 @@ from ci_assets.lib.conventions import FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.postgres import PostgresResource
-from ci_assets.lib.storage.writes import load_partition, store_partition
+from ci_assets.lib.storage.target import Target
+from ci_assets.lib.storage.writer import TableWriter
 
 GROUP = "fxci"
 PROJECT = "moz-fx-data-shared-prod.fxci_derived"
@@ -116,15 +117,15 @@ def uniqueness_result(
         reconciliation.check_spec(TASK_RUNS.key),
     ],
     partitions_def=DAYS,
-    required_resource_keys={"warehouse_io_manager", "pulse", "postgres"},
+    required_resource_keys={"warehouse_writer", "pulse", "postgres"},
     description="Drains the three Taskcluster queues; rows are stored before any message is acked.",
 )
 @transient_retries()
 def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
     day = dt.date.fromisoformat(context.partition_key)
-    # The warehouse IO manager is used directly (the rows must be stored before the ack), and
-    # an asset cannot ask for an IO manager as a typed argument, so all three come by key.
-    warehouse = context.resources.warehouse_io_manager
+    # The rows must be stored before the ack, so the asset writes them itself, through the
+    # warehouse's writer (the machinery under the IO manager); a multi-asset's resources come by key.
+    warehouse: TableWriter = context.resources.warehouse_writer
     pulse: PulseResource = context.resources.pulse
     postgres: PostgresResource = context.resources.postgres
     with pulse.connection() as connection:
@@ -135,7 +136,7 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
             frame = pl.DataFrame(rows, schema=schemas.polars_schema(table))
             stored[table] = frame.height
             if frame.height:
-                store_partition(warehouse, spec.key, spec.metadata, DAYS, context.partition_key, frame)
+                warehouse.write(Target.of_spec(spec, [context.partition_key]), frame)
         with postgres.connect() as conn:
             quarantine.ensure_table(conn)
             conn.execute(UNSCHEDULED_DDL)
@@ -161,7 +162,7 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
         yield reconciliation.check_result(spec.key, total, drained.tallies)
     for spec in (TASKS, TASK_RUNS):
         try:
-            table = load_partition(warehouse, spec.key, spec.metadata, DAYS, context.partition_key)
+            table = warehouse.read(Target.of_spec(spec, [context.partition_key]))
         except FileNotFoundError:
             table = pl.DataFrame()  # nothing stored for the day yet
         yield uniqueness_result(spec.key, table)

@@ -23,7 +23,6 @@ from google.api_core.exceptions import GoogleAPICallError, NotFound
 from pydantic import PrivateAttr
 
 from ci_assets.lib.lazy import lazy
-from ci_assets.lib.retries import transient_failures_retried
 from ci_assets.lib.storage.bigquery_tables import (
     make_client,
     quoted,
@@ -35,6 +34,8 @@ from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary
 from ci_assets.lib.storage.outputs import asset_output
 from ci_assets.lib.storage.partition_split import dimensions, key_parts, partition_columns
 from ci_assets.lib.storage.streamed import Streamable, file_summary, streamed_output, write_streamed
+from ci_assets.lib.storage.target import Target
+from ci_assets.lib.storage.writer import TableWriter, WriterIOManager
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -46,14 +47,12 @@ _TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME")
 CREATE_TIMEOUT_SECONDS = 120
 
 
-class BigQueryIOManager(dg.ConfigurableIOManager):
+class BigQueryWriter(TableWriter):
     project: str
     dataset: str = "ci_assets"
     location: str | None = None
     # An emulator's URL (tests); None talks to Google with application default credentials.
     endpoint: str | None = None
-    # A transient failure (a 5xx, 429, a dropped connection) retries the step after this many seconds, doubling.
-    retry_wait_seconds: float | None = None  # None: the platform's policy (lib/retries.py)
 
     _client: Any = PrivateAttr(default=None)  # a bigquery.Client once asked for
 
@@ -66,22 +65,13 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         return table_id(metadata, asset_key.path, self.project, self.dataset)
 
     # -- writing ------------------------------------------------------------------
-    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        with transient_failures_retried(context, self.retry_wait_seconds):
-            self._handle_output(context, obj)
-
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
-        with transient_failures_retried(context, self.retry_wait_seconds):
-            return self._load_input(context)
-
-    def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        streamed = streamed_output(context, obj)
+    def write(self, asset: Target, obj: Any) -> dict[str, Any]:
+        streamed = streamed_output(asset, obj)
         if streamed is not None:
-            self._load_streamed(context, streamed)
-            return
-        output = asset_output(context, obj)
+            return self._load_streamed(asset, streamed)
+        output = asset_output(asset, obj)
         if output is None:
-            return
+            return {}
         metadata, partitions_def, keys = output.metadata, output.partitions_def, output.keys
         frames = list(output.frames.values())
         frame = frames[0] if len(frames) == 1 else pl.concat(frames)
@@ -91,7 +81,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         if key_columns:
             frame, deduped = dedupe_by_key(frame, key_columns, output.label)
 
-        table = self.table_for(context.asset_key, metadata)
+        table = self.table_for(asset.asset_key, metadata)
         target = self._ensure_table(table, frame.schema, metadata, partitions_def)
         check_against_schema(table, frame, target.schema)
         buf = io.BytesIO()
@@ -99,14 +89,14 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
         buf.seek(0)
         run_filter = self._run_filter(target, metadata, partitions_def, keys)
         self._merge(table, target, [buf], frame.columns, run_filter, key_columns)
-        context.add_output_metadata(output_metadata(frame.schema, rows, deduped, table))
+        return output_metadata(frame.schema, rows, deduped, table)
 
-    def _load_streamed(self, context: dg.OutputContext, streamed: dict[str | None, Streamable]) -> None:
+    def _load_streamed(self, asset: Target, streamed: dict[str | None, Streamable]) -> dict[str, Any]:
         """Each partition's output sunk to a local file, loaded as is: never one frame in memory."""
-        metadata = context.definition_metadata or {}
-        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
-        keys = list(context.asset_partition_keys) if partitions_def else []
-        table = self.table_for(context.asset_key, metadata)
+        metadata = asset.definition_metadata
+        partitions_def = asset.asset_partitions_def
+        keys = list(asset.asset_partition_keys)
+        table = self.table_for(asset.asset_key, metadata)
         with tempfile.TemporaryDirectory(prefix="ci-assets-bq-") as tmp:
             files, rows, schema = [], {}, pl.Schema()
             for i, (key, item) in enumerate(streamed.items()):
@@ -119,7 +109,7 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
             with contextlib.ExitStack() as stack:
                 sources = [stack.enter_context(open(f, "rb")) for f in files]
                 self._merge(table, target, sources, schema.names(), run_filter, None)
-        context.add_output_metadata(output_metadata(schema, rows, 0, table))
+        return output_metadata(schema, rows, 0, table)
 
     def _run_filter(
         self,
@@ -201,30 +191,34 @@ class BigQueryIOManager(dg.ConfigurableIOManager):
             self.client().update_table(staged, ["expires"])
 
     # -- reading ------------------------------------------------------------------
-    def _load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
-        upstream = context.upstream_output
-        metadata = (upstream.definition_metadata if upstream else None) or {}
-        table = self.table_for(context.asset_key, metadata)
+    def read(self, asset: Target, lazy: bool = False, allow_missing: bool = False) -> pl.DataFrame | pl.LazyFrame:
+        # BigQuery cannot tell a partition never stored from an empty one: a missing day reads as no rows.
+        metadata = asset.definition_metadata
+        table = self.table_for(asset.asset_key, metadata)
         sql = f"SELECT * FROM {quoted(table)}"
         params: list[Any] = []
         try:
             target = self.client().get_table(table)
         except NotFound:
             raise FileNotFoundError(f"table {table} does not exist yet; materialize its asset first") from None
-        if context.has_asset_partitions:
+        if asset.asset_partitions_def is not None:
             types = _column_types(target)
             where, params = partition_filter(
                 "t",
-                context.asset_partitions_def,
+                asset.asset_partitions_def,
                 metadata.get("partition_expr"),
-                list(context.asset_partition_keys),
+                list(asset.asset_partition_keys),
                 types,
             )
             sql = f"SELECT * FROM {quoted(table)} AS t WHERE {where}"
         result = self.client().query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
         frame = pl.from_arrow(result.to_arrow(create_bqstorage_client=False))
         assert isinstance(frame, pl.DataFrame)
-        return frame.lazy() if context.dagster_type.typing_type is pl.LazyFrame else frame
+        return frame.lazy() if lazy else frame
+
+
+class BigQueryIOManager(WriterIOManager, BigQueryWriter):
+    """The BigQuery writer as Dagster's IO manager (the cloud warehouse)."""
 
 
 def partition_filter(

@@ -10,6 +10,7 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.lib.storage.partition_split import split_frame
+from ci_assets.lib.storage.target import Target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +35,7 @@ def _collect(frame: Any, label: str) -> pl.DataFrame:
     return frame
 
 
-def asset_output(context: dg.OutputContext, obj: Any) -> AssetOutput | None:
+def asset_output(context: Target | dg.OutputContext, obj: Any) -> AssetOutput | None:
     """Accepts a DataFrame, a LazyFrame, or (partitioned) a {partition_key: frame} mapping.
 
     A frame covering several partitions is split by `partition_expr`; a row that belongs

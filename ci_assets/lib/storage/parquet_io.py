@@ -16,7 +16,6 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ci_assets.lib.retries import transient_failures_retried
 from ci_assets.lib.storage.bigquery_tables import table_id
 from ci_assets.lib.storage.frames import dedupe_by_key, output_metadata, primary_key, upsert
 from ci_assets.lib.storage.object_store import BucketNotFoundError
@@ -24,15 +23,13 @@ from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.outputs import asset_output
 from ci_assets.lib.storage.partition_split import hive_segments
 from ci_assets.lib.storage.streamed import Streamable, file_summary, streamed_output, write_streamed
+from ci_assets.lib.storage.target import Target
+from ci_assets.lib.storage.writer import TableWriter, WriterIOManager
 
 FILE_NAME = "data.parquet"
 
 
-def _label(context: dg.OutputContext | dg.InputContext) -> str:
-    return f"asset {context.asset_key.to_user_string()}"
-
-
-class ParquetIOManager(dg.ConfigurableIOManager):
+class ParquetWriter(TableWriter):
     """Parquet under `<bucket>/<prefix>/...` of `store` (local disk or S3, a nested resource)."""
 
     store: ObjectStoreResource
@@ -42,8 +39,6 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     # manager names it), so the SQL runner finds it by table name. None: by asset key.
     table_namespace: str | None = None
     write_threads: int = 4
-    # A transient storage failure retries the step after this many seconds, doubling each time.
-    retry_wait_seconds: float | None = None  # None: the platform's policy (lib/retries.py)
 
     # -- layout ---------------------------------------------------------------
     def asset_dir(self, asset_key: dg.AssetKey, metadata: Mapping[str, Any]) -> str:
@@ -82,29 +77,20 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         with self.store.staged_file(self.bucket, key) as path:
             frame.write_parquet(path)
 
-    # -- Dagster hooks ----------------------------------------------------------
-    def handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        with transient_failures_retried(context, self.retry_wait_seconds):
-            self._handle_output(context, obj)
-
-    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
-        with transient_failures_retried(context, self.retry_wait_seconds):
-            return self._load_input(context)
-
-    def _handle_output(self, context: dg.OutputContext, obj: Any) -> None:
-        streamed = streamed_output(context, obj)
+    # -- the writer -----------------------------------------------------------------
+    def write(self, target: Target, obj: Any) -> dict[str, Any]:
+        streamed = streamed_output(target, obj)
         if streamed is not None:
-            self._store_streamed(context, streamed)
-            return
-        output = asset_output(context, obj)
+            return self._store_streamed(target, streamed)
+        output = asset_output(target, obj)
         if output is None:
-            return
+            return {}
         metadata, partitions_def = output.metadata, output.partitions_def
         key_columns = primary_key(metadata)
 
         def store_one(item: tuple[str | None, pl.DataFrame]) -> tuple[int, int]:
             partition_key, frame = item
-            path = self.partition_path(context.asset_key, metadata, partitions_def, partition_key)
+            path = self.partition_path(target.asset_key, metadata, partitions_def, partition_key)
             deduped = 0
             if key_columns:
                 frame, deduped = dedupe_by_key(frame, key_columns, output.label)
@@ -121,46 +107,42 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=self.write_threads) as pool:
             results = list(pool.map(store_one, output.frames.items()))
         rows = {key or "all": height for key, (height, _) in zip(output.frames, results, strict=True)}
-        location = self.store.uri(self.bucket, self.asset_dir(context.asset_key, metadata))
-        context.add_output_metadata(output_metadata(output.schema, rows, sum(d for _, d in results), location))
+        location = self.store.uri(self.bucket, self.asset_dir(target.asset_key, metadata))
+        return output_metadata(output.schema, rows, sum(d for _, d in results), location)
 
-    def _store_streamed(self, context: dg.OutputContext, streamed: dict[str | None, Streamable]) -> None:
-        metadata = context.definition_metadata or {}
-        partitions_def = context.asset_partitions_def if context.has_asset_partitions else None
+    def _store_streamed(self, target: Target, streamed: dict[str | None, Streamable]) -> dict[str, Any]:
+        metadata = target.definition_metadata
         rows, schema = {}, pl.Schema()
         for key, item in streamed.items():
-            path = self.partition_path(context.asset_key, metadata, partitions_def, key)
+            path = self.partition_path(target.asset_key, metadata, target.asset_partitions_def, key)
             with self.store.staged_file(self.bucket, path) as dest:
                 write_streamed(item, dest)
                 schema, rows[key or "all"] = file_summary(dest)
-        location = self.store.uri(self.bucket, self.asset_dir(context.asset_key, metadata))
-        context.add_output_metadata(output_metadata(schema, rows, 0, location))
+        location = self.store.uri(self.bucket, self.asset_dir(target.asset_key, metadata))
+        return output_metadata(schema, rows, 0, location)
 
-    def _load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
-        upstream = context.upstream_output
-        metadata = (upstream.definition_metadata if upstream else None) or {}
-        lazy = context.dagster_type.typing_type is pl.LazyFrame
-        if not context.has_asset_partitions:
-            return self._read(self.partition_path(context.asset_key, metadata, None, None), lazy)
+    def read(self, target: Target, lazy: bool = False, allow_missing: bool = False) -> pl.DataFrame | pl.LazyFrame:
+        metadata = target.definition_metadata
+        if not target.has_asset_partitions:
+            return self._read(self.partition_path(target.asset_key, metadata, None, None), lazy)
 
-        partitions_def = context.asset_partitions_def
-        allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions"))
+        partitions_def = target.asset_partitions_def
         # One listing instead of a request per partition: a range can be years of days.
-        base = self.asset_dir(context.asset_key, metadata)
+        base = self.asset_dir(target.asset_key, metadata)
         try:
             stored = {o.key for o in self.store.list(self.bucket, prefix=base + "/")}
         except BucketNotFoundError:
             stored = set()
         paths, missing = [], []
-        for key in context.asset_partition_keys:
-            path = self.partition_path(context.asset_key, metadata, partitions_def, key)
+        for key in target.asset_partition_keys:
+            path = self.partition_path(target.asset_key, metadata, partitions_def, key)
             if path in stored:
                 paths.append(path)
             else:
                 missing.append(key)
         if missing and not allow_missing:
             raise FileNotFoundError(
-                f"{_label(context)} has no stored data for partition(s) {missing[:5]} "
+                f"{target.label} has no stored data for partition(s) {missing[:5]} "
                 f"({len(missing)} missing); materialize them first, or set input metadata "
                 "allow_missing_partitions=True"
             )
@@ -179,3 +161,7 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         with ThreadPoolExecutor(max_workers=self.write_threads) as pool:
             frames = list(pool.map(lambda k: self._read(k, lazy), keys))
         return pl.concat(frames, how="diagonal_relaxed")  # type: ignore[type-var]
+
+
+class ParquetIOManager(WriterIOManager, ParquetWriter):
+    """The Parquet writer as Dagster's IO manager (lake and local warehouse)."""

@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from ci_assets.lib.storage.frames import primary_key
+from ci_assets.lib.storage.target import Target
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,7 +35,7 @@ def _streamable(obj: Any) -> bool:
     return isinstance(obj, ParquetFile | pl.LazyFrame)
 
 
-def streamed_output(context: dg.OutputContext, obj: Any) -> dict[str | None, Streamable] | None:
+def streamed_output(context: Target | dg.OutputContext, obj: Any) -> dict[str | None, Streamable] | None:
     """What to stream into each partition's file, or None when `obj` is for the in-memory path."""
     label = f"asset {context.asset_key.to_user_string()}"
     many = isinstance(obj, Mapping) and bool(obj) and all(_streamable(v) for v in obj.values())

@@ -1,5 +1,6 @@
 """The SQS sensor (moto's S3 -> SQS notifications), the backfill job, and the Kinto migration (a real Kinto)."""
 
+import datetime as dt
 import json
 import random
 from collections import Counter
@@ -10,7 +11,7 @@ import dagster as dg
 import psycopg
 import requests
 
-from ci_assets.defs.buildhub.assets import builds
+from ci_assets.defs.buildhub.assets import BUILDS, builds
 from ci_assets.defs.buildhub.backfill import backfill_job
 from ci_assets.defs.buildhub.kinto import kinto_migration_job
 from ci_assets.defs.buildhub.samples import INVALID_DOCUMENTS, encode, make_document
@@ -106,6 +107,12 @@ def test_backfill_walks_the_bucket_and_never_downloads_a_key_twice(world: Buildh
     meta = op_metadata(first, "backfill_bucket")
     assert (meta["received"], meta["accepted"], meta["rejected"], meta["cached"]) == (26, 25, 1, 0)
     assert meta["backfill_listed"] == 27 and meta["backfill_matched"] == 26 and meta["backfill_inserted"] == 25
+    # The days it ingested are materialized partitions of buildhub/builds, each with its own accounting.
+    days = world.instance.get_materialized_partitions(BUILDS)
+    uploaded = {dt.datetime.now(dt.UTC).date().isoformat()}
+    assert days == uploaded
+    event = world.instance.get_latest_materialization_event(BUILDS)
+    assert event is not None and event.asset_materialization.metadata["received"].value == 26
     second = backfill_job.execute_in_process(resources=world.resources, instance=world.instance, run_config=run_config)
     again = op_metadata(second, "backfill_bucket")
     assert (again["accepted"], again["cached"], again["backfill_not_inserted"]) == (0, 26, 26)

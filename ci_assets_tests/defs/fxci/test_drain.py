@@ -18,7 +18,7 @@ from ci_assets.defs.fxci.drain import Drained, UnknownExchangeError, broker_name
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
-from ci_assets.lib.storage.parquet_io import ParquetIOManager
+from ci_assets.lib.storage.parquet_io import ParquetWriter
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets_tests.conftest import RabbitMQ
 
@@ -43,7 +43,7 @@ class Broker:
         return {
             "pulse": PulseResource(url=self.url, user=self.user),
             "postgres": PostgresResource(dsn=self.dsn),
-            "warehouse_io_manager": ParquetIOManager(
+            "warehouse_writer": ParquetWriter(
                 store=LocalObjectStoreResource(root=str(self.lake)), bucket="lake", prefix="warehouse"
             ),
         }
@@ -206,7 +206,7 @@ def test_the_local_default_drains_the_filesystem_transport(ci_home: Path, fresh_
     resources = {
         "pulse": pulse,
         "postgres": PostgresResource(dsn=fresh_postgres),
-        "warehouse_io_manager": ParquetIOManager(
+        "warehouse_writer": ParquetWriter(
             store=LocalObjectStoreResource(root=str(ci_home)), bucket="lake", prefix="warehouse"
         ),
     }

@@ -14,6 +14,7 @@ from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, S3ObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.s3_store import S3ObjectStore
+from ci_assets.lib.storage.target import Target
 from ci_assets_tests.lib.storage.io_harness import DAYS, DAYS_BY_TYPE, Harness, day_frame, sort
 
 BACKENDS = ["local", "s3", "bigquery"]
@@ -88,6 +89,20 @@ def test_rows_outside_the_runs_partitions_are_refused(harness: Harness) -> None:
     assert not result.success
     assert "2024-01-20" in str(result.get_step_failure_events()[0].event_specific_data.error)
     assert harness.load(asset, ["2024-01-12"])["value"].to_list() == [0, 1, 2, 3, 4]  # untouched
+
+
+def test_the_writer_resource_refuses_rows_outside_its_partitions_and_writes_nothing(harness: Harness) -> None:
+    """Assets that store rows themselves (the pulse drain) call the writer the IO manager is built on."""
+    asset = harness.daily_asset()
+    target = Target(asset.key, asset.metadata_by_key[asset.key], DAYS, ["2024-01-12"])
+    stray = pl.concat([day_frame("2024-01-12"), day_frame("2024-01-20", rows=1)])
+    with pytest.raises(ValueError, match="2024-01-20"):
+        harness.io_manager.write(target, stray)
+    with pytest.raises(FileNotFoundError):
+        harness.load(asset, ["2024-01-12"])  # nothing was written, not even the day of the run
+    written = harness.io_manager.write(target, day_frame("2024-01-12"))
+    assert written["dagster/row_count"].value == 5
+    assert harness.io_manager.read(target)["value"].to_list() == [0, 1, 2, 3, 4]
 
 
 def test_primary_key_upserts_within_the_partition(harness: Harness) -> None:
