@@ -20,8 +20,8 @@ import dagster as dg
 from moto_process import moto_server
 
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS
+from ci_assets.defs.activedata.automation import new_keys_sensor
 from ci_assets.defs.activedata.samples import bucket_file
-from ci_assets.defs.activedata.sensors import new_keys_sensor
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib.storage.object_store_resource import (
     LocalObjectStoreResource,

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 import dagster as dg
 from moto_process import moto_server
 
-from ci_assets.defs.buildhub.sensors import new_keys_sensor
+from ci_assets.defs.buildhub.automation import new_keys_sensor
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib.storage.object_store import ObjectStore
 from ci_assets.lib.storage.object_store_resource import (

@@ -18,9 +18,9 @@ import threading
 import time
 
 from ci_assets.defs.sources import routing
-from ci_assets.defs.sources.assets import RegistrySettings
 from ci_assets.defs.sources.migration_job import sources_migration
 from ci_assets.defs.sources.registry import SOURCES_JSON, parse_sources
+from ci_assets.defs.sources.settings import RegistrySettings
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 
 META, DATA, SOURCE = "pipeline-metadata-bench", "ci-assets-bench-records", "bench-records"

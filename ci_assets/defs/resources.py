@@ -19,9 +19,9 @@ from ci_assets.defs.aggregates.settings import DEFAULT_BUCKET as AGGREGATES_BUCK
 from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.defs.buildhub.settings import PRODUCTION_BUCKET as BUILDHUB_BUCKET
 from ci_assets.defs.buildhub.settings import BuildhubSettings
-from ci_assets.defs.fxci.worker_metrics import CloudMonitoringUptimeSource, LocalUptimeSource
-from ci_assets.defs.sources.assets import RegistrySettings
+from ci_assets.defs.fxci.settings import CloudMonitoringUptimeSource, LocalUptimeSource
 from ci_assets.defs.sources.registry import PRODUCTION_METADATA_BUCKET
+from ci_assets.defs.sources.settings import RegistrySettings
 from ci_assets.lib import env, metrics
 from ci_assets.lib.lake import DEFAULT_PREFIX, LOCAL_LAKE_BUCKET
 from ci_assets.lib.listing import DEFAULT_INTERVAL_SECONDS

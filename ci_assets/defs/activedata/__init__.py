@@ -3,8 +3,8 @@
 import dagster as dg
 
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS, BUGZILLA_ASSET
+from ci_assets.defs.activedata.automation import new_keys_sensor
 from ci_assets.defs.activedata.bugzilla import bugzilla_snapshots
-from ci_assets.defs.activedata.sensors import new_keys_sensor
 from ci_assets.defs.activedata.treeherder import treeherder_jobs
 
 defs = dg.Definitions(

@@ -8,6 +8,7 @@ import polars as pl
 
 from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, short_name
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
+from ci_assets.defs.activedata.partitions import ARRIVAL_DAYS
 from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import quarantine, reconciliation
@@ -21,7 +22,6 @@ from ci_assets.lib.storage.postgres import PostgresResource
 
 GROUP = "activedata"
 QUARANTINE_SOURCE = "activedata"
-ARRIVAL_DAYS = dg.DailyPartitionsDefinition(start_date="2015-01-01", end_offset=1)
 SCHEMA = pl.Schema({"_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date, "record": pl.String})
 CHECKS = {
     "id_starts_with_file_key": "Every record's `_id` starts with its file's key.",

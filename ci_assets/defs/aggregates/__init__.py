@@ -11,7 +11,7 @@ _ASSETS = {
     "parquet": "ci_assets.defs.aggregates.parquet_asset",
     "build_id_aggregates": "ci_assets.defs.aggregates.tables",
     "submission_date_aggregates": "ci_assets.defs.aggregates.tables",
-    "defs": "ci_assets.defs.aggregates.definitions",
+    "defs": "ci_assets.defs.aggregates.assets",
 }
 
 

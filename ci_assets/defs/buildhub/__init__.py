@@ -3,9 +3,9 @@
 import dagster as dg
 
 from ci_assets.defs.buildhub.assets import build, builds, ingest_job
+from ci_assets.defs.buildhub.automation import new_keys_sensor, sqs_sensor
 from ci_assets.defs.buildhub.backfill import backfill_job
 from ci_assets.defs.buildhub.kinto import kinto_migration_job
-from ci_assets.defs.buildhub.sensors import new_keys_sensor, sqs_sensor
 from ci_assets.defs.buildhub.warehouse import builds_table
 
 defs = dg.Definitions(

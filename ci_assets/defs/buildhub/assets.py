@@ -6,9 +6,9 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.buildhub import store
+from ci_assets.defs.buildhub.automation import INGEST_JOB, METRICS_NAMESPACE
 from ci_assets.defs.buildhub.ingest import SOURCE, ingest_keys
 from ci_assets.defs.buildhub.partitions import BUILD_IDS, UPLOAD_DAYS
-from ci_assets.defs.buildhub.sensors import INGEST_JOB, METRICS_NAMESPACE
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS

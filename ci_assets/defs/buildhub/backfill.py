@@ -14,10 +14,10 @@ import dagster as dg
 
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.assets import BUILDS, add_build_partitions
+from ci_assets.defs.buildhub.automation import METRICS_NAMESPACE
 from ci_assets.defs.buildhub.documents import is_buildhub_key
 from ci_assets.defs.buildhub.ingest import IngestReport, ingest_keys
 from ci_assets.defs.buildhub.partitions import UPLOAD_DAYS
-from ci_assets.defs.buildhub.sensors import METRICS_NAMESPACE
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.retries import transient_retries

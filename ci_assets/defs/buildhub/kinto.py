@@ -18,8 +18,8 @@ import requests
 
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.assets import add_build_partitions
+from ci_assets.defs.buildhub.automation import METRICS_NAMESPACE
 from ci_assets.defs.buildhub.documents import Invalid, parse_document
-from ci_assets.defs.buildhub.sensors import METRICS_NAMESPACE
 from ci_assets.lib import quarantine
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.retries import transient_retries

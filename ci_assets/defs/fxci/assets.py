@@ -8,6 +8,7 @@ import polars as pl
 
 from ci_assets.defs.fxci import schemas
 from ci_assets.defs.fxci.drain import drain
+from ci_assets.defs.fxci.partitions import DAYS
 from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.conventions import FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
@@ -18,7 +19,6 @@ from ci_assets.lib.storage.writer import TableWriter
 
 GROUP = "fxci"
 PROJECT = "moz-fx-data-shared-prod.fxci_derived"
-DAYS = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_offset=1)
 PRIMARY_KEYS = {
     "tasks_v2": ["task_id"],
     "task_runs_v1": ["task_id", "run_id"],

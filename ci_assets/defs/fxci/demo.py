@@ -10,7 +10,7 @@ import kombu
 from ci_assets.defs.fxci.drain import broker_name, queue_name
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.defs.fxci.samples import message
-from ci_assets.defs.fxci.worker_metrics import LOCAL_BUCKET, WORKER_PROJECTS
+from ci_assets.defs.fxci.settings import LOCAL_BUCKET, WORKER_PROJECTS
 
 MESSAGES = 1500
 

@@ -11,7 +11,8 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import DAYS, GROUP, accepted_rows, table_metadata, unique_check, uniqueness_result
+from ci_assets.defs.fxci.assets import GROUP, accepted_rows, table_metadata, unique_check, uniqueness_result
+from ci_assets.defs.fxci.partitions import DAYS
 from ci_assets.lib import reconciliation
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.retries import transient_retries

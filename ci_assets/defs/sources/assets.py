@@ -7,7 +7,6 @@ from typing import Any
 import dagster as dg
 
 from ci_assets.defs.sources.registry import (
-    PRODUCTION_METADATA_BUCKET,
     SOURCES_JSON,
     declared_sources,
     merged_entries,
@@ -27,10 +26,6 @@ SCHEMAS_KEY = dg.AssetKey([GROUP, "schema_json"])
 
 # Resources that root datasets of the graph (metadata `source.root`): each has a `bucket` and a `prefix`.
 SOURCE_ROOTS = ("lake_io_manager", "aggregates_source")
-
-
-class RegistrySettings(dg.ConfigurableResource):
-    metadata_bucket: str = PRODUCTION_METADATA_BUCKET
 
 
 def _graph_specs(context: dg.AssetExecutionContext) -> Iterable[dg.AssetSpec]:

@@ -6,7 +6,7 @@ import time
 import dagster as dg
 
 from ci_assets.defs.sources import migration, routing
-from ci_assets.defs.sources.assets import RegistrySettings
+from ci_assets.defs.sources.settings import RegistrySettings
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 

@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from ci_assets.defs.activedata.sensors import new_keys_sensor
+from ci_assets.defs.activedata.automation import new_keys_sensor
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS
-from ci_assets.defs.activedata.sensors import new_keys_sensor
+from ci_assets.defs.activedata.automation import new_keys_sensor
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib.storage.object_store import BucketNotFoundError
 from ci_assets.lib.storage.object_store_resource import (

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from ci_assets.defs.activedata.sensors import RELISTING, new_keys_sensor
+from ci_assets.defs.activedata.automation import RELISTING, new_keys_sensor
 from ci_assets_tests.defs.activedata.conftest import local_world
 
 BUCKET = "active-data-perf"

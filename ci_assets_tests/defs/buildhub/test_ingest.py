@@ -8,9 +8,9 @@ import dagster as dg
 import psycopg
 
 from ci_assets.defs.buildhub.assets import build, builds
+from ci_assets.defs.buildhub.automation import new_keys_sensor
 from ci_assets.defs.buildhub.partitions import BUILD_IDS
 from ci_assets.defs.buildhub.samples import INVALID_DOCUMENTS, encode
-from ci_assets.defs.buildhub.sensors import new_keys_sensor
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets_tests.defs.buildhub.conftest import BuildhubWorld

@@ -12,10 +12,10 @@ import psycopg
 import requests
 
 from ci_assets.defs.buildhub.assets import BUILDS, builds
+from ci_assets.defs.buildhub.automation import sqs_sensor
 from ci_assets.defs.buildhub.backfill import backfill_job
 from ci_assets.defs.buildhub.kinto import kinto_migration_job
 from ci_assets.defs.buildhub.samples import INVALID_DOCUMENTS, encode, make_document
-from ci_assets.defs.buildhub.sensors import sqs_sensor
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets_tests.defs.buildhub.conftest import BuildhubWorld, Kinto
 

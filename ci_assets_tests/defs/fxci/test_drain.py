@@ -13,8 +13,9 @@ import polars as pl
 import psycopg
 import pytest
 
-from ci_assets.defs.fxci.assets import DAYS, pulse_tables
+from ci_assets.defs.fxci.assets import pulse_tables
 from ci_assets.defs.fxci.drain import Drained, UnknownExchangeError, broker_name, drain
+from ci_assets.defs.fxci.partitions import DAYS
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource

@@ -13,14 +13,14 @@ import polars as pl
 import pytest
 from google.cloud import monitoring_v3
 
-from ci_assets.defs.fxci.worker_metrics import (
+from ci_assets.defs.fxci.settings import (
     LOCAL_BUCKET,
     UPTIME,
     CloudMonitoringUptimeSource,
     LocalUptimeSource,
     UptimeSource,
-    worker_metrics_v1,
 )
+from ci_assets.defs.fxci.worker_metrics import worker_metrics_v1
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 

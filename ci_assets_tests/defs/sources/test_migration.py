@@ -11,10 +11,10 @@ import dagster as dg
 import pytest
 
 from ci_assets.defs.sources import migration, routing
-from ci_assets.defs.sources.assets import RegistrySettings
 from ci_assets.defs.sources.migration_job import sources_migration
 from ci_assets.defs.sources.reader import Dataset
 from ci_assets.defs.sources.registry import SOURCES_JSON, parse_sources
+from ci_assets.defs.sources.settings import RegistrySettings
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
 
 META, DATA, SOURCE = "pipeline-metadata-test", "ci-assets-records", "test-records"

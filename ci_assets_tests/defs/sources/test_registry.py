@@ -7,9 +7,10 @@ import dagster as dg
 import pytest
 
 from ci_assets.defs.aggregates.settings import AggregatesSource
-from ci_assets.defs.sources.assets import RegistrySettings, registry
+from ci_assets.defs.sources.assets import registry
 from ci_assets.defs.sources.reader import Dataset
 from ci_assets.defs.sources.registry import SOURCES_JSON, RegistryError, parse_schema, parse_sources
+from ci_assets.defs.sources.settings import RegistrySettings
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 

@@ -11,8 +11,9 @@ import json
 
 import dagster as dg
 
-from ci_assets.defs.activedata.assets import ARRIVAL_DAYS, BUCKET_ASSETS, BUGZILLA_ASSET, INVENTORY, asset_for_bucket
+from ci_assets.defs.activedata.assets import BUCKET_ASSETS, BUGZILLA_ASSET, INVENTORY, asset_for_bucket
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
+from ci_assets.defs.activedata.partitions import ARRIVAL_DAYS
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import quarantine
 from ci_assets.lib.listing import RELISTING, Source, list_new_keys, listing_sensor, run_requests_by_day

@@ -1,11 +1,13 @@
-"""The aggregates system's Definitions: its four assets, their checks and automation."""
+"""The aggregates' four assets, one module per family (the dump, its Parquet, the two tables), and
+the system's Definitions.
+
+Loaded on first use through the package's `__getattr__`, so the converter's modules import
+without Dagster.
+"""
 
 import dagster as dg
 
-from ci_assets.defs.aggregates.automation import (
-    aggregates_daily,
-    aggregates_daily_schedule,
-)
+from ci_assets.defs.aggregates.automation import aggregates_daily, aggregates_daily_schedule
 from ci_assets.defs.aggregates.dump_asset import dump
 from ci_assets.defs.aggregates.parquet_asset import parquet
 from ci_assets.defs.aggregates.tables import build_id_aggregates, submission_date_aggregates
