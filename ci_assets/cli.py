@@ -50,9 +50,28 @@ def seed_demo(settings: env.Settings) -> None:
         print("  no system has demo data yet")
 
 
-def dev(host: str, port: int) -> None:
-    """Seed the demo, then run the Dagster webserver and daemon on the local default; stop the
-    embedded PostgreSQL when they stop."""
+def launch_demo_runs(url: str) -> None:
+    """Each system's most recent demo day as ordinary runs, once the code location is loaded."""
+    import datetime as dt
+
+    from ci_assets.lib.launch import launch, wait_until_loaded
+
+    if not wait_until_loaded(url, timeout=300):
+        print("the code location did not load in 5 minutes: no demo runs launched", flush=True)
+        return
+    today = dt.datetime.now(dt.UTC).date()
+    for system in SYSTEMS:
+        module = importlib.import_module(f"ci_assets.defs.{system}.demo")
+        for run in module.demo_runs(today):
+            try:
+                print(f"  demo run {launch(url, run)}: {run.description}", flush=True)
+            except (RuntimeError, OSError) as err:  # the platform stays up; the UI shows what is there
+                print(f"  demo run not launched: {err}", flush=True)
+
+
+def dev(host: str, port: int, demo_runs: bool = True) -> None:
+    """Seed the demo, then run the Dagster webserver and daemon on the local default (and launch each
+    system's most recent demo day); stop the embedded PostgreSQL when they stop."""
     from ci_assets.instance import prepare_local_dagster_home
     from ci_assets.lib.storage.postgres import stop_embedded
 
@@ -78,6 +97,8 @@ def dev(host: str, port: int) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, forward)
     try:
+        if demo_runs:
+            launch_demo_runs(f"http://{host}:{port}")
         code = child.wait()
     finally:
         if child.poll() is None:
@@ -115,6 +136,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve = commands.add_parser("dev", help="seed the demo, then start the Dagster UI and daemon")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument("--no-demo-runs", action="store_true", help="do not launch the demo's most recent day")
     api = commands.add_parser("search", help="serve Buildhub's /api/search (port from SEARCH_PORT)")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=env.read().number("SEARCH_PORT", 8000))
@@ -122,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.command == "demo":
         seed_demo(env.read())
     elif args.command == "dev":
-        dev(args.host, args.port)
+        dev(args.host, args.port, demo_runs=not args.no_demo_runs)
     elif args.command == "search":
         serve_search(args.host, args.port)
 

@@ -27,12 +27,18 @@ E2E_ENV = {
 }
 
 
+DEMO_TAG = {"key": "ci_assets/demo", "value": "true"}
+DEMO_RUNS = 6  # ActiveData, the registry, fxci's drain and worker tables, both aggregate types
+
+
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevPlatform]:
     dev = DevPlatform(tmp_path_factory.mktemp("platform") / "home", E2E_ENV)
     dev.start()
     try:
-        dev.wait_idle(timeout=180)
+        # `ci-assets dev` launches the demo's first runs once the code location is loaded; they finish first.
+        dev.wait_for(lambda: len(dev.runs(tags=[DEMO_TAG])) >= DEMO_RUNS, 300, "the demo runs to be launched")
+        dev.wait_idle(timeout=420)
         yield dev
     finally:
         dev.stop()

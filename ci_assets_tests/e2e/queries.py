@@ -38,7 +38,7 @@ query Backfill($id: String!) {
 _DAEMONS = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
 
 
-def materializations(platform: DevPlatform, path: list[str], partitions: list[str]) -> dict[str, dict[str, Any]]:
+def materializations(platform: DevPlatform, path: list[str], partitions: list[str] | None) -> dict[str, dict[str, Any]]:
     """partition -> {label: value} of its newest materialization."""
     answer = platform.graphql(_MATERIALIZATIONS, {"path": path, "partitions": partitions})["assetOrError"]
     assert answer["__typename"] == "Asset", answer

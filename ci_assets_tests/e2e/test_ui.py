@@ -18,7 +18,7 @@ from ci_assets.cli import SYSTEMS
 from ci_assets.defs.activedata.samples import bucket_file
 from ci_assets.lib.storage.local_store import LocalObjectStore
 from ci_assets_tests.e2e import queries, ui
-from ci_assets_tests.e2e.conftest import WATCHED_BUCKETS
+from ci_assets_tests.e2e.conftest import DEMO_TAG, WATCHED_BUCKETS
 from ci_assets_tests.e2e.platform import DevPlatform
 
 WORKER_METRICS = ["fxci", "worker_metrics_v1"]
@@ -41,6 +41,25 @@ def test_the_asset_graph_shows_each_systems_group(platform: DevPlatform, page: P
     for name in ("dump", "parquet", "build_id_aggregates", "submission_date_aggregates"):
         expect(page.get_by_text(name, exact=True).first).to_be_visible()
     page.screenshot(path=screenshots / "02_aggregates_group.png", animations="disabled")
+
+
+def test_the_first_start_runs_each_systems_most_recent_demo_day(platform: DevPlatform) -> None:
+    """`make dev` launches ordinary runs (in the run list, through the queue), so every group shows
+    materializations, checks and metadata before the user launches anything. Buildhub's come from its
+    sensor, which is on from the start (pointed at an empty prefix in these tests)."""
+    runs = platform.runs(tags=[DEMO_TAG])
+    tags = [{t["key"]: t["value"] for t in run["tags"]} for run in runs]
+    assert sorted(t["system"] for t in tags) == ["activedata", "aggregates", "aggregates", "fxci", "fxci", "sources"]
+    assert all(run["status"] == "SUCCESS" for run in runs), [(r["runId"], r["status"]) for r in runs]
+    today, yesterday = days_ago(0), days_ago(1)
+    drained = queries.materializations(platform, ["fxci", "tasks_v2"], [today])[today]
+    assert drained["received"] > 0 and drained["received"] == sum(
+        drained[k] for k in ("accepted", "duplicate", "rejected", "ignored")
+    )
+    assert queries.materializations(platform, ["activedata", "test_result"], [today])[today]["accepted"] > 0
+    parquet = queries.materializations(platform, ["aggregates", "parquet"], [f"{yesterday}|build_id"])
+    assert parquet[f"{yesterday}|build_id"]["received"] > 0
+    assert queries.materializations(platform, ["sources", "sources_json"], None)
 
 
 def test_materialize_one_partition_from_the_ui(platform: DevPlatform, page: Page, screenshots: Path) -> None:

@@ -1,10 +1,13 @@
 """Demo files in all eight ActiveData buckets of the local object store, for `make dev`."""
 
+import datetime as dt
 import random
 from typing import Any
 
+from ci_assets.defs.activedata.assets import BUCKET_ASSETS, BUGZILLA_ASSET, INVENTORY
 from ci_assets.defs.activedata.buckets import bucket_names
 from ci_assets.defs.activedata.samples import bucket_file, bugzilla_file, treeherder_snapshots
+from ci_assets.lib.launch import DemoRun
 
 FILES_PER_BUCKET = 12
 TREEHERDER = "active-data-treeherder-normalized"
@@ -42,4 +45,16 @@ def seed_demo(resources: dict[str, Any]) -> str:
         if store.head(bugzilla, key) is None:
             store.put(bugzilla, key, body)
             written += 1
+    # The keys go into the inventory as the sensor would record them, so the demo run below (and
+    # the sensor, once turned on) finds them; recording them again changes nothing.
+    with resources["postgres"].connect() as conn:
+        INVENTORY.ensure_schema(conn)
+        for bucket in [*bucket_names(), bugzilla]:
+            INVENTORY.record(conn, bucket, list(store.list(bucket)))
     return f"{written} new files in the {len(bucket_names())} ActiveData buckets and {bugzilla}"
+
+
+def demo_runs(today: dt.date) -> list[DemoRun]:
+    """The day the demo files arrived, for every bucket's asset."""
+    assets = [a.key.path for a in [*BUCKET_ASSETS.values(), BUGZILLA_ASSET]]
+    return [DemoRun("ActiveData's buckets, today", "activedata", assets=assets, partition=today.isoformat())]

@@ -6,6 +6,8 @@ from typing import Any
 import psycopg
 
 from ci_assets.defs.aggregates import generate
+from ci_assets.defs.aggregates.names import AGGREGATE_TYPES
+from ci_assets.lib.launch import DemoRun
 
 DAYS = 30
 SUBMISSION_TABLES = 5
@@ -35,3 +37,18 @@ def seed_demo(resources: dict[str, Any], days: int = DAYS) -> str:
             "(dimensions jsonb, histogram bigint[])"
         )
     return f"{made} aggregate tables created over the last {days} days in {dsn.split('?')[0]}"
+
+
+def demo_runs(today: dt.date) -> list[DemoRun]:
+    """Yesterday's dump and Parquet of both types, as the morning schedule runs them."""
+    day = (today - dt.timedelta(days=1)).isoformat()
+    return [
+        DemoRun(
+            f"aggregates, yesterday ({t})",
+            "aggregates",
+            job="aggregates_daily",
+            partition=f"{day}|{t}",
+            dimensions={"day": day, "type": t},
+        )
+        for t in AGGREGATE_TYPES
+    ]

@@ -6,6 +6,7 @@ import random
 from typing import Any
 
 from ci_assets.defs.buildhub.samples import INVALID_DOCUMENTS, encode, key_for, make_document
+from ci_assets.lib.launch import DemoRun
 
 DOCUMENTS = 3000
 DAYS = 7
@@ -34,3 +35,8 @@ def seed_demo(resources: dict[str, Any]) -> str:
         os.utime(path, (uploaded, uploaded))
         written += 1
     return f"{written} new files in bucket {bucket} ({len(files)} in all, {len(INVALID_DOCUMENTS)} invalid)"
+
+
+def demo_runs(today: dt.date) -> list[DemoRun]:
+    """None to launch: `buildhub_new_keys` is on from the start and ingests the demo week by itself."""
+    return []

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import dagster as dg
 import polars as pl
@@ -10,7 +11,7 @@ from ci_assets.defs.fxci import schemas
 from ci_assets.defs.fxci.drain import drain
 from ci_assets.defs.fxci.partitions import DAYS
 from ci_assets.lib import quarantine, reconciliation
-from ci_assets.lib.conventions import FRESH_HOURLY, OWNERS
+from ci_assets.lib.conventions import FRESH_DAILY, FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -76,6 +77,26 @@ UNIQUE_CHECK = "primary_key_is_unique"
 def unique_check(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
     key = ", ".join(PRIMARY_KEYS[asset_key.path[-1]])
     return dg.AssetCheckSpec(UNIQUE_CHECK, asset=asset_key, description=f"({key}) is unique in the partition.")
+
+
+def daily_table(key: dg.AssetKey, partition_column: str, kinds: set[str], description: str, **extra: Any) -> Any:
+    """`dg.asset` for a daily fxci table filled by a step of ours: the table's metadata, its checks
+    (primary key, reconciliation), freshness, and a range backfilled as one run asking for each day
+    in turn (the IO manager stores each day as if it ran alone, a day without rows as empty)."""
+    return dg.asset(
+        key=key,
+        check_specs=[unique_check(key), reconciliation.check_spec(key)],
+        group_name=GROUP,
+        owners=OWNERS,
+        freshness_policy=FRESH_DAILY,
+        kinds=kinds,
+        partitions_def=DAYS,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        io_manager_key="warehouse_io_manager",
+        metadata=table_metadata(key.path[-1], partition_column),
+        description=description,
+        **extra,
+    )
 
 
 def accepted_rows(

@@ -11,6 +11,7 @@ from ci_assets.defs.fxci.drain import broker_name, queue_name
 from ci_assets.defs.fxci.pulse_rows import EXCHANGES
 from ci_assets.defs.fxci.samples import message
 from ci_assets.defs.fxci.settings import LOCAL_BUCKET, WORKER_PROJECTS
+from ci_assets.lib.launch import DemoRun
 
 MESSAGES = 1500
 
@@ -145,3 +146,12 @@ def seed_billing(warehouse_dir: str, days: int = 7) -> int:
         path.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(path / "data.parquet")
     return len(gcp) + len(azure)
+
+
+def demo_runs(today: dt.date) -> list[DemoRun]:
+    """Today's drain of the demo messages, and yesterday's worker tables (as the morning schedule does)."""
+    yesterday = (today - dt.timedelta(days=1)).isoformat()
+    return [
+        DemoRun("the pulse drain, today", "fxci", job="fxci_pulse", partition=today.isoformat()),
+        DemoRun("the worker tables, yesterday", "fxci", job="fxci_workers_daily", partition=yesterday),
+    ]

@@ -11,10 +11,9 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import GROUP, accepted_rows, table_metadata, unique_check, uniqueness_result
-from ci_assets.defs.fxci.partitions import DAYS
+from ci_assets.defs.fxci.assets import GROUP, accepted_rows, daily_table, uniqueness_result
 from ci_assets.lib import reconciliation
-from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
+from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.sql import SqlRunner
 
@@ -50,20 +49,12 @@ def worker_costs_query() -> str:
 KEY = dg.AssetKey(["fxci", "worker_costs_v1"])
 
 
-@dg.asset(
-    key=KEY,
-    check_specs=[unique_check(KEY), reconciliation.check_spec(KEY)],
-    group_name=GROUP,
-    owners=OWNERS,
-    freshness_policy=FRESH_DAILY,
-    kinds={"bigquery", "sql"},
-    partitions_def=DAYS,
-    # A range is one run asking for each day in turn, as worker_metrics_v1 does (they run together).
-    backfill_policy=dg.BackfillPolicy.single_run(),
+@daily_table(
+    KEY,
+    "usage_start_date",
+    {"bigquery", "sql"},
+    "Each worker instance's total cost on the day: GCP (credits included) and Azure VMs.",
     deps=[spec.key for spec in billing_sources],
-    io_manager_key="warehouse_io_manager",
-    metadata=table_metadata("worker_costs_v1", "usage_start_date"),
-    description="Each worker instance's total cost on the day: GCP (credits included) and Azure VMs.",
 )
 @transient_retries()
 def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):

@@ -12,31 +12,20 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.defs.fxci.assets import GROUP, accepted_rows, table_metadata, unique_check, uniqueness_result
-from ci_assets.defs.fxci.partitions import DAYS
+from ci_assets.defs.fxci.assets import accepted_rows, daily_table, uniqueness_result
 from ci_assets.defs.fxci.settings import WORKER_PROJECTS, UptimeSource
 from ci_assets.lib import reconciliation
-from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
 
 
-@dg.asset(
-    key=KEY,
-    check_specs=[unique_check(KEY), reconciliation.check_spec(KEY)],
-    group_name=GROUP,
-    owners=OWNERS,
-    freshness_policy=FRESH_DAILY,
-    kinds={"bigquery", "gcp"},
-    partitions_def=DAYS,
-    # A month's backfill is one run asking for each day in turn; the IO manager stores each day
-    # as if it ran alone, a day without series as an empty partition.
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    io_manager_key="warehouse_io_manager",
-    metadata=table_metadata("worker_metrics_v1", "submission_date"),
-    description="Each worker instance's uptime on the day (Cloud Monitoring), for the two worker projects.",
+@daily_table(
+    KEY,
+    "submission_date",
+    {"bigquery", "gcp"},
+    "Each worker instance's uptime on the day (Cloud Monitoring), for the two worker projects.",
 )
 @transient_retries()
 def worker_metrics_v1(

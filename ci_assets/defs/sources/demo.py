@@ -1,8 +1,10 @@
 """The registry for `make dev`: sources.json and the schemas, written from the graph as the asset does."""
 
+import datetime as dt
 from typing import Any
 
 from ci_assets.defs.sources.assets import source_roots, write_registry
+from ci_assets.lib.launch import DemoRun
 
 
 def seed_demo(resources: dict[str, Any]) -> str:
@@ -12,3 +14,7 @@ def seed_demo(resources: dict[str, Any]) -> str:
     specs = asset_specs()
     entries, _ = write_registry(resources["object_store"], bucket, specs, source_roots(resources))
     return f"sources.json with {len(entries)} sources in bucket {bucket}"
+
+
+def demo_runs(today: dt.date) -> list[DemoRun]:
+    return [DemoRun("the registry", "sources", assets=[["sources", "sources_json"], ["sources", "schema_json"]])]
