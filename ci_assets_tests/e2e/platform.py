@@ -8,17 +8,16 @@ embedded PostgreSQL are stopped at the end.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ci_assets.lib.launch import graphql
 from ci_assets_tests.services.network import free_port, wait_for_http
 
 T = TypeVar("T")
@@ -119,13 +118,7 @@ class DevPlatform:
     # --- GraphQL, for what the tests check behind the browser -------------------------------------
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", data=body, headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.load(response)
-        if answer.get("errors"):
-            raise AssertionError(f"GraphQL errors: {answer['errors']}")
-        return answer["data"]
+        return graphql(self.url, query, variables)
 
     def runs(self, **run_filter: Any) -> list[dict[str, Any]]:
         data = self.graphql(_RUNS, {"filter": run_filter, "limit": 200})["runsOrError"]
