@@ -2,15 +2,17 @@
 
 import dataclasses
 import datetime as dt
+import json
 from typing import Any
 
 import dagster as dg
 import polars as pl
 
 from ci_assets.defs.fxci import schemas
+from ci_assets.defs.fxci.contracts import CONTRACTS, PARTITION_COLUMNS, PRIMARY_KEYS
 from ci_assets.defs.fxci.drain import drain
 from ci_assets.defs.fxci.partitions import DAYS
-from ci_assets.lib import quarantine, reconciliation
+from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import FRESH_DAILY, FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.retries import transient_retries
@@ -20,12 +22,6 @@ from ci_assets.lib.storage.writer import TableWriter
 
 GROUP = "fxci"
 PROJECT = "moz-fx-data-shared-prod.fxci_derived"
-PRIMARY_KEYS = {
-    "tasks_v2": ["task_id"],
-    "task_runs_v1": ["task_id", "run_id"],
-    "worker_metrics_v1": ["project", "zone", "instance_id"],
-    "worker_costs_v1": ["project", "zone", "instance_id"],
-}
 
 UNSCHEDULED_DDL = """
 CREATE SCHEMA IF NOT EXISTS fxci;
@@ -95,24 +91,54 @@ def daily_table(key: dg.AssetKey, partition_column: str, kinds: set[str], descri
         io_manager_key="warehouse_io_manager",
         metadata=table_metadata(key.path[-1], partition_column),
         description=description,
+        # The contract is the asset's type: a frame that breaks it fails the step before anything is stored.
+        dagster_type=contracts.dagster_type(CONTRACTS[key.path[-1]]),
         **extra,
     )
 
 
 def accepted_rows(
-    asset_key: dg.AssetKey, read: pl.DataFrame, partition_column: str, received: int
-) -> tuple[pl.DataFrame, reconciliation.Tally]:
-    """The rows to store (one per primary key and partition, the last one read) and their accounting:
-    `received` inputs became `read` rows; the rest were ignored (nothing to store)."""
+    asset_key: dg.AssetKey, read: pl.DataFrame, partition_column: str, received: int, postgres: PostgresResource
+) -> tuple[pl.DataFrame, reconciliation.Tally, dict[str, Any]]:
+    """The rows to store, their accounting and what the contract set aside: one row per primary key and
+    partition (the last one read), of those the ones that keep the table's contract (the others go to
+    the quarantine with their rule); `received` inputs became `read` rows, the rest were ignored."""
     key = [*PRIMARY_KEYS[asset_key.path[-1]], partition_column]
-    frame = read.unique(subset=key, keep="last", maintain_order=True)
+    unique = read.unique(subset=key, keep="last", maintain_order=True)
+    frame, violations = contracts.enforce(CONTRACTS[asset_key.path[-1]], unique)
     tally = reconciliation.Tally(
         received=received,
         accepted=frame.height,
-        duplicate=read.height - frame.height,
+        duplicate=read.height - unique.height,
+        rejected=unique.height - frame.height,
         ignored=received - read.height,
     )
-    return frame, tally
+    return frame, tally, quarantine_violations(postgres, asset_key, unique, violations)
+
+
+def quarantine_violations(
+    postgres: PostgresResource, asset_key: dg.AssetKey, frame: pl.DataFrame, violations: list[contracts.Violation]
+) -> dict[str, Any]:
+    """Each row that broke the contract into the quarantine (the rule, the value, the row); metadata."""
+    if not violations:
+        return {"rejected_by_rule": {}}
+    table = asset_key.path[-1]
+    rows = frame.with_row_index("__row")
+    rejected = [
+        quarantine.Rejected(
+            locator=f"{table}#{'/'.join(str(row[k]) for k in PRIMARY_KEYS[table])}",
+            reason=f"{v.column}: {v.rule} (value {v.value})",
+            raw=json.dumps({k: val for k, val in row.items() if k != "__row"}, default=str),
+            detail={"rule": v.rule, "column": v.column, "value": v.value},
+            partition=str(row[PARTITION_COLUMNS[table]]),
+        )
+        for v in violations
+        for row in rows.filter(pl.col("__row") == v.row).iter_rows(named=True)
+    ]
+    with postgres.connect() as conn:
+        quarantine.ensure_table(conn)
+        quarantine.quarantine(conn, f"fxci-{table}", rejected)
+    return {"rejected_by_rule": dg.MetadataValue.json(contracts.rejected_by_rule(violations))}
 
 
 def uniqueness_result(

@@ -15,6 +15,7 @@ from ci_assets.defs.fxci.assets import GROUP, accepted_rows, daily_table, unique
 from ci_assets.lib import reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.sql import SqlRunner
 
 QUERY = (Path(__file__).parent / "sql" / "worker_costs_v1.sql").read_text()
@@ -57,7 +58,7 @@ KEY = dg.AssetKey(["fxci", "worker_costs_v1"])
     deps=[spec.key for spec in billing_sources],
 )
 @transient_retries()
-def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):
+def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner, postgres: PostgresResource):
     schema = schemas.polars_schema("worker_costs_v1")
     frames = []
     for key in context.partition_keys:
@@ -65,7 +66,7 @@ def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner):
         frames.append(day.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]))
     read = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
     # The query's rows are the input (it filters and sums the billing rows itself).
-    frame, tally = accepted_rows(KEY, read, "usage_start_date", read.height)
-    yield dg.Output(frame, metadata=reconciliation.metadata(tally))
+    frame, tally, broken = accepted_rows(KEY, read, "usage_start_date", read.height, postgres)
+    yield dg.Output(frame, metadata=reconciliation.metadata(tally, broken))
     yield uniqueness_result(KEY, frame, "usage_start_date")
     yield reconciliation.check_result(KEY, tally)

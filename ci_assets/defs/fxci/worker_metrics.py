@@ -17,6 +17,7 @@ from ci_assets.defs.fxci.settings import WORKER_PROJECTS, UptimeSource
 from ci_assets.lib import reconciliation
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
+from ci_assets.lib.storage.postgres import PostgresResource
 
 KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
 
@@ -29,7 +30,10 @@ KEY = dg.AssetKey(["fxci", "worker_metrics_v1"])
 )
 @transient_retries()
 def worker_metrics_v1(
-    context: dg.AssetExecutionContext, uptime_source: UptimeSource, object_store: ObjectStoreResource
+    context: dg.AssetExecutionContext,
+    uptime_source: UptimeSource,
+    object_store: ObjectStoreResource,
+    postgres: PostgresResource,
 ):
     rows, by_day, received = [], {}, 0
     for key in context.partition_keys:
@@ -42,7 +46,7 @@ def worker_metrics_v1(
             received += returned
         by_day[key] = count
     read = pl.DataFrame(rows, schema=schemas.polars_schema("worker_metrics_v1"))
-    frame, tally = accepted_rows(KEY, read, "submission_date", received)
+    frame, tally, broken = accepted_rows(KEY, read, "submission_date", received, postgres)
     empty = [key for key, count in by_day.items() if count == 0]
     if empty:
         context.log.warning(f"no uptime series for {', '.join(empty)}: stored as empty partitions")
@@ -51,6 +55,7 @@ def worker_metrics_v1(
         "instances_by_day": by_day,
         "days_without_series": empty,
         "projects": sorted(set(frame["project"].to_list())),
+        **broken,
     }
     yield dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
     yield uniqueness_result(KEY, frame, "submission_date")

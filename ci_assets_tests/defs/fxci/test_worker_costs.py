@@ -14,6 +14,7 @@ from ci_assets.lib.storage.bigquery_io import BigQueryIOManager
 from ci_assets.lib.storage.bigquery_tables import make_client, schema_from_frame
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
+from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.sql import BigQuerySqlRunner, DuckDBSqlRunner
 
 DAY = dt.date(2024, 5, 1)
@@ -114,7 +115,9 @@ def run(resources: dict[str, Any]) -> pl.DataFrame:
     return frame
 
 
-def test_the_same_costs_on_bigquery_and_on_the_local_lake(tmp_path: Path, bigquery_endpoint: str) -> None:
+def test_the_same_costs_on_bigquery_and_on_the_local_lake(
+    tmp_path: Path, bigquery_endpoint: str, postgres_dsn: str
+) -> None:
     sources = billing()
     warehouse = tmp_path / "lake" / "warehouse"
     for name, frame in sources.items():
@@ -124,6 +127,7 @@ def test_the_same_costs_on_bigquery_and_on_the_local_lake(tmp_path: Path, bigque
     local = run(
         {
             "sql": DuckDBSqlRunner(warehouse_dir=str(warehouse)),
+            "postgres": PostgresResource(dsn=postgres_dsn),
             "warehouse_io_manager": ParquetIOManager(
                 store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="warehouse"
             ),
@@ -146,6 +150,7 @@ def test_the_same_costs_on_bigquery_and_on_the_local_lake(tmp_path: Path, bigque
     cloud = run(
         {
             "sql": BigQuerySqlRunner(project="moz-fx-data-shared-prod", endpoint=bigquery_endpoint),
+            "postgres": PostgresResource(dsn=postgres_dsn),
             "warehouse_io_manager": BigQueryIOManager(project="moz-fx-data-shared-prod", endpoint=bigquery_endpoint),
         }
     )

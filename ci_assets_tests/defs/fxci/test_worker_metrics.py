@@ -23,6 +23,7 @@ from ci_assets.defs.fxci.settings import (
 from ci_assets.defs.fxci.worker_metrics import worker_metrics_v1
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
+from ci_assets.lib.storage.postgres import PostgresResource
 
 DAY = "2024-05-01"
 
@@ -76,12 +77,25 @@ def monitoring() -> Iterator[tuple[str, list[Any]]]:
         server.stop(None)
 
 
+@pytest.fixture(autouse=True)
+def _postgres(postgres_dsn: str) -> None:
+    """Rows that break the contract go to the quarantine: the session's database holds it."""
+    POSTGRES["dsn"] = postgres_dsn
+
+
+POSTGRES: dict[str, str] = {}
+
+
+def pg() -> PostgresResource:
+    return PostgresResource(dsn=POSTGRES["dsn"])
+
+
 def materialize(source: UptimeSource, store: ObjectStoreResource, lake: Path) -> pl.DataFrame:
     io = ParquetIOManager(store=LocalObjectStoreResource(root=str(lake)), bucket="lake", prefix="warehouse")
     result = dg.materialize(
         [worker_metrics_v1],
         partition_key=DAY,
-        resources={"uptime_source": source, "object_store": store, "warehouse_io_manager": io},
+        resources={"uptime_source": source, "object_store": store, "warehouse_io_manager": io, "postgres": pg()},
     )
     assert result.success
     assert all(c.passed for c in result.get_asset_check_evaluations())  # the primary key is unique
@@ -125,7 +139,12 @@ def test_a_range_is_one_run_and_a_day_without_series_is_stored_empty(tmp_path: P
     result = dg.materialize(
         [worker_metrics_v1],
         tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
-        resources={"uptime_source": LocalUptimeSource(), "object_store": store, "warehouse_io_manager": io},
+        resources={
+            "uptime_source": LocalUptimeSource(),
+            "object_store": store,
+            "warehouse_io_manager": io,
+            "postgres": pg(),
+        },
     )
     assert result.success
     materializations = result.asset_materializations_for_node("fxci__worker_metrics_v1")
@@ -150,7 +169,12 @@ def test_every_series_is_accounted_for(tmp_path: Path) -> None:
     result = dg.materialize(
         [worker_metrics_v1],
         partition_key=DAY,
-        resources={"uptime_source": LocalUptimeSource(), "object_store": store, "warehouse_io_manager": io},
+        resources={
+            "uptime_source": LocalUptimeSource(),
+            "object_store": store,
+            "warehouse_io_manager": io,
+            "postgres": pg(),
+        },
     )
     meta = result.asset_materializations_for_node("fxci__worker_metrics_v1")[0].metadata
     counts = {k: meta[k].value for k in ("received", "accepted", "duplicate", "rejected", "ignored")}
