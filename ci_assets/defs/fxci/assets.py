@@ -155,6 +155,21 @@ def uniqueness_result(
     )
 
 
+def _contracted(
+    table: str, rows: list[dict[str, Any]], origins: list[str], postgres: PostgresResource
+) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
+    """The drain's rows for one table: one per key (the latest message's, as the upsert would keep),
+    those that keep the contract; the exchanges of the rows set aside, and the metadata."""
+    frame = pl.DataFrame(rows, schema=schemas.polars_schema(table)).with_columns(
+        pl.Series("__exchange", origins, dtype=pl.String)
+    )
+    unique = frame.unique(subset=[*PRIMARY_KEYS[table], PARTITION_COLUMNS[table]], keep="last", maintain_order=True)
+    kept, violations = contracts.enforce(CONTRACTS[table], unique.drop("__exchange"))
+    rejected_from = [unique["__exchange"][row] for row in sorted({v.row for v in violations})]
+    metadata = quarantine_violations(postgres, dg.AssetKey(["fxci", table]), unique.drop("__exchange"), violations)
+    return kept, rejected_from, metadata
+
+
 @dg.multi_asset(
     specs=[TASKS, TASK_RUNS],
     check_specs=[
@@ -177,10 +192,19 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
     postgres: PostgresResource = context.resources.postgres
     with pulse.connection() as connection:
         drained = drain(connection, pulse.user, day, config.max_messages_per_exchange)
-        stored = {}
-        for spec, rows in ((TASKS, drained.tasks), (TASK_RUNS, drained.runs)):
+        stored, broken = {}, {}
+        for spec, rows, origins in (
+            (TASKS, drained.tasks, drained.task_exchanges),
+            (TASK_RUNS, drained.runs, drained.run_exchanges),
+        ):
             table = spec.key.path[-1]
-            frame = pl.DataFrame(rows, schema=schemas.polars_schema(table))
+            frame, rejected_from, broken[table] = _contracted(table, rows, origins, postgres)
+            if table == "task_runs_v1":  # a message whose run broke the contract was rejected, not accepted
+                for exchange in rejected_from:
+                    tally = drained.tallies[exchange]
+                    tally.accepted -= 1
+                    tally.run_rows -= 1
+                    tally.rejected += 1
             stored[table] = frame.height
             if frame.height:
                 warehouse.write(Target.of_spec(spec, [context.partition_key]), frame)
@@ -199,10 +223,17 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
     total = reconciliation.Tally.total(drained.tallies.values())
     by_exchange = {name: dataclasses.asdict(t) for name, t in drained.tallies.items()}
     common = reconciliation.metadata(total, {"exchanges": dg.MetadataValue.json(by_exchange)})
-    yield dg.MaterializeResult(asset_key=TASKS.key, metadata={**common, "rows_written": stored["tasks_v2"]})
+    yield dg.MaterializeResult(
+        asset_key=TASKS.key, metadata={**common, **broken["tasks_v2"], "rows_written": stored["tasks_v2"]}
+    )
     yield dg.MaterializeResult(
         asset_key=TASK_RUNS.key,
-        metadata={**common, "rows_written": stored["task_runs_v1"], "unscheduled": len(drained.unscheduled)},
+        metadata={
+            **common,
+            **broken["task_runs_v1"],
+            "rows_written": stored["task_runs_v1"],
+            "unscheduled": len(drained.unscheduled),
+        },
     )
     # The messages are one input to both tables: each table's check sees the same accounting.
     for spec in (TASKS, TASK_RUNS):

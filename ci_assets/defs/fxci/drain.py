@@ -35,6 +35,9 @@ class ExchangeTally(Tally):
 class Drained:
     runs: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     tasks: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    # The exchange each run row and each task row came from, in the same order.
+    run_exchanges: list[str] = dataclasses.field(default_factory=list)
+    task_exchanges: list[str] = dataclasses.field(default_factory=list)
     unscheduled: list[tuple[str, str]] = dataclasses.field(default_factory=list)  # (task id, exchange)
     rejected: list[quarantine.Rejected] = dataclasses.field(default_factory=list)
     tallies: dict[str, ExchangeTally] = dataclasses.field(default_factory=dict)
@@ -111,8 +114,10 @@ def _classify(drained: Drained, tally: ExchangeTally, name: str, exchange: str, 
             tally.accepted += 1
             tally.run_rows += 1
         drained.runs.append(outcome.run)
+        drained.run_exchanges.append(name)
         if outcome.task is not None:
             drained.tasks.append(outcome.task)
+            drained.task_exchanges.append(name)
     elif isinstance(outcome, Unscheduled):
         key = ("unscheduled", outcome.task_id)
         if key in drained.seen:

@@ -134,6 +134,29 @@ def test_messages_become_rows_and_every_message_is_accounted_for(broker: Broker)
     assert all(t["received"] == 0 for t in tallies(again).values())
 
 
+def test_a_run_that_breaks_the_contract_is_quarantined_with_its_rule(broker: Broker) -> None:
+    broker.run()
+    good = example("task-completed-run0")
+    odd = copy.deepcopy(good)
+    odd["status"]["taskId"] = "Zz9yY8xX7wW6vV5uU4tT3s"
+    odd["status"]["runs"][0]["state"] = "vanished"  # not one of Taskcluster's run states
+    broker.publish("task-completed", good)
+    broker.publish("task-completed", odd)
+    result = broker.run()
+    assert result.success
+    counts = tallies(result)["task-completed"]
+    assert (counts["received"], counts["accepted"], counts["rejected"], counts["run_rows"]) == (2, 1, 1, 1)
+    assert broker.rows("task_runs_v1")["task_id"].to_list() == [good["status"]["taskId"]]
+    meta = result.asset_materializations_for_node("pulse_tables")[1].metadata
+    assert meta["rejected_by_rule"].value == {
+        "state: isin(['pending', 'running', 'completed', 'failed', 'exception'])": 1
+    }
+    assert all(c.passed for c in result.get_asset_check_evaluations() if c.check_name == "reconciles")
+    with psycopg.connect(broker.dsn) as conn:
+        [(source, rule)] = conn.execute("SELECT source, detail->>'rule' FROM quarantine").fetchall()
+    assert source == "fxci-task_runs_v1" and rule.startswith("isin(")
+
+
 def test_a_crash_between_write_and_ack_redelivers_without_duplicates(
     broker: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
