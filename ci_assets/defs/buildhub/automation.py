@@ -99,6 +99,7 @@ def sqs_sensor(
 ) -> dg.SensorResult | dg.SkipReason:
     if not buildhub_settings.sqs_queue_url:
         return dg.SkipReason("no SQS queue configured (CI_ASSETS_BUILDHUB_SQS_QUEUE_URL)")
+    # boto3 itself: dagster-aws has no SQS resource (tested in ci_assets_tests/lib/storage/test_ecosystem.py).
     sqs = boto3.client("sqs", endpoint_url=buildhub_settings.sqs_endpoint_url)
     queue = buildhub_settings.sqs_queue_url
     metrics = MetricsRecorder(METRICS_NAMESPACE)

@@ -39,7 +39,10 @@ _SCALARS: dict[type[pl.DataType], str] = {
 
 
 def make_client(project: str, endpoint: str | None = None, location: str | None = None) -> bigquery.Client:
-    """A client for `project`; with `endpoint` (an emulator) it sends no credentials."""
+    """A client for `project`; with `endpoint` (an emulator) it sends no credentials.
+
+    Not dagster-gcp's `BigQueryResource`: it takes no API endpoint (no client options), so it cannot
+    reach the local emulator the tests run against (ci_assets_tests/lib/storage/test_ecosystem.py)."""
     if endpoint:
         return bigquery.Client(
             project=project,

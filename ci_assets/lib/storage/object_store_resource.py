@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import dagster as dg
+from dagster_aws.s3 import S3Resource
+from dagster_aws.s3.resources import ResourceWithS3Configuration
 from pydantic import PrivateAttr
 
 from ci_assets.lib.storage.local_store import LocalObjectStore
@@ -82,11 +84,11 @@ class LocalObjectStoreResource(ObjectStoreResource):
         return LocalObjectStore(self.root, fsync=self.fsync)
 
 
-class S3ObjectStoreResource(ObjectStoreResource):
-    """S3, or any endpoint that speaks its API; credentials and region come from boto3's own chain."""
-
-    endpoint_url: str | None = None
-    region_name: str | None = None
+class S3ObjectStoreResource(ObjectStoreResource, ResourceWithS3Configuration):
+    """S3, or any endpoint that speaks its API, configured as dagster-aws's `S3Resource` is (region,
+    endpoint, retries, profile or keys — give keys as EnvVars), and whose client that resource builds;
+    with nothing set, boto3's own chain finds the region and credentials."""
 
     def _make(self) -> ObjectStore:
-        return S3ObjectStore(endpoint_url=self.endpoint_url, region_name=self.region_name)
+        config = {name: getattr(self, name) for name in ResourceWithS3Configuration.model_fields}
+        return S3ObjectStore(endpoint_url=self.endpoint_url, client=S3Resource(**config).get_client())
