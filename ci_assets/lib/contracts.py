@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -113,4 +114,8 @@ def rejected_by_rule(violations: Sequence[Violation]) -> dict[str, int]:
 def dagster_type(schema: pa.DataFrameSchema) -> dg.DagsterType:
     from dagster_pandera import pandera_schema_to_dagster_type
 
-    return pandera_schema_to_dagster_type(schema)
+    with warnings.catch_warnings():
+        # dagster-pandera's converter is the integration we build contracts on, by choice; it is
+        # marked beta, and would say so once per table on every load of the code location.
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return pandera_schema_to_dagster_type(schema)

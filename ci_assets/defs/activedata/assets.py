@@ -16,6 +16,7 @@ from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.inventory import KeyInventory
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import table_schema
 from ci_assets.lib.storage.object_store import ObjectNotFoundError
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -84,7 +85,7 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
             **({"bucket": bucket} if bucket else {}),
             "source": source_entry(bucket, asset_key.path),
             "partition_expr": "arrival_day",
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(c, str(t)) for c, t in SCHEMA.items()]),
+            "dagster/column_schema": table_schema(SCHEMA),
         },
         check_specs=[
             reconciliation.check_spec(asset_key),

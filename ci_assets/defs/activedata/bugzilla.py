@@ -12,6 +12,7 @@ import polars as pl
 from ci_assets.defs.activedata.assets import BUGZILLA_ASSET, GROUP
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
+from ci_assets.lib.storage.frames import table_schema
 
 KEY = dg.AssetKey([GROUP, "bugzilla_snapshots"])
 IDENTITY = ["bug_id", "modified_ts"]
@@ -27,7 +28,12 @@ BUG = pl.Struct(
     kinds={"parquet", "polars"},
     ins={"records": dg.AssetIn(key=BUGZILLA_ASSET.key, metadata={"allow_missing_partitions": True})},
     io_manager_key="lake_io_manager",
-    metadata={"source": lake_source("activedata-bugzilla-snapshots", KEY.path, [], "Bugzilla bug snapshots")},
+    metadata={
+        "source": lake_source("activedata-bugzilla-snapshots", KEY.path, [], "Bugzilla bug snapshots"),
+        "dagster/column_schema": table_schema(
+            {**BUG.to_schema(), "_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date}
+        ),
+    },
     check_specs=[
         dg.AssetCheckSpec("one_row_per_snapshot", asset=KEY, description="[bug_id, modified_ts] identifies a row."),
         dg.AssetCheckSpec(

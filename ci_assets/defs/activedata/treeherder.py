@@ -11,6 +11,7 @@ import polars as pl
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS, GROUP
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
+from ci_assets.lib.storage.frames import table_schema
 
 TREEHERDER_BUCKET = "active-data-treeherder-normalized"
 KEY = dg.AssetKey([GROUP, "treeherder_jobs"])
@@ -35,6 +36,10 @@ ORDER = ["job_id", "last_modified", "arrival_day", "key", "line"]
     io_manager_key="lake_io_manager",
     metadata={
         "primary_key": ["job_id"],
+        "dagster/column_schema": table_schema(
+            {"job_id": pl.Int64, **{k: v for k, v in JOB.to_schema()["job"].to_schema().items() if k != "id"}}
+            | {"_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date}
+        ),
         "source": lake_source("activedata-treeherder-jobs", KEY.path, [], "The latest snapshot of each Treeherder job"),
     },
     check_specs=[

@@ -20,6 +20,7 @@ from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import rooted_source
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import table_schema
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 GROUP = "aggregates"
@@ -82,13 +83,17 @@ def _dump_batch(
     kinds={"postgres", "s3"},
     partitions_def=PARTITIONS,
     metadata={
+        # A dump is files, not rows: each partition's listing.
+        "dagster/column_schema": table_schema(
+            {"file": "toc.dat | NNNN.dat.gz | EMPTY.json", "bytes": "int", "table": "text (from toc.dat)"}
+        ),
         "source": rooted_source(
             "aggregates-dumps",
             "aggregates_source",
             "",
             ["aggregate_type", "ds_nodash"],
             "pg_dump directory archives of mozaggregator's tables, per aggregate type and day",
-        )
+        ),
     },
     backfill_policy=dg.BackfillPolicy.single_run(),
     description=(

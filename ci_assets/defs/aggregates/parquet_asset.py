@@ -16,11 +16,13 @@ from ci_assets.defs.aggregates.dump_asset import DUMP_KEY, GROUP
 from ci_assets.defs.aggregates.dump_plan import plan_dump
 from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
+from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA
 from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.lib import quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import table_schema
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.streamed import ParquetFile
@@ -171,6 +173,7 @@ def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
     io_manager_key="lake_io_manager",
     metadata={
         "partition_expr": {"day": "ingest_date", "type": "aggregate_type"},
+        "dagster/column_schema": table_schema(OUTPUT_SCHEMA),
         "source": lake_source(
             "aggregates-parquet",
             PARQUET_KEY.path,

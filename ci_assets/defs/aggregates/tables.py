@@ -14,6 +14,7 @@ from ci_assets.defs.aggregates.parquet_asset import PARQUET_KEY
 from ci_assets.defs.aggregates.partitions import TABLE_MAPPING, TABLE_PARTITIONS, split_key
 from ci_assets.defs.aggregates.rows import FIELDS
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
+from ci_assets.lib.storage.frames import fields_schema
 
 DATASET = "moz-fx-data-shared-prod.dev_telemetry_derived"
 CLUSTERING = {
@@ -42,7 +43,7 @@ def table_asset(aggregate_type: str) -> dg.AssetsDefinition:
             "partition_expr": {"day": "ingest_date", "type": "aggregate_type"},
             "bigquery_schema": FIELDS,
             "clustering_fields": CLUSTERING[aggregate_type],
-            "dagster/column_schema": dg.TableSchema(columns=[dg.TableColumn(f["name"], f["type"]) for f in FIELDS]),
+            "dagster/column_schema": fields_schema(FIELDS),
         },
         description=f"Firefox Telemetry {aggregate_type} aggregates, one partition per day ({DATASET}.{name}).",
     )

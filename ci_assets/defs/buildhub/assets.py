@@ -15,7 +15,7 @@ from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.retries import transient_retries
-from ci_assets.lib.storage.frames import markdown_table
+from ci_assets.lib.storage.frames import markdown_table, table_schema
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
@@ -39,7 +39,11 @@ class IngestConfig(dg.Config):
         dg.AssetCheckSpec(VALID_CHECK, asset=BUILDS, description="No buildhub.json of the day was invalid."),
         reconciliation.check_spec(BUILDS),
     ],
-    metadata={"postgres_table": f"{store.SCHEMA}.main_build", "bucket": "net-mozaws-prod-delivery-firefox"},
+    metadata={
+        "postgres_table": f"{store.SCHEMA}.main_build",
+        "bucket": "net-mozaws-prod-delivery-firefox",
+        "dagster/column_schema": table_schema(store.MAIN_BUILD_COLUMNS),
+    },
     description="Validated, deduplicated builds from the buildhub.json keys uploaded on the day.",
 )
 @transient_retries()
@@ -119,7 +123,8 @@ BUILD_COLUMNS = {
     metadata={
         "source": lake_source(
             "buildhub-build", ["buildhub", "build"], ["partition"], "Each build id across its platforms and locales"
-        )
+        ),
+        "dagster/column_schema": table_schema(BUILD_COLUMNS),
     },
     description="One build id across its platforms and locales, for inspecting or recomputing a single build.",
 )

@@ -65,6 +65,17 @@ CREATE INDEX IF NOT EXISTS main_build_platform ON {SCHEMA}.main_build (search_pl
 
 
 INVENTORY = KeyInventory("buildhub")
+# main_build's columns as the UI shows them (the DDL above is the table).
+MAIN_BUILD_COLUMNS = {
+    "id": "bigserial",
+    "build_hash": "varchar(45)",
+    "build": "jsonb (a buildhub.json document)",
+    "metadata": "jsonb",
+    "created_at": "timestamptz",
+    "s3_object_key": "varchar(400)",
+    "s3_object_etag": "varchar(400)",
+    "build_id": "text (build.id)",
+}
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:

@@ -13,6 +13,7 @@ from ci_assets.defs.buildhub.assets import BUILDS, GROUP
 from ci_assets.defs.buildhub.documents import SCHEMA_DIR
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import fields_schema
 from ci_assets.lib.storage.postgres import PostgresResource
 
 _POLARS_TYPES: dict[str, pl.DataType] = {
@@ -71,7 +72,7 @@ def builds_frame(documents: list[dict[str, Any]]) -> pl.DataFrame:
     kinds={"postgres", "bigquery"},
     deps=[dg.AssetDep(BUILDS, partition_mapping=dg.AllPartitionMapping())],
     io_manager_key="warehouse_io_manager",
-    metadata={"bigquery_schema": bigquery_schema()},
+    metadata={"bigquery_schema": bigquery_schema(), "dagster/column_schema": fields_schema(bigquery_schema())},
     # Rebuilt whole, so once a day after new builds, not after every ingest run.
     automation_condition=dg.AutomationCondition.on_cron("0 8 * * *", cron_timezone="UTC"),
     description="Every stored build as one warehouse row (Buildhub2's BigQuery schema), rebuilt whole.",

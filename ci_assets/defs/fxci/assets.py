@@ -16,6 +16,7 @@ from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import FRESH_DAILY, FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import fields_schema
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.target import Target
 from ci_assets.lib.storage.writer import TableWriter
@@ -40,9 +41,7 @@ def table_metadata(table: str, partition_column: str) -> dict[str, object]:
         "primary_key": PRIMARY_KEYS[table],
         "partition_expr": partition_column,
         "bigquery_schema": schemas.fields(table),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(f["name"], f["type"]) for f in schemas.fields(table)]
-        ),
+        "dagster/column_schema": fields_schema(schemas.fields(table)),
     }
 
 

@@ -15,6 +15,7 @@ from ci_assets.defs.fxci.assets import GROUP, accepted_rows, daily_table, unique
 from ci_assets.lib import reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import table_schema
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.sql import SqlRunner
 
@@ -30,13 +31,38 @@ BILLING_SOURCES = {
     "azure_taskcluster_lookup": "moz-fx-data-shared-prod.billing_syndicate.azure_taskcluster_cost_lookup",
 }
 
+# The columns of each export the query reads (worker_costs.md); the exports have more.
+_AZURE_LOAD = {
+    "sourceDataId": "STRING",
+    "date": "DATE",
+    "ResourceId": "STRING",
+    "resourceLocation": "STRING",
+    "costInBillingCurrency": "NUMERIC",
+    "chargeType": "STRING",
+}
+_AZURE_LOOKUP = {"sourceDataId": "STRING", "subscriptionName": "STRING"}
+READ_COLUMNS = {
+    "gcp_billing": {
+        "project.id": "STRING",
+        "resource.name": "STRING",
+        "resource.global_name": "STRING",
+        "usage_start_time": "TIMESTAMP",
+        "cost": "FLOAT",
+        "credits": "ARRAY<STRUCT<name STRING, amount FLOAT>>",
+    },
+    "azure_fxci_load": _AZURE_LOAD,
+    "azure_fxci_lookup": _AZURE_LOOKUP,
+    "azure_taskcluster_load": _AZURE_LOAD,
+    "azure_taskcluster_lookup": _AZURE_LOOKUP,
+}
+
 billing_sources = [
     dg.AssetSpec(
         key=["fxci", name],
         group_name=GROUP,
         owners=OWNERS,
         kinds={"bigquery"},
-        metadata={"table": table},
+        metadata={"table": table, "dagster/column_schema": table_schema(READ_COLUMNS[name])},
         description=f"Billing export written outside this platform ({table}).",
     )
     for name, table in BILLING_SOURCES.items()

@@ -16,6 +16,7 @@ from ci_assets.defs.sources.registry import (
 )
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import table_schema
 from ci_assets.lib.storage.object_store import BucketNotFoundError, InvalidKeyError, ObjectNotFoundError, ObjectStore
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
@@ -80,6 +81,11 @@ def write_registry(
             group_name=GROUP,
             owners=OWNERS,
             kinds={"s3", "json"},
+            metadata={
+                "dagster/column_schema": table_schema(
+                    {f: "text" for f in ("source", "description", "bucket", "prefix", "doclink", "metadata_prefix")}
+                )
+            },
             description="sources.json: source name -> description, bucket, prefix, doclink, metadata_prefix, "
             "for every object-store dataset of the graph (metadata `source`); unknown keys kept.",
         ),
@@ -88,6 +94,11 @@ def write_registry(
             group_name=GROUP,
             owners=OWNERS,
             kinds={"s3", "json"},
+            metadata={
+                "dagster/column_schema": table_schema(
+                    {"source": "text", "field_name": "text (one folder level)", "allowed_values": "text"}
+                )
+            },
             description="Each source's schema.json: its dimensions, one folder level each, in order.",
         ),
     ],

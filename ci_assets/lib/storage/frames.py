@@ -41,8 +41,23 @@ def upsert(existing: pl.DataFrame | None, new: pl.DataFrame, key: Sequence[str])
     return pl.concat([kept, new], how="diagonal_relaxed")
 
 
-def table_schema(schema: pl.Schema) -> dg.TableSchema:
+def table_schema(schema: pl.Schema | Mapping[str, Any]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()])
+
+
+def fields_schema(fields: Sequence[Mapping[str, Any]]) -> dg.TableSchema:
+    """The UI's column schema of a table from its BigQuery fields (REQUIRED shown as not nullable)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                f["name"],
+                f["type"] if f.get("mode") != "REPEATED" else f"ARRAY<{f['type']}>",
+                description=f.get("description", ""),
+                constraints=dg.TableColumnConstraints(nullable=f.get("mode") != "REQUIRED"),
+            )
+            for f in fields
+        ]
+    )
 
 
 def output_metadata(
