@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 import dagster as dg
-from dagster_aws.s3 import S3Resource
-from dagster_aws.s3.resources import ResourceWithS3Configuration
 from pydantic import PrivateAttr
 
 from ci_assets.lib.storage.local_store import LocalObjectStore
@@ -84,11 +82,29 @@ class LocalObjectStoreResource(ObjectStoreResource):
         return LocalObjectStore(self.root, fsync=self.fsync)
 
 
-class S3ObjectStoreResource(ObjectStoreResource, ResourceWithS3Configuration):
-    """S3, or any endpoint that speaks its API, configured as dagster-aws's `S3Resource` is (region,
-    endpoint, retries, profile or keys — give keys as EnvVars), and whose client that resource builds;
-    with nothing set, boto3's own chain finds the region and credentials."""
+class S3ObjectStoreResource(ObjectStoreResource):
+    """S3, or any endpoint that speaks its API, configured as dagster-aws's `S3Resource` is (the same
+    fields: region, endpoint, retries, profile or keys — give keys as EnvVars), whose client that
+    resource builds; with nothing set, boto3's own chain finds the region and credentials.
+
+    The fields are S3Resource's own names (a test holds them equal) rather than its configuration
+    class inherited: importing dagster_aws costs every run's process 1.5 s (its package imports all
+    its components), so it is imported when an S3 store is first used, not when the code loads.
+    """
+
+    use_unsigned_session: bool = False
+    region_name: str | None = None
+    endpoint_url: str | None = None
+    max_attempts: int = 5
+    profile_name: str | None = None
+    use_ssl: bool = True
+    verify: bool | None = None
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: str | None = None
+    aws_session_token: str | None = None
 
     def _make(self) -> ObjectStore:
-        config = {name: getattr(self, name) for name in ResourceWithS3Configuration.model_fields}
+        from dagster_aws.s3 import S3Resource
+
+        config = {name: getattr(self, name) for name in S3Resource.model_fields}
         return S3ObjectStore(endpoint_url=self.endpoint_url, client=S3Resource(**config).get_client())
