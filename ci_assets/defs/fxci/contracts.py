@@ -4,10 +4,11 @@ Types and REQUIRED come from the schema, the primary key is unique within the pa
 and the value rules are the ones Taskcluster and the tables' definitions state.
 """
 
-import pandera.polars as pa
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ci_assets.defs.fxci import schemas
-from ci_assets.lib.contracts import contract
+from ci_assets.lib.contracts import Contract
 
 PRIMARY_KEYS = {
     "tasks_v2": ["task_id"],
@@ -23,20 +24,22 @@ PARTITION_COLUMNS = {
 }
 # A Taskcluster run is in one of these states (queue's run states).
 RUN_STATES = ["pending", "running", "completed", "failed", "exception"]
-RULES = {
-    "task_runs_v1": {"run_id": [pa.Check.ge(0)], "state": [pa.Check.isin(RUN_STATES)]},
-    "worker_metrics_v1": {"uptime": [pa.Check.ge(0)]},
-    "worker_costs_v1": {"cloud_provider": [pa.Check.isin(["gcp", "azure"])]},
-}
 
 
-def table_contract(table: str) -> pa.DataFrameSchema:
-    return contract(
-        table,
-        schemas.fields(table),
-        unique=[*PRIMARY_KEYS[table], PARTITION_COLUMNS[table]],
-        rules=RULES.get(table),
-    )
+def rules(table: str) -> Mapping[str, Sequence[Any]]:
+    """The value rules (pandera checks, built when a contract is first used)."""
+    import pandera.polars as pa
+
+    return {
+        "task_runs_v1": {"run_id": [pa.Check.ge(0)], "state": [pa.Check.isin(RUN_STATES)]},
+        "worker_metrics_v1": {"uptime": [pa.Check.ge(0)]},
+        "worker_costs_v1": {"cloud_provider": [pa.Check.isin(["gcp", "azure"])]},
+    }.get(table, {})
+
+
+def table_contract(table: str) -> Contract:
+    unique = [*PRIMARY_KEYS[table], PARTITION_COLUMNS[table]]
+    return Contract(table, schemas.fields(table), unique, rules=lambda: rules(table))
 
 
 CONTRACTS = {table: table_contract(table) for table in schemas.TABLES}

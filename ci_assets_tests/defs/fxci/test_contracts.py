@@ -27,10 +27,20 @@ PROJECT = "fxci-production-level1-workers"
 def test_each_contract_is_its_schema_file(table: str) -> None:
     """Read the schema file again, independently: the contract says what it says, no more."""
     fields = yaml.safe_load((DIR / f"{table}.schema.yaml").read_text())["fields"]
-    columns = CONTRACTS[table].columns
+    columns = CONTRACTS[table].schema.columns
     assert list(columns) == [f["name"] for f in fields]
     for field in fields:
         assert columns[field["name"]].nullable == (field.get("mode") != "REQUIRED"), field["name"]
+
+
+def test_loading_the_code_location_imports_no_pandera() -> None:
+    """pandera imports pandas: a contract loads it when first used, in the step that needs it."""
+    import subprocess
+    import sys
+
+    probe = "import sys, ci_assets.definitions; print(sorted({'pandera', 'pandas'} & set(sys.modules)))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert loaded.stdout.strip().splitlines()[-1] == "[]"
 
 
 def _series(instance: str | None, seconds: float) -> dict:
