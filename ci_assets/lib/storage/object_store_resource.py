@@ -7,8 +7,9 @@ decides which of the two it is (an IO manager holds its store as a nested resour
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import dagster as dg
 from pydantic import PrivateAttr
@@ -106,5 +107,14 @@ class S3ObjectStoreResource(ObjectStoreResource):
     def _make(self) -> ObjectStore:
         from dagster_aws.s3 import S3Resource
 
-        config = {name: getattr(self, name) for name in S3Resource.model_fields}
-        return S3ObjectStore(endpoint_url=self.endpoint_url, client=S3Resource(**config).get_client())
+        config = tuple((name, getattr(self, name)) for name in S3Resource.model_fields)
+        return S3ObjectStore(endpoint_url=self.endpoint_url, client=_s3_client(config))
+
+
+@functools.lru_cache(maxsize=16)
+def _s3_client(config: tuple[tuple[str, Any], ...]) -> Any:
+    """One client per configuration and process: S3Resource starts a boto3 session for each client
+    (~150 ms), and a client is safe to share between threads and resources."""
+    from dagster_aws.s3 import S3Resource
+
+    return S3Resource(**dict(config)).get_client()
