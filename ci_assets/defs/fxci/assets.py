@@ -96,15 +96,26 @@ def daily_table(key: dg.AssetKey, partition_column: str, kinds: set[str], descri
     )
 
 
+def kept_rows(
+    table: str, read: pl.DataFrame, postgres: PostgresResource
+) -> tuple[pl.DataFrame, pl.DataFrame, list[int], dict[str, Any]]:
+    """One row per primary key and partition (the last one read, as the upsert would keep), and of
+    those the ones that keep the table's contract; the others go to the quarantine with their rule.
+    Returns (the rows per key, the rows kept, the positions in `read` of the rows set aside, metadata)."""
+    key = [*PRIMARY_KEYS[table], PARTITION_COLUMNS[table]]
+    numbered = read.with_row_index("__at").unique(subset=key, keep="last", maintain_order=True)
+    unique = numbered.drop("__at")
+    kept, violations = contracts.enforce(CONTRACTS[table], unique)
+    metadata = quarantine_violations(postgres, table, unique, violations)
+    return unique, kept, [numbered["__at"][row] for row in sorted({v.row for v in violations})], metadata
+
+
 def accepted_rows(
-    asset_key: dg.AssetKey, read: pl.DataFrame, partition_column: str, received: int, postgres: PostgresResource
+    asset_key: dg.AssetKey, read: pl.DataFrame, received: int, postgres: PostgresResource
 ) -> tuple[pl.DataFrame, reconciliation.Tally, dict[str, Any]]:
-    """The rows to store, their accounting and what the contract set aside: one row per primary key and
-    partition (the last one read), of those the ones that keep the table's contract (the others go to
-    the quarantine with their rule); `received` inputs became `read` rows, the rest were ignored."""
-    key = [*PRIMARY_KEYS[asset_key.path[-1]], partition_column]
-    unique = read.unique(subset=key, keep="last", maintain_order=True)
-    frame, violations = contracts.enforce(CONTRACTS[asset_key.path[-1]], unique)
+    """The rows to store, their accounting and what the contract set aside; `received` inputs became
+    `read` rows, the rest were ignored."""
+    unique, frame, _, metadata = kept_rows(asset_key.path[-1], read, postgres)
     tally = reconciliation.Tally(
         received=received,
         accepted=frame.height,
@@ -112,27 +123,26 @@ def accepted_rows(
         rejected=unique.height - frame.height,
         ignored=received - read.height,
     )
-    return frame, tally, quarantine_violations(postgres, asset_key, unique, violations)
+    return frame, tally, metadata
 
 
 def quarantine_violations(
-    postgres: PostgresResource, asset_key: dg.AssetKey, frame: pl.DataFrame, violations: list[contracts.Violation]
+    postgres: PostgresResource, table: str, frame: pl.DataFrame, violations: list[contracts.Violation]
 ) -> dict[str, Any]:
     """Each row that broke the contract into the quarantine (the rule, the value, the row); metadata."""
     if not violations:
         return {"rejected_by_rule": {}}
-    table = asset_key.path[-1]
-    rows = frame.with_row_index("__row")
+    positions = sorted({v.row for v in violations})
+    rows = dict(zip(positions, frame[positions].iter_rows(named=True), strict=True))
     rejected = [
         quarantine.Rejected(
-            locator=f"{table}#{'/'.join(str(row[k]) for k in PRIMARY_KEYS[table])}",
+            locator=f"{table}#{'/'.join(str(rows[v.row][k]) for k in PRIMARY_KEYS[table])}",
             reason=f"{v.column}: {v.rule} (value {v.value})",
-            raw=json.dumps({k: val for k, val in row.items() if k != "__row"}, default=str),
+            raw=json.dumps(rows[v.row], default=str),
             detail={"rule": v.rule, "column": v.column, "value": v.value},
-            partition=str(row[PARTITION_COLUMNS[table]]),
+            partition=str(rows[v.row][PARTITION_COLUMNS[table]]),
         )
         for v in violations
-        for row in rows.filter(pl.col("__row") == v.row).iter_rows(named=True)
     ]
     with postgres.connect() as conn:
         quarantine.ensure_table(conn)
@@ -157,16 +167,10 @@ def uniqueness_result(
 def _contracted(
     table: str, rows: list[dict[str, Any]], origins: list[str], postgres: PostgresResource
 ) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
-    """The drain's rows for one table: one per key (the latest message's, as the upsert would keep),
-    those that keep the contract; the exchanges of the rows set aside, and the metadata."""
-    frame = pl.DataFrame(rows, schema=schemas.polars_schema(table)).with_columns(
-        pl.Series("__exchange", origins, dtype=pl.String)
-    )
-    unique = frame.unique(subset=[*PRIMARY_KEYS[table], PARTITION_COLUMNS[table]], keep="last", maintain_order=True)
-    kept, violations = contracts.enforce(CONTRACTS[table], unique.drop("__exchange"))
-    rejected_from = [unique["__exchange"][row] for row in sorted({v.row for v in violations})]
-    metadata = quarantine_violations(postgres, dg.AssetKey(["fxci", table]), unique.drop("__exchange"), violations)
-    return kept, rejected_from, metadata
+    """The drain's rows for one table that keep the contract, the exchanges of those set aside, metadata."""
+    read = pl.DataFrame(rows, schema=schemas.polars_schema(table))
+    _, kept, set_aside, metadata = kept_rows(table, read, postgres)
+    return kept, [origins[at] for at in set_aside], metadata
 
 
 @dg.multi_asset(

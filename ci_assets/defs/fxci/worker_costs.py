@@ -92,7 +92,7 @@ def worker_costs_v1(context: dg.AssetExecutionContext, sql: SqlRunner, postgres:
         frames.append(day.select([pl.col(name).cast(dtype) for name, dtype in schema.items()]))
     read = pl.concat(frames) if frames else pl.DataFrame(schema=schema)
     # The query's rows are the input (it filters and sums the billing rows itself).
-    frame, tally, broken = accepted_rows(KEY, read, "usage_start_date", read.height, postgres)
+    frame, tally, broken = accepted_rows(KEY, read, read.height, postgres)
     yield dg.Output(frame, metadata=reconciliation.metadata(tally, broken))
     yield uniqueness_result(KEY, frame, "usage_start_date")
     yield reconciliation.check_result(KEY, tally)

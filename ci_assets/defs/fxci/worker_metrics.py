@@ -46,7 +46,7 @@ def worker_metrics_v1(
             received += returned
         by_day[key] = count
     read = pl.DataFrame(rows, schema=schemas.polars_schema("worker_metrics_v1"))
-    frame, tally, broken = accepted_rows(KEY, read, "submission_date", received, postgres)
+    frame, tally, broken = accepted_rows(KEY, read, received, postgres)
     empty = [key for key, count in by_day.items() if count == 0]
     if empty:
         context.log.warning(f"no uptime series for {', '.join(empty)}: stored as empty partitions")
