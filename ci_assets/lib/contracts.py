@@ -1,12 +1,17 @@
 """Data contracts: a table's pandera (polars) schema, generated from the schema file its warehouse uses.
 
-`Contract(name, fields, ...)` turns BigQuery JSON schema fields (name, type, mode) into a
-`pandera.polars.DataFrameSchema`: each column's type, REQUIRED as not nullable, the primary key
-unique (within the partition column, when given), plus the value rules a system states. It is
-used twice: `enforce` splits a frame into the rows that keep the contract and the ones that
-break it (each with the rule's name and the value, for the quarantine), and `dagster_type`
-makes it the asset's type, the last guard: a frame that still breaks it fails the step before
-the IO manager stores anything.
+`Contract.from_file` reads a schema file (BigQuery's JSON fields, or YAML with them under
+`fields`) and turns it into a `pandera.polars.DataFrameSchema`: each column's type, REQUIRED as
+not nullable (in a RECORD too), the primary key unique, plus the value rules a system states
+(`Rule`: one definition that is both a pandera check and a polars expression). It is used twice:
+
+- `enforce` (a frame) and `screen` (a LazyFrame, streamed: a contract never makes a large table
+  one frame in memory) split the rows that keep it from the ones that break it, each with the
+  rule's name and the value, for the quarantine; a partition's rows must also fall in the
+  partitions being written.
+- `dagster_type` makes it the asset's type, the last guard: a frame that still breaks it fails
+  the step before the IO manager stores anything (a LazyFrame or a Parquet file is checked for
+  its columns and types, as pandera checks a LazyFrame).
 
 pandera imports pandas (a second per process): a contract builds its schema, and its type the
 dagster-pandera type it delegates to, when first used, so loading the code location (every
@@ -18,77 +23,143 @@ from __future__ import annotations
 import dataclasses
 import json
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import polars as pl
 
-from ci_assets.lib.storage.frames import fields_schema
+from ci_assets.lib.storage.frames import field_dtype, fields_schema, read_fields
 
 if TYPE_CHECKING:
     import pandera.polars as pa
 
-_POLARS = {
-    "STRING": pl.String,
-    "INTEGER": pl.Int64,
-    "INT64": pl.Int64,
-    "FLOAT": pl.Float64,
-    "FLOAT64": pl.Float64,
-    "NUMERIC": pl.Float64,
-    "TIMESTAMP": pl.Datetime("us", "UTC"),
-    "DATE": pl.Date,
-    "BOOLEAN": pl.Boolean,
-    "BOOL": pl.Boolean,
-}
+IN_PARTITION = "in_partition"
+BROKEN = "__broken"  # the rules a screened row breaks ("column: rule"), in `Screened.broken`
 
 
-def _dtype(field: Mapping[str, Any]) -> Any:
+class ContractError(ValueError):
+    """A frame breaks its contract as a whole (a missing column, a wrong type): no row to set aside."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A value rule on one column: `holds(column)` is true where a value keeps it. A null keeps every
+    rule (whether a column may be null is the schema's REQUIRED). `name` is what the quarantine,
+    metadata and the type check show."""
+
+    column: str
+    name: str
+    holds: Callable[[pl.Expr], pl.Expr]
+
+    def expr(self) -> pl.Expr:
+        column = pl.col(self.column)
+        return column.is_null() | self.holds(column)
+
+    def check(self) -> pa.Check:
+        import pandera.polars as pa
+
+        return pa.Check(lambda data: data.lazyframe.select(self.expr()), name=self.name, error=self.name)
+
+
+def at_least(column: str, bound: float) -> Rule:
+    return Rule(column, f"greater_than_or_equal_to({bound})", lambda c: c >= bound)
+
+
+def one_of(column: str, values: Sequence[str]) -> Rule:
+    return Rule(column, f"isin({list(values)})", lambda c: c.is_in(list(values)))
+
+
+def matches(column: str, pattern: str, name: str) -> Rule:
+    return Rule(column, name, lambda c: c.str.contains(pattern))
+
+
+def _nested_required(field: Mapping[str, Any]) -> list[Rule]:
+    """A RECORD's REQUIRED fields as rules on its column (a null record is its own REQUIRED's matter)."""
+    if field["type"] not in ("RECORD", "STRUCT") or field.get("mode") == "REPEATED":
+        return []
+    return [
+        Rule(field["name"], f"not_nullable({sub['name']})", lambda c, s=sub["name"]: c.struct.field(s).is_not_null())
+        for sub in field["fields"]
+        if sub.get("mode") == "REQUIRED"
+    ]
+
+
+def _checked_dtype(field: Mapping[str, Any]) -> pl.DataType | None:
+    # Nested columns: their fields' REQUIRED are rules, their shape the warehouse schema's to check.
     if field.get("mode") == "REPEATED" or field["type"] in ("RECORD", "STRUCT"):
-        return None  # nested: the warehouse schema checks its shape; the contract checks presence
-    return _POLARS[field["type"]]
+        return None
+    return field_dtype(field)
 
 
 class Contract:
-    """A table's contract; `rules()` gives a system's value rules (pandera checks), called when the
-    schema is first needed."""
+    """A table's contract: its schema file's fields, its key, its value rules, its partition column."""
 
     def __init__(
         self,
         name: str,
         fields: Sequence[Mapping[str, Any]],
         unique: Sequence[str] = (),
-        rules: Callable[[], Mapping[str, Sequence[Any]]] | None = None,
+        rules: Sequence[Rule] = (),
+        partition: str | None = None,
+        source: Path | None = None,
     ):
-        self.name, self.fields, self.unique, self._rules = name, list(fields), list(unique), rules
+        self.name, self.fields, self.unique, self.partition, self.source = (
+            name,
+            list(fields),
+            list(unique),
+            partition,
+            source,
+        )
+        columns = {f["name"] for f in self.fields}
+        unknown = sorted({r.column for r in rules} - columns) + (
+            [partition] if partition not in columns | {None} else []
+        )
+        if unknown:
+            raise ValueError(f"{name}: rules for column(s) {unknown} that the schema does not have")
+        self.rules = [r for f in self.fields for r in _nested_required(f)] + list(rules)
         self._schema: Any = None
-        self._type: dg.DagsterType | None = None
+        self._type: dg.DagsterType | None = None  # dagster-pandera's, built on first check
+        self._asset_type: ContractType | None = None  # one per contract: Dagster wants type names unique
+
+    @classmethod
+    def from_file(cls, name: str, path: Path, **kwargs: Any) -> Contract:
+        return cls(name, read_fields(path), source=path, **kwargs)
+
+    @property
+    def required(self) -> list[str]:
+        return [f["name"] for f in self.fields if f.get("mode") == "REQUIRED"]
 
     @property
     def schema(self) -> pa.DataFrameSchema:
         if self._schema is None:
-            self._schema = _build(self.name, self.fields, self.unique, self._rules() if self._rules else {})
+            import pandera.polars as pa
+
+            columns = {
+                f["name"]: pa.Column(
+                    _checked_dtype(f),
+                    nullable=f["name"] not in self.required,
+                    checks=[r.check() for r in self.rules if r.column == f["name"]],
+                    required=True,
+                )
+                for f in self.fields
+            }
+            self._schema = pa.DataFrameSchema(columns, unique=self.unique or None, name=self.name, strict=True)
         return self._schema
 
-
-def _build(
-    name: str, fields: Sequence[Mapping[str, Any]], unique: Sequence[str], rules: Mapping[str, Sequence[Any]]
-) -> pa.DataFrameSchema:
-    import pandera.polars as pa
-
-    unknown = set(rules) - {f["name"] for f in fields}
-    if unknown:
-        raise ValueError(f"{name}: rules for column(s) {sorted(unknown)} that the schema does not have")
-    columns = {
-        f["name"]: pa.Column(
-            _dtype(f),
-            nullable=f.get("mode", "NULLABLE") != "REQUIRED",
-            checks=list(rules.get(f["name"], [])),
-            required=True,
-        )
-        for f in fields
-    }
-    return pa.DataFrameSchema(columns, unique=list(unique) or None, name=name, strict=True)
+    def check_columns(self, schema: pl.Schema) -> None:
+        """Raise ContractError unless the frame has exactly the contract's columns, of its types."""
+        expected = {f["name"]: _checked_dtype(f) for f in self.fields}
+        problems = [f"missing column {c}" for c in expected if c not in schema]
+        problems += [f"column {c} is not in the schema file" for c in schema if c not in expected]
+        problems += [
+            f"column {c} is {schema[c]}, not {dtype}"
+            for c, dtype in expected.items()
+            if dtype is not None and c in schema and schema[c] != dtype
+        ]
+        if problems:
+            raise ContractError(f"{self.name} breaks its contract as a whole: {'; '.join(problems)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,6 +168,10 @@ class Violation:
     rule: str  # the check's name, as pandera reports it (e.g. not_nullable, isin([...]))
     column: str
     value: str
+
+
+def text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def _violations(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> list[Violation]:
@@ -110,26 +185,70 @@ def _violations(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> list[Violati
         return []
     found = []
     for case in cases.iter_rows(named=True):
-        if case["index"] is None:  # a frame-level failure (a missing column, a wrong type): no row to set aside
-            raise ValueError(f"{schema.name} breaks its contract as a whole: {case['check']} on {case['column']}")
-        value = case["failure_case"]
-        found.append(Violation(int(case["index"]), str(case["check"]), str(case["column"]), _text(value)))
+        if case["index"] is None:
+            raise ContractError(f"{schema.name} breaks its contract as a whole: {case['check']} on {case['column']}")
+        found.append(Violation(int(case["index"]), str(case["check"]), str(case["column"]), text(case["failure_case"])))
     return found
 
 
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, default=str)
+def _outside(contract: Contract, frame: pl.DataFrame, days: Collection[Any] | None) -> list[Violation]:
+    if days is None or contract.partition is None:
+        return []
+    column = contract.partition
+    outside = frame.select(pl.col(column), pl.int_range(pl.len()).alias("__row")).filter(
+        ~pl.col(column).is_in(list(days)) | pl.col(column).is_null()
+    )
+    return [Violation(row, IN_PARTITION, column, text(value)) for value, row in outside.iter_rows()]
 
 
-def enforce(contract: Contract, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[Violation]]:
+def enforce(
+    contract: Contract, frame: pl.DataFrame, days: Collection[Any] | None = None
+) -> tuple[pl.DataFrame, list[Violation]]:
     """The rows that keep the contract, and one violation per broken rule of each row that does not
-    (a repeated key sets aside every row that shares it: which one is right is not the contract's to say)."""
-    violations = _violations(contract.schema, frame)
+    (a repeated key sets aside every row that shares it: which one is right is not the contract's to
+    say). With `days`, a row whose partition column is not one of them breaks `in_partition`."""
+    contract.check_columns(frame.schema)
+    violations = _violations(contract.schema, frame) + _outside(contract, frame, days)
     if not violations:
         return frame, []
     bad = sorted({v.row for v in violations})
     kept = frame.with_row_index("__row").filter(~pl.col("__row").is_in(bad)).drop("__row")
     return kept, violations
+
+
+@dataclasses.dataclass(frozen=True)
+class Screened:
+    frame: pl.LazyFrame
+    ok: pl.Expr  # true where a row keeps the contract
+    named: pl.Expr  # the rules a row breaks, as "column: rule"
+
+    @property
+    def kept(self) -> pl.LazyFrame:
+        return self.frame.filter(self.ok)
+
+    @property
+    def broken(self) -> pl.LazyFrame:
+        """The rows that break the contract, with the rules each breaks in column `__broken`."""
+        return self.frame.filter(~self.ok).with_columns(self.named.list.drop_nulls().alias(BROKEN))
+
+    def count_broken(self) -> int:
+        """How many rows break it: one streamed pass, nothing held but the count."""
+        return int(self.frame.select((~self.ok).sum()).collect(engine="streaming").item() or 0)
+
+
+def screen(contract: Contract, frame: pl.LazyFrame, days: Collection[Any] | None = None) -> Screened:
+    """`enforce` for a LazyFrame, as polars expressions a streaming engine evaluates in one pass."""
+    contract.check_columns(frame.collect_schema())
+    tests = [(c, "not_nullable", pl.col(c).is_not_null()) for c in contract.required]
+    tests += [(r.column, r.name, r.expr()) for r in contract.rules]
+    if contract.unique:
+        tests.append((",".join(contract.unique), "unique", ~pl.struct(contract.unique).is_duplicated()))
+    if days is not None and contract.partition is not None:
+        column = pl.col(contract.partition)
+        tests.append((contract.partition, IN_PARTITION, column.is_not_null() & column.is_in(list(days))))
+    ok = pl.all_horizontal([holds for _, _, holds in tests]) if tests else pl.lit(True)
+    named = pl.concat_list([pl.when(~holds).then(pl.lit(f"{c}: {rule}")) for c, rule, holds in tests] or [pl.lit(None)])
+    return Screened(frame, ok, named)
 
 
 def rejected_by_rule(violations: Sequence[Violation]) -> dict[str, int]:
@@ -138,6 +257,14 @@ def rejected_by_rule(violations: Sequence[Violation]) -> dict[str, int]:
     for v in violations:
         counts.setdefault(f"{v.column}: {v.rule}", set()).add(v.row)
     return {rule: len(rows) for rule, rows in sorted(counts.items())}
+
+
+def broken_by_rule(broken: pl.DataFrame) -> dict[str, int]:
+    """`rejected_by_rule` for screened rows."""
+    if broken.is_empty():
+        return {}
+    counts = broken.select(pl.col(BROKEN).explode().value_counts(sort=True)).unnest(BROKEN)
+    return dict(sorted(zip(counts[BROKEN].to_list(), counts["count"].to_list(), strict=True)))
 
 
 def _pandera_type(contract: Contract) -> dg.DagsterType:
@@ -152,18 +279,51 @@ def _pandera_type(contract: Contract) -> dg.DagsterType:
     return contract._type
 
 
+def _type_check(contract: Contract, context: Any, value: Any, where: str = "") -> dg.TypeCheck:
+    from ci_assets.lib.storage.streamed import ParquetFile
+
+    if isinstance(value, Mapping):  # a range's partitions, each checked
+        for key, part in value.items():
+            result = _type_check(contract, context, part, f" (partition {key})")
+            if not result.success:
+                return result
+        return dg.TypeCheck(success=True)
+    if isinstance(value, pl.DataFrame):
+        result = _pandera_type(contract).type_check(context, value)
+        if not result.success:
+            return dg.TypeCheck(False, f"{result.description}{where}", result.metadata)
+        return result
+    if isinstance(value, ParquetFile):
+        value = pl.scan_parquet(value.path)
+    if isinstance(value, pl.LazyFrame):
+        try:
+            contract.check_columns(value.collect_schema())
+        except ContractError as e:
+            return dg.TypeCheck(False, f"{e}{where}")
+        return dg.TypeCheck(success=True)
+    return dg.TypeCheck(False, f"{contract.name}: a {type(value).__name__} is not a table{where}")
+
+
+class ContractType(dg.DagsterType):
+    """An asset's type made from its contract (kept, so the graph can be checked against its schema files)."""
+
+    def __init__(self, contract: Contract):
+        self.contract = contract
+        super().__init__(
+            type_check_fn=lambda context, value: _type_check(contract, context, value),
+            name=f"{contract.name}_contract",
+            description=f"{contract.name}: its schema file's columns, types and REQUIRED"
+            + (f", the key ({', '.join(contract.unique)}) unique" if contract.unique else "")
+            + (", the rules " + "; ".join(f"{r.column}: {r.name}" for r in contract.rules) if contract.rules else "")
+            + " (pandera, through dagster-pandera).",
+            typing_type=Any,
+            metadata={"schema": dg.MetadataValue.table_schema(fields_schema(contract.fields))},
+        )
+
+
 def dagster_type(contract: Contract) -> dg.DagsterType:
     """The contract as an asset's type: its check is dagster-pandera's (each failed rule reported by
     column), built when a step first checks an output, so loading the code location imports no pandera."""
-
-    def check(context: Any, value: Any) -> dg.TypeCheck:
-        return _pandera_type(contract).type_check(context, value)
-
-    return dg.DagsterType(
-        type_check_fn=check,
-        name=f"{contract.name}_contract",
-        description=f"{contract.name}: its schema file's columns, types and REQUIRED, the key "
-        f"({', '.join(contract.unique)}) unique, and its value rules (pandera, through dagster-pandera).",
-        typing_type=pl.DataFrame,
-        metadata={"schema": dg.MetadataValue.table_schema(fields_schema(contract.fields))},
-    )
+    if contract._asset_type is None:
+        contract._asset_type = ContractType(contract)
+    return contract._asset_type

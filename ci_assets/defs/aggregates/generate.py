@@ -15,7 +15,8 @@ import random
 
 import psycopg
 
-CHANNELS = ("nightly", "aurora", "beta", "release")
+from ci_assets.defs.aggregates.contracts import CHANNELS
+
 OS_VERSIONS = [("Windows_NT", v) for v in ("6.1", "6.3", "10.0")] + [("Darwin", "19.6.0"), ("Linux", "5.4")]
 APPLICATIONS = ("Firefox", "Fennec")
 ARCHITECTURES = ("x86", "x86-64")

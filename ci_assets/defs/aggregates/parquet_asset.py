@@ -1,6 +1,8 @@
 """aggregates/parquet: a dump directory converted to the 13-column table, one Parquet file per partition."""
 
 import dataclasses
+import datetime as dt
+import json
 import os
 import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -11,18 +13,19 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.aggregates import dump_store
+from ci_assets.defs.aggregates.contracts import CONTRACT
 from ci_assets.defs.aggregates.convert import Conversion, convert, empty_frame
 from ci_assets.defs.aggregates.dump_asset import DUMP_KEY, GROUP
 from ci_assets.defs.aggregates.dump_plan import plan_dump
 from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
-from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA
+from ci_assets.defs.aggregates.rows import FIELDS
 from ci_assets.defs.aggregates.settings import AggregatesSource
-from ci_assets.lib import quarantine, reconciliation
+from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
-from ci_assets.lib.storage.frames import table_schema
+from ci_assets.lib.storage.frames import fields_schema
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.streamed import ParquetFile
@@ -31,9 +34,9 @@ PARQUET_KEY = dg.AssetKey(["aggregates", "parquet"])
 QUARANTINE_SOURCE = "aggregates"
 SMALL_DUMP_BYTES = 16 << 20
 MAX_LISTED = 400  # partitions detailed in a run's metadata
-_JSON_INT_ARRAY = r"^\[-?\d+(?:,-?\d+)*\]$"
 CHECKS = {
-    "aggregate_is_json_integer_array": "Every row's `aggregate` parses as a JSON array of integers.",
+    "rows_keep_contract": "No converted row broke the contract (channel, type, `aggregate` a JSON array of "
+    "integers, `ingest_date` the partition's day); any that did were quarantined with their rule.",
     "table_names_follow_convention": "No dumped table outside the naming pattern passes silently; each is listed.",
     "no_bookkeeping_tables": "table_update_dates and filter_options are never converted as aggregates.",
 }
@@ -44,9 +47,13 @@ class PartitionOutcome:
     key: str
     file: str
     conversion: Conversion | None  # None: a day without tables
-    bad_aggregates: int
+    broken: pl.DataFrame  # converted rows that broke the contract (not in the file), with their rules
     note: str
     location: str  # the dump's folder, for quarantine locators
+
+    @property
+    def accepted(self) -> int:
+        return self.conversion.rows - self.broken.height if self.conversion else 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,13 +85,30 @@ def _convert_partition(
     if dump_store.TOC not in dump.files:
         empty_frame().write_parquet(out)
         note = dump_store.read_empty_note(store, source.bucket, dump.prefix)
-        return PartitionOutcome(dump.key, out, None, 0, note, location)
+        return PartitionOutcome(dump.key, out, None, _NONE_BROKEN, note, location)
     with dump_store.local_copy(store, source.bucket, dump.prefix, dump.files) as directory:
         plan = plan_dump(directory, aggregate_type, day)
         conversion = convert(plan, day, Path(out), workers=source.workers)
-    bad = pl.scan_parquet(out).select((~pl.col("aggregate").str.contains(_JSON_INT_ARRAY)).sum()).collect().item()
+    broken = _keep_contract(Path(out), day)
     note = f"{len(plan.files)} table(s) converted"
-    return PartitionOutcome(dump.key, out, conversion, int(bad or 0), note, location)
+    return PartitionOutcome(dump.key, out, conversion, broken, note, location)
+
+
+_NONE_BROKEN = pl.DataFrame()
+
+
+def _keep_contract(file: Path, day: dt.date) -> pl.DataFrame:
+    """Screen the converted file against the contract in one streamed pass; when rows break it
+    (rare: the converter already refused what it could not convert), rewrite the file without them.
+    Returns the rows set aside, with their rules."""
+    screened = contracts.screen(CONTRACT, pl.scan_parquet(file), days=[day])
+    if not screened.count_broken():
+        return _NONE_BROKEN
+    broken = screened.broken.collect(engine="streaming")
+    kept = file.with_suffix(".kept.parquet")
+    screened.kept.sink_parquet(kept)
+    os.replace(kept, file)
+    return broken
 
 
 def _rejections(outcome: PartitionOutcome) -> list[quarantine.Rejected]:
@@ -102,6 +126,17 @@ def _rejections(outcome: PartitionOutcome) -> list[quarantine.Rejected]:
         quarantine.Rejected(f"{outcome.location}{x.file or x.tag}", x.reason, None, {"table": x.tag}, outcome.key)
         for x in conversion.excluded
     ]
+    for row in outcome.broken.iter_rows(named=True):
+        rules = row.pop(contracts.BROKEN)
+        table = "_".join(str(row[c]) for c in ("aggregate_type", "channel", "version", "ds_nodash"))
+        values = {rule: row.get(rule.split(":")[0]) for rule in rules}
+        reason = "; ".join(f"{rule} (value {contracts.text(value)})" for rule, value in values.items())
+        raw = json.dumps(row, default=str).encode()
+        rejected.append(
+            quarantine.Rejected(
+                f"{outcome.location}{table}", reason, raw, {"table": table, "rules": rules}, outcome.key
+            )
+        )
     return rejected
 
 
@@ -112,8 +147,9 @@ def _observation(outcome: PartitionOutcome) -> dict[str, Any]:
         meta |= {
             "tables": len(c.tables),
             "copy_rows": c.copy_rows,
-            "rows": c.rows,
-            "rows_quarantined": c.bad_rows,
+            "rows": outcome.accepted,
+            "rows_quarantined": c.bad_rows + outcome.broken.height,
+            "rejected_by_rule": contracts.broken_by_rule(outcome.broken),
             "tables_quarantined": dg.MetadataValue.json([dataclasses.asdict(x) for x in c.excluded]),
         }
     return meta
@@ -124,7 +160,9 @@ def tally(outcome: PartitionOutcome) -> reconciliation.Tally:
     conversion = outcome.conversion
     if conversion is None:
         return reconciliation.Tally()
-    return reconciliation.Tally(received=conversion.copy_rows, accepted=conversion.rows, rejected=conversion.bad_rows)
+    return reconciliation.Tally(
+        received=conversion.copy_rows, accepted=outcome.accepted, rejected=conversion.bad_rows + outcome.broken.height
+    )
 
 
 def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
@@ -136,14 +174,15 @@ def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
     converted_bookkeeping = [
         t.tag for o in converted if o.conversion for t in o.conversion.tables if t.tag in BOOKKEEPING_TABLES
     ]
-    bad_aggregates = {o.key: o.bad_aggregates for o in outcomes if o.bad_aggregates}
+    broken = {o.key: contracts.broken_by_rule(o.broken) for o in outcomes if o.broken.height}
     parts = {o.key: tally(o) for o in outcomes}
     return [
         reconciliation.check_result(PARQUET_KEY, reconciliation.Tally.total(parts.values()), parts),
         dg.AssetCheckResult(
-            check_name="aggregate_is_json_integer_array",
-            passed=not bad_aggregates,
-            metadata={"rows_failing_by_partition": dg.MetadataValue.json(bad_aggregates)},
+            check_name="rows_keep_contract",
+            passed=not broken,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rejected_by_rule_by_partition": dg.MetadataValue.json(dict(list(broken.items())[:MAX_LISTED]))},
         ),
         dg.AssetCheckResult(
             check_name="table_names_follow_convention",
@@ -171,9 +210,11 @@ def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
     backfill_policy=dg.BackfillPolicy.single_run(),
     deps=[DUMP_KEY],
     io_manager_key="lake_io_manager",
+    # The contract is the asset's type: a converted file with other columns or types is never stored.
+    dagster_type=contracts.dagster_type(CONTRACT),
     metadata={
         "partition_expr": {"day": "ingest_date", "type": "aggregate_type"},
-        "dagster/column_schema": table_schema(OUTPUT_SCHEMA),
+        "dagster/column_schema": fields_schema(FIELDS),
         "source": lake_source(
             "aggregates-parquet",
             PARQUET_KEY.path,
@@ -221,7 +262,12 @@ def parquet(
     # Every event is a write to the instance's storage: one observation for each partition
     # that has something to say (no tables, quarantined rows or tables), not for each of them.
     for outcome in outcomes:
-        if outcome.conversion is None or outcome.conversion.bad_rows or outcome.conversion.excluded:
+        if (
+            outcome.conversion is None
+            or outcome.conversion.bad_rows
+            or outcome.conversion.excluded
+            or outcome.broken.height
+        ):
             context.log_event(
                 dg.AssetObservation(asset_key=PARQUET_KEY, partition=outcome.key, metadata=_observation(outcome))
             )
@@ -230,6 +276,9 @@ def parquet(
     detail = {
         "copy_rows": total.received,
         "rows_quarantined": total.rejected,
+        "rejected_by_rule": dg.MetadataValue.json(
+            contracts.broken_by_rule(pl.concat([o.broken for o in outcomes if o.broken.height] or [_NONE_BROKEN]))
+        ),
         "tables_quarantined": sum(len(o.conversion.excluded) for o in outcomes if o.conversion),
         "partitions_without_tables": sum(1 for o in outcomes if o.conversion is None),
         "by_partition": dg.MetadataValue.json(dict(list(by_partition.items())[:MAX_LISTED])),

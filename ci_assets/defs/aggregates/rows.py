@@ -15,15 +15,16 @@ from pathlib import Path
 
 import orjson
 import polars as pl
-import yaml
 
 from ci_assets.defs.aggregates.copy_text import unescape
 from ci_assets.defs.aggregates.names import TableName
+from ci_assets.lib.storage.frames import fields_frame_schema, read_fields
 
 DIMENSION_KEYS = ("os", "child", "label", "metric", "osVersion", "application", "architecture")
 TABLE_COLUMNS = ("aggregate_type", "ds_nodash", "channel", "version")
-FIELDS: list[dict[str, str]] = yaml.safe_load((Path(__file__).parent / "schema.yaml").read_text())["fields"]
-OUTPUT_SCHEMA = pl.Schema({f["name"]: {"DATE": pl.Date, "STRING": pl.String}[f["type"]] for f in FIELDS})
+SCHEMA_FILE = Path(__file__).parent / "schema.yaml"
+FIELDS: list[dict[str, str]] = read_fields(SCHEMA_FILE)
+OUTPUT_SCHEMA = fields_frame_schema(FIELDS)
 # What the converter builds, in the seed's column order.
 assert list(OUTPUT_SCHEMA) == ["ingest_date", *TABLE_COLUMNS, *DIMENSION_KEYS, "aggregate"], list(OUTPUT_SCHEMA)
 _RAW_SCHEMA = {"dimensions": pl.String, "histogram": pl.String}

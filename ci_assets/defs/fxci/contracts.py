@@ -4,10 +4,8 @@ Types and REQUIRED come from the schema, the primary key is unique within the pa
 and the value rules are the ones Taskcluster and the tables' definitions state.
 """
 
-from collections.abc import Mapping, Sequence
-from typing import Any
-
 from ci_assets.defs.fxci import schemas
+from ci_assets.lib import contracts
 from ci_assets.lib.contracts import Contract
 
 PRIMARY_KEYS = {
@@ -26,20 +24,21 @@ PARTITION_COLUMNS = {
 RUN_STATES = ["pending", "running", "completed", "failed", "exception"]
 
 
-def rules(table: str) -> Mapping[str, Sequence[Any]]:
-    """The value rules (pandera checks, built when a contract is first used)."""
-    import pandera.polars as pa
-
-    return {
-        "task_runs_v1": {"run_id": [pa.Check.ge(0)], "state": [pa.Check.isin(RUN_STATES)]},
-        "worker_metrics_v1": {"uptime": [pa.Check.ge(0)]},
-        "worker_costs_v1": {"cloud_provider": [pa.Check.isin(["gcp", "azure"])]},
-    }.get(table, {})
+RULES = {
+    "task_runs_v1": [contracts.at_least("run_id", 0), contracts.one_of("state", RUN_STATES)],
+    "worker_metrics_v1": [contracts.at_least("uptime", 0)],
+    "worker_costs_v1": [contracts.one_of("cloud_provider", ["gcp", "azure"])],
+}
 
 
 def table_contract(table: str) -> Contract:
-    unique = [*PRIMARY_KEYS[table], PARTITION_COLUMNS[table]]
-    return Contract(table, schemas.fields(table), unique, rules=lambda: rules(table))
+    return Contract.from_file(
+        table,
+        schemas.path(table),
+        unique=[*PRIMARY_KEYS[table], PARTITION_COLUMNS[table]],
+        rules=RULES.get(table, []),
+        partition=PARTITION_COLUMNS[table],
+    )
 
 
 CONTRACTS = {table: table_contract(table) for table in schemas.TABLES}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
+import yaml
 
 # Above this many partitions a per-partition row count stops being readable in the UI.
 _MAX_LISTED_PARTITIONS = 400
@@ -43,6 +46,40 @@ def upsert(existing: pl.DataFrame | None, new: pl.DataFrame, key: Sequence[str])
 
 def table_schema(schema: pl.Schema | Mapping[str, Any]) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()])
+
+
+# BigQuery's column types as polars types: the one mapping of the platform (contracts, frames, warehouse).
+_POLARS_TYPES: dict[str, pl.DataType] = {
+    "STRING": pl.String(),
+    "INTEGER": pl.Int64(),
+    "INT64": pl.Int64(),
+    "FLOAT": pl.Float64(),
+    "FLOAT64": pl.Float64(),
+    "NUMERIC": pl.Float64(),
+    "TIMESTAMP": pl.Datetime("us", "UTC"),
+    "DATE": pl.Date(),
+    "BOOLEAN": pl.Boolean(),
+    "BOOL": pl.Boolean(),
+}
+
+
+def field_dtype(field: Mapping[str, Any]) -> pl.DataType:
+    """A BigQuery field (name, type, mode, fields) as a polars type: RECORD a struct, REPEATED a list."""
+    if field["type"] in ("RECORD", "STRUCT"):
+        inner: pl.DataType = pl.Struct({f["name"]: field_dtype(f) for f in field["fields"]})
+    else:
+        inner = _POLARS_TYPES[field["type"]]
+    return pl.List(inner) if field.get("mode") == "REPEATED" else inner
+
+
+def read_fields(path: Path) -> list[dict[str, Any]]:
+    """A schema file's fields: BigQuery's JSON form (a list), or YAML with them under `fields`."""
+    loaded = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
+    return list(loaded["fields"] if isinstance(loaded, dict) else loaded)
+
+
+def fields_frame_schema(fields: Sequence[Mapping[str, Any]]) -> pl.Schema:
+    return pl.Schema({f["name"]: field_dtype(f) for f in fields})
 
 
 def fields_schema(fields: Sequence[Mapping[str, Any]]) -> dg.TableSchema:

@@ -62,7 +62,7 @@ def test_a_two_day_backfill_of_both_types_is_one_run_and_accounts_for_every_row(
         checks = _checks(result)
         assert checks["reconciles"].passed
         assert checks["reconciles"].metadata["rejected"].value == len(DIRTY_ROWS)
-        assert checks["aggregate_is_json_integer_array"].passed and checks["no_bookkeeping_tables"].passed
+        assert checks["rows_keep_contract"].passed and checks["no_bookkeeping_tables"].passed
         names = checks["table_names_follow_convention"]
         assert not names.passed and {t["tag"] for t in names.metadata["quarantined_tables"].value} == set(ODD_NAMES)
 

@@ -1,0 +1,26 @@
+"""The aggregates tables' contract, generated from their schema file (schema.yaml, seed 004's table).
+
+Beyond the schema's types and REQUIRED: the channel is one of Firefox's four, the type one of
+the two, `aggregate` a JSON array of integers (the histogram's braces turned into brackets,
+facts.md) and `ingest_date` the partition's day. No key: seed 004 states none (a table's rows
+are its dimension combinations, not a primary key).
+"""
+
+from ci_assets.defs.aggregates.names import AGGREGATE_TYPES
+from ci_assets.defs.aggregates.rows import SCHEMA_FILE
+from ci_assets.lib import contracts
+
+CHANNELS = ["nightly", "aurora", "beta", "release"]
+_INTEGER = r"-?(?:0|[1-9]\d*)"  # JSON's: no leading zeros
+JSON_INTEGER_ARRAY = rf"^\[{_INTEGER}(?:,{_INTEGER})*\]$"
+
+CONTRACT = contracts.Contract.from_file(
+    "aggregates",
+    SCHEMA_FILE,
+    rules=[
+        contracts.one_of("channel", CHANNELS),
+        contracts.one_of("aggregate_type", list(AGGREGATE_TYPES)),
+        contracts.matches("aggregate", JSON_INTEGER_ARRAY, "json_integer_array"),
+    ],
+    partition="ingest_date",
+)

@@ -1,0 +1,107 @@
+"""The aggregates contract: from schema.yaml, screened in one streamed pass, rows that break it quarantined."""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ci_assets.defs.aggregates.contracts import CONTRACT
+from ci_assets.defs.aggregates.parquet_asset import PartitionOutcome, _keep_contract, _rejections
+from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA
+from ci_assets.lib import contracts
+from ci_assets.lib.storage.streamed import ParquetFile
+
+DAY = dt.date(2019, 12, 1)
+
+
+def _row(**changes: object) -> dict[str, object]:
+    row: dict[str, object] = dict.fromkeys(OUTPUT_SCHEMA)
+    row |= {"ingest_date": DAY, "aggregate_type": "build_id", "ds_nodash": "20191201", "channel": "nightly"}
+    row |= {"version": "72", "metric": "GC_MS", "aggregate": "[0,2,0]"}
+    return row | changes
+
+
+def _file(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
+    path = tmp_path / "day.parquet"
+    pl.DataFrame(rows, schema=OUTPUT_SCHEMA).write_parquet(path)
+    return path
+
+
+def test_rows_that_break_a_rule_leave_the_file_and_go_to_the_quarantine_with_it(tmp_path: Path) -> None:
+    rows = [
+        _row(metric="KEPT_1"),
+        _row(channel="esr"),  # a value outside its set
+        _row(aggregate="{0,2}"),  # a malformed aggregate
+        _row(aggregate="[1,x]"),
+        _row(ingest_date=dt.date(2019, 12, 2)),  # a date outside the partition
+        _row(ingest_date=None),  # a NULL in a REQUIRED column
+        _row(aggregate_type="daily"),
+        _row(metric="KEPT_2", aggregate=None),  # NULLABLE: a null keeps every rule
+    ]
+    path = _file(tmp_path, rows)
+    broken = _keep_contract(path, DAY)
+    assert pl.read_parquet(path)["metric"].to_list() == ["KEPT_1", "KEPT_2"]
+    assert contracts.broken_by_rule(broken) == {
+        "aggregate: json_integer_array": 2,
+        "aggregate_type: isin(['build_id', 'submission_date'])": 1,
+        "channel: isin(['nightly', 'aurora', 'beta', 'release'])": 1,
+        "ingest_date: in_partition": 2,
+        "ingest_date: not_nullable": 1,
+    }
+    outcome = PartitionOutcome(f"{DAY}|build_id", str(path), None, broken, "", "file:///dump/")
+    assert _rejections(outcome) == []  # a day without tables has no rows to account for
+    from ci_assets.defs.aggregates.convert import Conversion
+
+    outcome.conversion = Conversion(tables=[], excluded=[])
+    rejected = _rejections(outcome)
+    assert len(rejected) == 6
+    esr = next(r for r in rejected if "esr" in r.reason)
+    assert esr.locator == "file:///dump/build_id_esr_72_20191201" and esr.partition == f"{DAY}|build_id"
+    assert esr.reason == "channel: isin(['nightly', 'aurora', 'beta', 'release']) (value esr)"
+    assert json.loads(esr.raw)["channel"] == "esr"
+
+
+def test_a_clean_file_is_left_as_it_is(tmp_path: Path) -> None:
+    path = _file(tmp_path, [_row(), _row(channel="release")])
+    written = path.stat().st_mtime_ns
+    assert _keep_contract(path, DAY).is_empty() and path.stat().st_mtime_ns == written
+
+
+def test_a_file_with_other_columns_fails_the_type_and_is_never_stored(tmp_path: Path) -> None:
+    """The last guard: the contract as the asset's type refuses what the screen would not have let through."""
+    good, bad = _file(tmp_path, [_row()]), tmp_path / "bad.parquet"
+    pl.DataFrame([_row()]).drop("aggregate").write_parquet(bad)
+    asset_type = contracts.dagster_type(CONTRACT)
+    assert asset_type.type_check(None, {"a": ParquetFile(str(good))}).success
+    refused = asset_type.type_check(None, {"a": ParquetFile(str(good)), "b": ParquetFile(str(bad))})
+    assert not refused.success and "missing column aggregate" in refused.description
+    assert "(partition b)" in refused.description
+    with pytest.raises(contracts.ContractError, match="missing column aggregate"):
+        contracts.screen(CONTRACT, pl.scan_parquet(bad))
+
+
+def _is_integer_array(text: str) -> bool:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return False
+    # The converter swaps a histogram's braces for brackets: no whitespace, at least one value.
+    spaced = any(c in text for c in " \t\n\r")
+    return isinstance(value, list) and bool(value) and all(type(v) is int for v in value) and not spaced
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=20),
+        st.sampled_from(["[01]", "[1, 2]", "[]", "[-0]", "[1.0]", "[1e3]", "[1,]", "[[1]]", '["1"]', "[-]"]),
+        st.lists(st.integers(-(10**6), 10**6), max_size=6).map(lambda v: json.dumps(v, separators=(",", ":"))),
+    )
+)
+def test_the_aggregate_rule_keeps_exactly_the_json_integer_arrays(text: str) -> None:
+    screened = contracts.screen(CONTRACT, pl.DataFrame([_row(aggregate=text)], schema=OUTPUT_SCHEMA).lazy(), [DAY])
+    assert (screened.count_broken() == 0) == _is_integer_array(text), text
