@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 import polars as pl
 
+from ci_assets.lib import quarantine
 from ci_assets.lib.storage.frames import field_dtype, fields_schema, read_fields
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class Rule:
     column: str
     name: str
     holds: Callable[[pl.Expr], pl.Expr]
+    field: str | None = None  # in a RECORD column: the field the rule is about (the value shown)
 
     def expr(self) -> pl.Expr:
         column = pl.col(self.column)
@@ -80,7 +82,12 @@ def _nested_required(field: Mapping[str, Any]) -> list[Rule]:
     if field["type"] not in ("RECORD", "STRUCT") or field.get("mode") == "REPEATED":
         return []
     return [
-        Rule(field["name"], f"not_nullable({sub['name']})", lambda c, s=sub["name"]: c.struct.field(s).is_not_null())
+        Rule(
+            field["name"],
+            f"not_nullable({sub['name']})",
+            lambda c, s=sub["name"]: c.struct.field(s).is_not_null(),
+            field=sub["name"],
+        )
         for sub in field["fields"]
         if sub.get("mode") == "REQUIRED"
     ]
@@ -169,14 +176,20 @@ class Violation:
     column: str
     value: str
 
+    @property
+    def reason(self) -> str:
+        return f"{self.column}: {self.rule} (value {self.value})"
+
 
 def text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _violations(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> list[Violation]:
+def _violations(contract: Contract, frame: pl.DataFrame) -> list[Violation]:
     import pandera.errors
 
+    schema = contract.schema
+    nested = {(r.column, r.name): r.field for r in contract.rules if r.field}
     try:
         schema.validate(frame, lazy=True)
     except pandera.errors.SchemaErrors as err:
@@ -187,7 +200,10 @@ def _violations(schema: pa.DataFrameSchema, frame: pl.DataFrame) -> list[Violati
     for case in cases.iter_rows(named=True):
         if case["index"] is None:
             raise ContractError(f"{schema.name} breaks its contract as a whole: {case['check']} on {case['column']}")
-        found.append(Violation(int(case["index"]), str(case["check"]), str(case["column"]), text(case["failure_case"])))
+        value, field = case["failure_case"], nested.get((case["column"], case["check"]))
+        if field is not None and isinstance(value, str):  # a RECORD's failure case is the record, as JSON
+            value = json.loads(value).get(field)
+        found.append(Violation(int(case["index"]), str(case["check"]), str(case["column"]), text(value)))
     return found
 
 
@@ -208,7 +224,7 @@ def enforce(
     (a repeated key sets aside every row that shares it: which one is right is not the contract's to
     say). With `days`, a row whose partition column is not one of them breaks `in_partition`."""
     contract.check_columns(frame.schema)
-    violations = _violations(contract.schema, frame) + _outside(contract, frame, days)
+    violations = _violations(contract, frame) + _outside(contract, frame, days)
     if not violations:
         return frame, []
     bad = sorted({v.row for v in violations})
@@ -249,6 +265,28 @@ def screen(contract: Contract, frame: pl.LazyFrame, days: Collection[Any] | None
     ok = pl.all_horizontal([holds for _, _, holds in tests]) if tests else pl.lit(True)
     named = pl.concat_list([pl.when(~holds).then(pl.lit(f"{c}: {rule}")) for c, rule, holds in tests] or [pl.lit(None)])
     return Screened(frame, ok, named)
+
+
+def rejections(
+    frame: pl.DataFrame,
+    violations: Sequence[Violation],
+    locate: Callable[[dict[str, Any]], str],
+    partition: Callable[[dict[str, Any]], str | None] = lambda row: None,
+) -> list[quarantine.Rejected]:
+    """The quarantine's rows for what `enforce` set aside from `frame`: one per broken rule of a row,
+    with the rule, the column, the value and the whole row."""
+    positions = sorted({v.row for v in violations})
+    rows = dict(zip(positions, frame[positions].iter_rows(named=True), strict=True)) if positions else {}
+    return [
+        quarantine.Rejected(
+            locator=locate(rows[v.row]),
+            reason=v.reason,
+            raw=json.dumps(rows[v.row], default=str),
+            detail={"rule": v.rule, "column": v.column, "value": v.value},
+            partition=partition(rows[v.row]),
+        )
+        for v in violations
+    ]
 
 
 def rejected_by_rule(violations: Sequence[Violation]) -> dict[str, int]:

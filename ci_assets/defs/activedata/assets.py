@@ -7,25 +7,26 @@ import dagster as dg
 import polars as pl
 
 from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, short_name
+from ci_assets.defs.activedata.contracts import CONTRACT, PREFIXED
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.partitions import ARRIVAL_DAYS
 from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import ActiveDataSettings
-from ci_assets.lib import quarantine, reconciliation
+from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.inventory import KeyInventory
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
-from ci_assets.lib.storage.frames import table_schema
+from ci_assets.lib.storage.frames import fields_frame_schema, fields_schema
 from ci_assets.lib.storage.object_store import ObjectNotFoundError
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
 GROUP = "activedata"
 QUARANTINE_SOURCE = "activedata"
-SCHEMA = pl.Schema({"_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date, "record": pl.String})
+SCHEMA = fields_frame_schema(CONTRACT.fields)
 CHECKS = {
-    "id_starts_with_file_key": "Every record's `_id` starts with its file's key.",
+    "id_starts_with_file_key": "Every record's `_id` starts with its file's key (the others are quarantined).",
     "id_unique_in_partition": "No `_id` arrived twice on the day (a repeat is stored once and counted as duplicate).",
 }
 SAMPLE = 20
@@ -85,13 +86,15 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
             **({"bucket": bucket} if bucket else {}),
             "source": source_entry(bucket, asset_key.path),
             "partition_expr": "arrival_day",
-            "dagster/column_schema": table_schema(SCHEMA),
+            "dagster/column_schema": fields_schema(CONTRACT.fields),
         },
         check_specs=[
             reconciliation.check_spec(asset_key),
             *(dg.AssetCheckSpec(name, asset=asset_key, description=d) for name, d in CHECKS.items()),
         ],
         description=_description(bucket),
+        # The contract is the asset's type: a frame that breaks it fails the step before anything is stored.
+        dagster_type=contracts.dagster_type(CONTRACT),
     )
     @transient_retries()
     def records(
@@ -110,7 +113,7 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
         with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
             read = list(pool.map(lambda item: _read(object_store, source, item[1]), keys))
         columns: dict[str, list] = {c: [] for c in SCHEMA}
-        rejected, gone, foreign = [], 0, {"_id": [], "key": []}
+        rejected, gone = [], 0
         states = []
         for row, (key, found, why) in zip(rows, read, strict=True):
             day = row.arrival_day
@@ -120,8 +123,6 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
                 if why != "gone":
                     rejected.append(quarantine.Rejected(f"s3://{source}/{key}", why or "", None, {}, str(day)))
                 continue
-            foreign["_id"] += found.foreign_ids
-            foreign["key"] += [key] * len(found.foreign_ids)
             columns["_id"] += found.ids
             columns["key"] += [key] * len(found.ids)
             columns["line"] += found.lines
@@ -132,24 +133,34 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
                 for b in found.bad
             ]
         records = pl.DataFrame(columns, schema=SCHEMA)
-        with postgres.connect() as conn:
-            quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
-            INVENTORY.mark(conn, source, states)
         # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
         # check below still names every repeat, since the source should not send them.
         repeats = records.filter(pl.col("_id").is_duplicated().over("arrival_day"))
-        frame = records.unique(subset=["arrival_day", "_id"], keep="first", maintain_order=True)
-        foreign_rows = pl.DataFrame(foreign, schema={"_id": pl.String, "key": pl.String})
+        unique = records.unique(subset=["arrival_day", "_id"], keep="first", maintain_order=True)
+        frame, violations = contracts.enforce(CONTRACT, unique, days)
+        broken = contracts.rejections(
+            unique,
+            violations,
+            locate=lambda row: f"s3://{source}/{row['key']}#L{row['line']}",
+            partition=lambda row: str(row["arrival_day"]),
+        )
+        with postgres.connect() as conn:
+            quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected + broken)
+            INVENTORY.mark(conn, source, states)
+        foreign = [v.row for v in violations if v.rule == PREFIXED.name]
+        foreign_rows = unique[foreign] if foreign else unique.clear()
         # A record is one input; a file that could not be read (gone, or a key that breaks the
         # convention) counts once.
         tally = reconciliation.Tally(
             received=records.height + len(rejected) + gone,
             accepted=frame.height,
-            duplicate=records.height - frame.height,
-            rejected=len(rejected),
+            duplicate=records.height - unique.height,
+            rejected=len(rejected) + unique.height - frame.height,
             ignored=gone,
         )
-        yield dg.Output(frame, metadata=reconciliation.metadata(tally, {"files": len(keys), "files_gone": gone}))
+        detail = {"files": len(keys), "files_gone": gone}
+        detail["rejected_by_rule"] = dg.MetadataValue.json(contracts.rejected_by_rule(violations))
+        yield dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
         yield reconciliation.check_result(asset_key, tally)
         yield dg.AssetCheckResult(
             check_name="id_starts_with_file_key",

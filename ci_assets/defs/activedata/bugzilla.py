@@ -9,16 +9,17 @@ re-run of their arrival day reads the bucket as it is now, and the table follows
 import dagster as dg
 import polars as pl
 
-from ci_assets.defs.activedata.assets import BUGZILLA_ASSET, GROUP
+from ci_assets.defs.activedata.assets import BUGZILLA_ASSET, GROUP, QUARANTINE_SOURCE
+from ci_assets.defs.activedata.contracts import BUGZILLA, PROVENANCE, latest_by_identity, record_fields
+from ci_assets.lib import contracts, quarantine
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
-from ci_assets.lib.storage.frames import table_schema
+from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import fields_schema
+from ci_assets.lib.storage.postgres import PostgresResource
 
 KEY = dg.AssetKey([GROUP, "bugzilla_snapshots"])
-IDENTITY = ["bug_id", "modified_ts"]
-BUG = pl.Struct(
-    {"bug_id": pl.Int64, "modified_ts": pl.Int64, "bug_status": pl.String, "product": pl.String, "priority": pl.String}
-)
+BUG = pl.Struct(record_fields(BUGZILLA))
 
 
 @dg.asset(
@@ -28,39 +29,33 @@ BUG = pl.Struct(
     kinds={"parquet", "polars"},
     ins={"records": dg.AssetIn(key=BUGZILLA_ASSET.key, metadata={"allow_missing_partitions": True})},
     io_manager_key="lake_io_manager",
+    dagster_type=contracts.dagster_type(BUGZILLA),
     metadata={
         "source": lake_source("activedata-bugzilla-snapshots", KEY.path, [], "Bugzilla bug snapshots"),
-        "dagster/column_schema": table_schema(
-            {**BUG.to_schema(), "_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date}
-        ),
+        "dagster/column_schema": fields_schema(BUGZILLA.fields),
     },
     check_specs=[
         dg.AssetCheckSpec("one_row_per_snapshot", asset=KEY, description="[bug_id, modified_ts] identifies a row."),
         dg.AssetCheckSpec(
-            "records_have_their_identity", asset=KEY, description="Every record names bug_id and modified_ts."
+            "records_have_their_identity",
+            asset=KEY,
+            description="Every record names bug_id and modified_ts (the others are quarantined).",
         ),
     ],
     description="Bugzilla snapshots by [bug_id, modified_ts]; a snapshot written again replaces the earlier write.",
 )
-def bugzilla_snapshots(records: pl.LazyFrame):
-    frame = (
-        records.select(pl.col("record").str.json_decode(BUG).alias("bug"), "_id", "key", "line", "arrival_day")
-        .unnest("bug")
-        .collect()
+@transient_retries()
+def bugzilla_snapshots(context: dg.AssetExecutionContext, records: pl.LazyFrame, postgres: PostgresResource):
+    frame = records.select(pl.col("record").str.json_decode(BUG).alias("bug"), *PROVENANCE).unnest("bug").collect()
+    latest, rejected, metadata = latest_by_identity(BUGZILLA, frame, ["arrival_day", "key", "line"])
+    with postgres.connect() as conn:
+        quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
+    yield dg.Output(latest, metadata=metadata)
+    yield dg.AssetCheckResult(
+        check_name="one_row_per_snapshot", passed=latest.select(BUGZILLA.unique).is_unique().all()
     )
-    unidentified = frame.filter(pl.any_horizontal(pl.col(IDENTITY).is_null()))
-    latest = (
-        frame.drop_nulls(IDENTITY)
-        .sort([*IDENTITY, "arrival_day", "key", "line"])
-        .unique(IDENTITY, keep="last", maintain_order=True)
-    )
-    yield dg.Output(latest, metadata={"records": frame.height, "snapshots": latest.height})
-    yield dg.AssetCheckResult(check_name="one_row_per_snapshot", passed=latest.select(IDENTITY).is_unique().all())
     yield dg.AssetCheckResult(
         check_name="records_have_their_identity",
-        passed=unidentified.is_empty(),
-        metadata={
-            "records": unidentified.height,
-            "sample": dg.MetadataValue.json(unidentified["_id"].head(20).to_list()),
-        },
+        passed=not rejected,
+        metadata={"records": len(rejected), "sample": dg.MetadataValue.json([r.locator for r in rejected[:20]])},
     )

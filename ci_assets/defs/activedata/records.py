@@ -1,8 +1,8 @@
 """The records of one ActiveData file: one JSON object per line, each with its `_id`.
 
 A line that is not JSON, not an object, or has no string `_id` is a bad line (with its
-file key and line number), never dropped; a record whose `_id` does not start with the
-file's key is kept and flagged, for the asset check to report.
+file key and line number), never dropped; whether an `_id` starts with the file's key is
+the records' contract's to say (contracts.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ class FileRecords:
     lines: list[int] = dataclasses.field(default_factory=list)
     records: list[str] = dataclasses.field(default_factory=list)  # each record's JSON text
     bad: list[BadLine] = dataclasses.field(default_factory=list)
-    foreign_ids: list[str] = dataclasses.field(default_factory=list)  # `_id`s not starting with the file's key
 
     @property
     def received(self) -> int:
@@ -60,8 +59,6 @@ def read_records(key: Key, data: bytes) -> FileRecords:
         if not isinstance(record_id, str) or not record_id:
             out.bad.append(BadLine(number, "no _id" if record_id is None else "_id is not a string", line))
             continue
-        if not key.owns(record_id):
-            out.foreign_ids.append(record_id)
         out.ids.append(record_id)
         out.lines.append(number)
         out.records.append(line.decode())

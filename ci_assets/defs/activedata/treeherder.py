@@ -8,21 +8,20 @@ file may carry an older snapshot). Ties fall to the later arrival, then key, the
 import dagster as dg
 import polars as pl
 
-from ci_assets.defs.activedata.assets import BUCKET_ASSETS, GROUP
+from ci_assets.defs.activedata.assets import BUCKET_ASSETS, GROUP, QUARANTINE_SOURCE
+from ci_assets.defs.activedata.contracts import PROVENANCE, TREEHERDER, latest_by_identity, record_fields
+from ci_assets.lib import contracts, quarantine
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
-from ci_assets.lib.storage.frames import table_schema
+from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.storage.frames import fields_schema
+from ci_assets.lib.storage.postgres import PostgresResource
 
 TREEHERDER_BUCKET = "active-data-treeherder-normalized"
 KEY = dg.AssetKey([GROUP, "treeherder_jobs"])
-JOB = pl.Struct(
-    {
-        "job": pl.Struct(
-            {"id": pl.Int64, "state": pl.String, "result": pl.String, "last_modified": pl.Int64, "platform": pl.String}
-        )
-    }
-)
-ORDER = ["job_id", "last_modified", "arrival_day", "key", "line"]
+# A record's `job`: the table's columns but the provenance, `job_id` being its `id`.
+JOB = pl.Struct({"id" if name == "job_id" else name: dtype for name, dtype in record_fields(TREEHERDER).items()})
+ORDER = ["last_modified", "arrival_day", "key", "line"]
 
 
 @dg.asset(
@@ -34,43 +33,37 @@ ORDER = ["job_id", "last_modified", "arrival_day", "key", "line"]
         "snapshots": dg.AssetIn(key=BUCKET_ASSETS[TREEHERDER_BUCKET].key, metadata={"allow_missing_partitions": True})
     },
     io_manager_key="lake_io_manager",
+    dagster_type=contracts.dagster_type(TREEHERDER),
     metadata={
-        "primary_key": ["job_id"],
-        "dagster/column_schema": table_schema(
-            {"job_id": pl.Int64, **{k: v for k, v in JOB.to_schema()["job"].to_schema().items() if k != "id"}}
-            | {"_id": pl.String, "key": pl.String, "line": pl.Int64, "arrival_day": pl.Date}
-        ),
+        "primary_key": TREEHERDER.unique,
+        "dagster/column_schema": fields_schema(TREEHERDER.fields),
         "source": lake_source("activedata-treeherder-jobs", KEY.path, [], "The latest snapshot of each Treeherder job"),
     },
     check_specs=[
         dg.AssetCheckSpec("one_row_per_job_id", asset=KEY, description="`job.id` identifies a row."),
         dg.AssetCheckSpec(
-            "snapshots_have_a_job_id", asset=KEY, description="Every Treeherder record names its job.id."
+            "snapshots_have_a_job_id",
+            asset=KEY,
+            description="Every Treeherder record names its job.id (the others are quarantined).",
         ),
     ],
     description="The latest snapshot of every Treeherder job, by job.id (newest `job.last_modified` wins).",
 )
-def treeherder_jobs(snapshots: pl.LazyFrame):
-    parsed = snapshots.select(
-        pl.col("record").str.json_decode(JOB).struct.field("job").alias("job"), "_id", "key", "line", "arrival_day"
-    ).select(
-        pl.col("job").struct.field("id").alias("job_id"),
-        pl.col("job").struct.field("state"),
-        pl.col("job").struct.field("result"),
-        pl.col("job").struct.field("last_modified"),
-        pl.col("job").struct.field("platform"),
-        "_id",
-        "key",
-        "line",
-        "arrival_day",
-    )
-    frame = parsed.collect()
-    without_id = frame.filter(pl.col("job_id").is_null())
-    latest = frame.drop_nulls("job_id").sort(ORDER, nulls_last=False).unique("job_id", keep="last").sort("job_id")
-    yield dg.Output(latest, metadata={"snapshots": frame.height, "jobs": latest.height})
+@transient_retries()
+def treeherder_jobs(context: dg.AssetExecutionContext, snapshots: pl.LazyFrame, postgres: PostgresResource):
+    job = pl.col("record").str.json_decode(pl.Struct({"job": JOB})).struct.field("job")
+    columns = [
+        job.struct.field(name).alias(column)
+        for name, column in zip(JOB.to_schema(), record_fields(TREEHERDER), strict=True)
+    ]
+    frame = snapshots.select(*columns, *PROVENANCE).collect()
+    latest, rejected, metadata = latest_by_identity(TREEHERDER, frame, ORDER)
+    with postgres.connect() as conn:
+        quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
+    yield dg.Output(latest, metadata=metadata)
     yield dg.AssetCheckResult(check_name="one_row_per_job_id", passed=bool(latest["job_id"].is_unique().all()))
     yield dg.AssetCheckResult(
         check_name="snapshots_have_a_job_id",
-        passed=without_id.is_empty(),
-        metadata={"records": without_id.height, "sample": dg.MetadataValue.json(without_id["_id"].head(20).to_list())},
+        passed=not rejected,
+        metadata={"records": len(rejected), "sample": dg.MetadataValue.json([r.locator for r in rejected[:20]])},
     )

@@ -9,13 +9,15 @@ crash leaves either all of a batch or none of it, and a re-run redoes nothing.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ci_assets.defs.buildhub import store
+from ci_assets.defs.buildhub.contracts import CONTRACT, staged
 from ci_assets.defs.buildhub.documents import Invalid, Valid, parse
-from ci_assets.lib import quarantine, reconciliation
+from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.inventory import KeyRow, State
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.storage.object_store import ObjectNotFoundError, ObjectStore
@@ -157,9 +159,38 @@ def _prepare_batch(
             outcomes.append((row.key, row.etag, "rejected"))
         else:
             valid.append((row, parsed))
-            if parsed.build_id:
-                report.build_ids.add(parsed.build_id)
+    valid = _keep_contract(bucket, valid, rejected, outcomes)
+    report.build_ids = {parsed.build_id for _, parsed in valid if parsed.build_id}
     return _Prepared(report, valid, rejected, outcomes)
+
+
+def _keep_contract(
+    bucket: str,
+    valid: list[tuple[KeyRow, Valid]],
+    rejected: list[quarantine.Rejected],
+    outcomes: list[tuple[str, str, State]],
+) -> list[tuple[KeyRow, Valid]]:
+    """The documents that keep the build's contract (what the warehouse table will take); the
+    others join the quarantine with each rule they break, so the store never holds them."""
+    if not valid:
+        return valid
+    _, violations = contracts.enforce(CONTRACT, staged([parsed.document for _, parsed in valid]))
+    broken: dict[int, list[contracts.Violation]] = {}
+    for v in violations:
+        broken.setdefault(v.row, []).append(v)
+    for position, found in sorted(broken.items()):
+        row, parsed = valid[position]
+        rejected.append(
+            quarantine.Rejected(
+                f"s3://{bucket}/{row.key}",
+                "; ".join(v.reason for v in found),
+                raw=parsed.raw or json.dumps(parsed.document).encode(),
+                detail={"key": row.key, "etag": row.etag, "rules": [f"{v.column}: {v.rule}" for v in found]},
+                partition=str(row.arrival_day),
+            )
+        )
+        outcomes.append((row.key, row.etag, "rejected"))
+    return [pair for position, pair in enumerate(valid) if position not in broken]
 
 
 def _write_batch(postgres: PostgresResource, bucket: str, prepared: _Prepared) -> IngestReport:

@@ -2,7 +2,6 @@
 
 import dataclasses
 import datetime as dt
-import json
 from typing import Any
 
 import dagster as dg
@@ -132,18 +131,12 @@ def quarantine_violations(
     """Each row that broke the contract into the quarantine (the rule, the value, the row); metadata."""
     if not violations:
         return {"rejected_by_rule": {}}
-    positions = sorted({v.row for v in violations})
-    rows = dict(zip(positions, frame[positions].iter_rows(named=True), strict=True))
-    rejected = [
-        quarantine.Rejected(
-            locator=f"{table}#{'/'.join(str(rows[v.row][k]) for k in PRIMARY_KEYS[table])}",
-            reason=f"{v.column}: {v.rule} (value {v.value})",
-            raw=json.dumps(rows[v.row], default=str),
-            detail={"rule": v.rule, "column": v.column, "value": v.value},
-            partition=str(rows[v.row][PARTITION_COLUMNS[table]]),
-        )
-        for v in violations
-    ]
+    rejected = contracts.rejections(
+        frame,
+        violations,
+        locate=lambda row: f"{table}#{'/'.join(str(row[k]) for k in PRIMARY_KEYS[table])}",
+        partition=lambda row: str(row[PARTITION_COLUMNS[table]]),
+    )
     with postgres.connect() as conn:
         quarantine.ensure_table(conn)
         quarantine.quarantine(conn, f"fxci-{table}", rejected)

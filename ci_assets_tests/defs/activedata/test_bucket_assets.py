@@ -61,10 +61,14 @@ def test_new_files_run_by_arrival_day_and_the_checks_report_duplicates_and_forei
         "tc.1623116:162311557.1.json.gz",
         b"".join(
             [
-                gzip.compress(b'{"_id": "tc.1623116:162311557.1.0"}\nnot json\n{"_id": "tc.1623116:162311556.34.1"}\n'),
+                gzip.compress(
+                    b'{"_id": "tc.1623116:162311557.1.0"}\nnot json\n{"_id": "tc.1623116:162311556.34.1"}\n'
+                    b'{"_id": "tc.999.1"}\n'
+                ),
             ]
         ),
-    )  # fmt: skip  (the last record repeats another file's _id: stored once, and the check says so)
+    )  # fmt: skip  (line 3 repeats another file's _id: stored once, and the check says so; line 4 is
+    # another file's: the contract quarantines it)
     store.put(BUCKET, "tc..bad.json.gz", b"")  # breaks the convention: quarantined by the sensor
     first = _tick(world, None)
     today = dt.datetime.now(dt.UTC).date().isoformat()
@@ -77,7 +81,7 @@ def test_new_files_run_by_arrival_day_and_the_checks_report_duplicates_and_forei
     assert result.success
     meta = result.asset_materializations_for_node(asset.node_def.name)[0].metadata
     assert {k: meta[k].value for k in ("files", "received", "accepted", "duplicate", "rejected", "ignored")} == {
-        "files": 2, "received": 5, "accepted": 3, "duplicate": 1, "rejected": 1, "ignored": 0,
+        "files": 2, "received": 6, "accepted": 3, "duplicate": 1, "rejected": 2, "ignored": 0,
     }  # fmt: skip
     checks = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert checks["reconciles"].passed
@@ -85,6 +89,7 @@ def test_new_files_run_by_arrival_day_and_the_checks_report_duplicates_and_forei
     assert checks["id_unique_in_partition"].metadata["records"].value == 2  # both copies named
     assert not checks["id_starts_with_file_key"].passed
     assert checks["id_starts_with_file_key"].metadata["records"].value == 1
+    assert meta["rejected_by_rule"].value == {"_id: prefixed_by_file_key": 1}
 
     stored = pl.read_parquet(
         Path(world["lake_io_manager"].store.root) / "lake/activedata/test_result" / f"arrival_day={today}"
@@ -99,6 +104,7 @@ def test_new_files_run_by_arrival_day_and_the_checks_report_duplicates_and_forei
     assert [(s, loc) for s, loc, _ in rows] == [
         ("activedata-keys", f"s3://{BUCKET}/tc..bad.json.gz"),
         ("activedata", f"s3://{BUCKET}/tc.1623116:162311557.1.json.gz#L2"),
+        ("activedata", f"s3://{BUCKET}/tc.1623116:162311557.1.json.gz#L4"),
     ]
 
 
