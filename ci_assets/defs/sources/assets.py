@@ -5,7 +5,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import dagster as dg
+import polars as pl
 
+from ci_assets.defs.sources.contracts import DIMENSIONS, SOURCES
 from ci_assets.defs.sources.registry import (
     SOURCES_JSON,
     declared_sources,
@@ -14,13 +16,15 @@ from ci_assets.defs.sources.registry import (
     schema_document,
     schema_path,
 )
+from ci_assets.lib import contracts, quarantine
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.retries import transient_retries
-from ci_assets.lib.storage.frames import table_schema
+from ci_assets.lib.storage.frames import fields_frame_schema, fields_schema
 from ci_assets.lib.storage.object_store import BucketNotFoundError, InvalidKeyError, ObjectNotFoundError, ObjectStore
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 
 GROUP = "sources"
+QUARANTINE_SOURCE = "sources-registry"
 SOURCES_KEY = dg.AssetKey([GROUP, "sources_json"])
 SCHEMAS_KEY = dg.AssetKey([GROUP, "schema_json"])
 
@@ -46,12 +50,43 @@ def source_roots(resources: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     return {key: (resources[key].bucket, resources[key].prefix) for key in SOURCE_ROOTS}
 
 
+def _screened(
+    store: ObjectStore, bucket: str, entries: dict[str, dict], declared: Mapping[str, Mapping[str, Any]]
+) -> list[quarantine.Rejected]:
+    """Take out of `entries` each source whose entry or dimensions break the registry's contracts;
+    their quarantine rows."""
+    columns = [f["name"] for f in SOURCES.fields]
+    rows = pl.DataFrame(
+        [{c: name if c == "source" else entry.get(c) for c in columns} for name, entry in entries.items()],
+        schema=fields_frame_schema(SOURCES.fields),
+        strict=False,
+    )
+    dimensions = pl.DataFrame(
+        [
+            {"source": name, "field_name": str(d), "allowed_values": "*"}
+            for name in entries
+            for d in declared[name]["dimensions"]
+        ],
+        schema=fields_frame_schema(DIMENSIONS.fields),
+    )
+    rejected = []
+    for contract, frame in ((SOURCES, rows), (DIMENSIONS, dimensions)):
+        _, violations = contracts.enforce(contract, frame)
+        rejected += contracts.rejections(
+            frame, violations, locate=lambda row: f"{store.uri(bucket, SOURCES_JSON)}#{row['source']}"
+        )
+    for row in rejected:
+        entries.pop(row.locator.rsplit("#", 1)[1], None)
+    return rejected
+
+
 def write_registry(
     store: ObjectStore, bucket: str, specs: Iterable[dg.AssetSpec], roots: Mapping[str, tuple[str, str]]
-) -> tuple[dict[str, dict], list[dict[str, str]]]:
+) -> tuple[dict[str, dict], list[dict[str, str]], list[quarantine.Rejected]]:
     """Write sources.json and every schema.json from the specs' `source` metadata.
 
-    Returns the entries and the sources whose bucket is missing (or not a valid name).
+    Returns the entries, the sources whose bucket is missing, and the sources left out for
+    breaking the registry's contract (quarantine rows: a consumer would fail on them).
     """
     store.create_bucket(bucket)
     declared = declared_sources(specs, roots)
@@ -60,6 +95,7 @@ def write_registry(
     except ObjectNotFoundError:
         existing = {}
     entries = merged_entries(declared, existing)
+    rejected = _screened(store, bucket, entries, declared)
     for name, entry in entries.items():
         store.put(bucket, schema_path(entry), json.dumps(schema_document(declared[name]), indent=2).encode())
     store.put(bucket, SOURCES_JSON, json.dumps(entries, indent=2, sort_keys=True).encode())
@@ -71,7 +107,7 @@ def write_registry(
             missing.append({"source": name, "bucket": entry["bucket"], "reason": "no such bucket"})
         except InvalidKeyError as e:
             missing.append({"source": name, "bucket": entry["bucket"], "reason": str(e)})
-    return entries, missing
+    return entries, missing, rejected
 
 
 @dg.multi_asset(
@@ -81,11 +117,7 @@ def write_registry(
             group_name=GROUP,
             owners=OWNERS,
             kinds={"s3", "json"},
-            metadata={
-                "dagster/column_schema": table_schema(
-                    {f: "text" for f in ("source", "description", "bucket", "prefix", "doclink", "metadata_prefix")}
-                )
-            },
+            metadata={"dagster/column_schema": fields_schema(SOURCES.fields)},
             description="sources.json: source name -> description, bucket, prefix, doclink, metadata_prefix, "
             "for every object-store dataset of the graph (metadata `source`); unknown keys kept.",
         ),
@@ -94,17 +126,18 @@ def write_registry(
             group_name=GROUP,
             owners=OWNERS,
             kinds={"s3", "json"},
-            metadata={
-                "dagster/column_schema": table_schema(
-                    {"source": "text", "field_name": "text (one folder level)", "allowed_values": "text"}
-                )
-            },
+            metadata={"dagster/column_schema": fields_schema(DIMENSIONS.fields)},
             description="Each source's schema.json: its dimensions, one folder level each, in order.",
         ),
     ],
-    required_resource_keys={"object_store", "registry_settings", *SOURCE_ROOTS},
+    required_resource_keys={"object_store", "registry_settings", "postgres", *SOURCE_ROOTS},
     check_specs=[
         dg.AssetCheckSpec("every_bucket_exists", asset=SOURCES_KEY, description="Each source's bucket is there."),
+        dg.AssetCheckSpec(
+            "entries_keep_contract",
+            asset=SOURCES_KEY,
+            description="Every declared source keeps the registry's contract (the others are quarantined, not listed).",
+        ),
     ],
 )
 @transient_retries()
@@ -113,12 +146,25 @@ def registry(context: dg.AssetExecutionContext):
     object_store: ObjectStoreResource = context.resources.object_store
     bucket = context.resources.registry_settings.metadata_bucket
     roots = source_roots({key: getattr(context.resources, key) for key in SOURCE_ROOTS})
-    entries, missing = write_registry(object_store, bucket, _graph_specs(context), roots)
+    entries, missing, rejected = write_registry(object_store, bucket, _graph_specs(context), roots)
+    with context.resources.postgres.connect() as conn:
+        quarantine.ensure_table(conn)
+        quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
     yield dg.MaterializeResult(
         asset_key=SOURCES_KEY,
         metadata={"sources": len(entries), "location": object_store.uri(bucket, SOURCES_JSON)},
     )
     yield dg.MaterializeResult(asset_key=SCHEMAS_KEY, metadata={"schemas": len(entries)})
+    yield dg.AssetCheckResult(
+        asset_key=SOURCES_KEY,
+        check_name="entries_keep_contract",
+        passed=not rejected,
+        metadata={
+            "rejected": dg.MetadataValue.json(
+                [{"source": r.locator.rsplit("#", 1)[1], "reason": r.reason} for r in rejected]
+            )
+        },
+    )
     yield dg.AssetCheckResult(
         asset_key=SOURCES_KEY,
         check_name="every_bucket_exists",

@@ -12,7 +12,7 @@ def seed_demo(resources: dict[str, Any]) -> str:
 
     bucket = resources["registry_settings"].metadata_bucket
     specs = asset_specs()
-    entries, _ = write_registry(resources["object_store"], bucket, specs, source_roots(resources))
+    entries, _, _ = write_registry(resources["object_store"], bucket, specs, source_roots(resources))
     return f"sources.json with {len(entries)} sources in bucket {bucket}"
 
 

@@ -27,7 +27,7 @@ class RegistryError(ValueError):
 def parse_sources(text: str | bytes) -> dict[str, dict[str, Any]]:
     try:
         sources = json.loads(text)
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # not JSON, or not UTF-8
         raise RegistryError(f"{SOURCES_JSON} is not JSON ({e})") from None
     if not isinstance(sources, dict):
         raise RegistryError(f"{SOURCES_JSON} is a JSON {type(sources).__name__}, not an object of sources")
@@ -48,7 +48,7 @@ def parse_schema(text: str | bytes, source: str) -> list[str]:
     """The dimensions' field names, in folder order."""
     try:
         schema = json.loads(text)
-    except json.JSONDecodeError as e:
+    except ValueError as e:  # not JSON, or not UTF-8
         raise RegistryError(f"schema.json of {source!r} is not JSON ({e})") from None
     dimensions = schema.get("dimensions") if isinstance(schema, dict) else None
     if not isinstance(dimensions, list):

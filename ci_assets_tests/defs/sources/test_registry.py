@@ -4,7 +4,10 @@ import json
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.defs.sources.assets import registry
@@ -13,18 +16,25 @@ from ci_assets.defs.sources.registry import SOURCES_JSON, RegistryError, parse_s
 from ci_assets.defs.sources.settings import RegistrySettings
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
+from ci_assets.lib.storage.postgres import PostgresResource
 
 META = "pipeline-metadata-test"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ObjectStoreResource:
-    return LocalObjectStoreResource(root=str(tmp_path / "objects"))
+def store(tmp_path: Path, fresh_postgres: str) -> ObjectStoreResource:
+    store = LocalObjectStoreResource(root=str(tmp_path / "objects"))
+    _DSN[store.root] = fresh_postgres
+    return store
+
+
+_DSN: dict[str, str] = {}
 
 
 def _materialize(store: ObjectStoreResource) -> dg.ExecuteInProcessResult:
     resources = {
         "object_store": store,
+        "postgres": PostgresResource(dsn=_DSN[store.root]),
         "registry_settings": RegistrySettings(metadata_bucket=META),
         # The resources that root the platform's own datasets: sources.json names their buckets.
         "lake_io_manager": ParquetIOManager(store=store, bucket="lake-elsewhere", prefix="lake"),
@@ -51,7 +61,9 @@ def test_sources_json_lists_every_declared_dataset_and_keeps_unknown_keys(store:
     assert sources["activedata-perf"]["bucket"] == "lake-elsewhere"
     assert parse_schema(store.get_bytes(META, "aggregates-dumps/schema.json"), "x") == ["aggregate_type", "ds_nodash"]
     # Their buckets do not exist in this empty store: the check says which.
-    check = result.get_asset_check_evaluations()[0]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["entries_keep_contract"].passed
+    check = checks["every_bucket_exists"]
     missing = {m["bucket"] for m in check.metadata["missing"].value}
     assert not check.passed and missing >= {"lake-elsewhere", "old-bucket"}
 
@@ -112,3 +124,38 @@ def test_every_dataset_the_platform_stores_in_the_object_store_declares_its_sour
     declared = {s.key.to_user_string() for s in specs if "source" in (s.metadata or {})}
     assert lake and lake <= declared, sorted(lake - declared)
     assert "aggregates/dump" in declared  # it writes its dumps to the object store itself
+
+
+def test_a_source_that_breaks_the_registry_contract_is_quarantined_not_listed(store: ObjectStoreResource) -> None:
+    """A location pointed by hand at a bucket S3 would refuse: consumers would fail on it, so it is left out."""
+    store.create_bucket(META)
+    store.put(META, SOURCES_JSON, json.dumps({
+        "aggregates-dumps": {"description": "d", "bucket": "Dumps_Bucket", "prefix": "/abs", "metadata_prefix": "m"},
+    }).encode())  # fmt: skip
+    result = _materialize(store)
+    assert result.success
+    sources = parse_sources(store.get_bytes(META, SOURCES_JSON))
+    assert "aggregates-dumps" not in sources and len(sources) == 13
+    check = {c.check_name: c for c in result.get_asset_check_evaluations()}["entries_keep_contract"]
+    assert not check.passed
+    reasons = sorted(r["reason"] for r in check.metadata["rejected"].value)
+    assert reasons == [
+        "bucket: s3_bucket_name (value Dumps_Bucket)",
+        "prefix: relative_path (value /abs)",
+    ]
+    with psycopg.connect(_DSN[store.root]) as conn:
+        rows = conn.execute("SELECT source, locator FROM quarantine").fetchall()
+    assert {r[1].rsplit("#")[1] for r in rows} == {"aggregates-dumps"} and len(rows) == 2
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(st.binary(max_size=200), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+).map(lambda v: json.dumps(v).encode())))  # fmt: skip
+def test_any_sources_json_is_read_or_refused_clearly(text: bytes) -> None:
+    try:
+        sources = parse_sources(text)
+    except RegistryError:
+        return
+    assert isinstance(sources, dict) and all(isinstance(e["bucket"], str) for e in sources.values())
