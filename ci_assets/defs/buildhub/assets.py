@@ -7,15 +7,16 @@ import polars as pl
 
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.automation import INGEST_JOB, METRICS_NAMESPACE
+from ci_assets.defs.buildhub.contracts import BUILD
 from ci_assets.defs.buildhub.ingest import SOURCE, ingest_keys
 from ci_assets.defs.buildhub.partitions import BUILD_IDS, UPLOAD_DAYS
 from ci_assets.defs.buildhub.settings import BuildhubSettings
-from ci_assets.lib import quarantine, reconciliation
+from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.retries import transient_retries
-from ci_assets.lib.storage.frames import markdown_table, table_schema
+from ci_assets.lib.storage.frames import fields_frame_schema, fields_schema, markdown_table, table_schema
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
@@ -99,17 +100,7 @@ def add_build_partitions(instance: dg.DagsterInstance, build_ids: set[str]) -> N
         instance.add_dynamic_partitions(BUILD_IDS.name, new)
 
 
-BUILD_COLUMNS = {
-    "build_hash": pl.String,
-    "product": pl.String,
-    "channel": pl.String,
-    "version": pl.String,
-    "platform": pl.String,
-    "locale": pl.String,
-    "download_url": pl.String,
-    "download_size": pl.Int64,
-    "s3_object_key": pl.String,
-}
+BUILD_COLUMNS = fields_frame_schema(BUILD.fields)
 
 
 @dg.asset(
@@ -124,8 +115,9 @@ BUILD_COLUMNS = {
         "source": lake_source(
             "buildhub-build", ["buildhub", "build"], ["partition"], "Each build id across its platforms and locales"
         ),
-        "dagster/column_schema": table_schema(BUILD_COLUMNS),
+        "dagster/column_schema": fields_schema(BUILD.fields),
     },
+    dagster_type=contracts.dagster_type(BUILD),
     description="One build id across its platforms and locales, for inspecting or recomputing a single build.",
 )
 @transient_retries()

@@ -64,6 +64,10 @@ CONTRACT = contracts.Contract.from_file(
 )
 
 
+# buildhub/build: a build id's stored builds, flattened (schema/build.schema.yaml).
+BUILD = contracts.Contract.from_file("buildhub_build", SCHEMA_DIR / "build.schema.yaml", unique=["build_hash"])
+
+
 def _staged_dtype(field: Mapping[str, Any]) -> pl.DataType:
     if field["type"] == "RECORD":
         return pl.Struct({f["name"]: _staged_dtype(f) for f in field["fields"]})

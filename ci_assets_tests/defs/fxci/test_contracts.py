@@ -7,11 +7,8 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import psycopg
-import pytest
-import yaml
 
 from ci_assets.defs.fxci.contracts import CONTRACTS
-from ci_assets.defs.fxci.schemas import DIR, TABLES
 from ci_assets.defs.fxci.settings import LOCAL_BUCKET, LocalUptimeSource
 from ci_assets.defs.fxci.worker_metrics import worker_metrics_v1
 from ci_assets.lib import contracts
@@ -21,16 +18,6 @@ from ci_assets.lib.storage.postgres import PostgresResource
 
 DAY = "2024-05-01"
 PROJECT = "fxci-production-level1-workers"
-
-
-@pytest.mark.parametrize("table", TABLES)
-def test_each_contract_is_its_schema_file(table: str) -> None:
-    """Read the schema file again, independently: the contract says what it says, no more."""
-    fields = yaml.safe_load((DIR / f"{table}.schema.yaml").read_text())["fields"]
-    columns = CONTRACTS[table].schema.columns
-    assert list(columns) == [f["name"] for f in fields]
-    for field in fields:
-        assert columns[field["name"]].nullable == (field.get("mode") != "REQUIRED"), field["name"]
 
 
 def test_loading_the_code_location_imports_no_pandera() -> None:

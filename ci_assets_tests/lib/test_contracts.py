@@ -1,0 +1,80 @@
+"""Every table of the graph carries its contract as its type, and each contract is its schema file."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+import pytest
+import yaml
+
+from ci_assets.definitions import asset_graph
+from ci_assets.lib import contracts
+from ci_assets.lib.storage.frames import field_dtype
+
+TABLE_IO_MANAGERS = {"lake_io_manager", "warehouse_io_manager"}
+
+
+def _outputs() -> dict[str, dg.DagsterType]:
+    found = {}
+    for assets in asset_graph().assets or []:
+        if isinstance(assets, dg.AssetsDefinition) and assets.is_executable:
+            for key in assets.keys:
+                output = assets.node_def.output_def_named(assets.get_output_name_for_asset_key(key))
+                if output.io_manager_key in TABLE_IO_MANAGERS:
+                    found[key.to_user_string()] = output.dagster_type
+    return found
+
+
+def _contracts() -> dict[str, contracts.Contract]:
+    from ci_assets.defs.fxci.contracts import CONTRACTS as FXCI  # the pulse tables' drain writes them itself
+    from ci_assets.defs.sources.contracts import DIMENSIONS, SOURCES  # documents the registry writes itself
+
+    found = {t.contract.name: t.contract for t in _outputs().values() if isinstance(t, contracts.ContractType)}
+    return found | {c.name: c for c in [*FXCI.values(), SOURCES, DIMENSIONS]}
+
+
+def test_every_table_the_io_managers_store_has_its_contract_as_its_type() -> None:
+    untyped = sorted(key for key, t in _outputs().items() if not isinstance(t, contracts.ContractType))
+    assert untyped == []
+    # fxci 4, aggregates 1, buildhub 2, activedata 3, the registry's 2.
+    assert len(_contracts()) == 12
+
+
+def _read_again(path: Path) -> list[dict[str, Any]]:
+    """The schema file read independently of the platform's reader."""
+    text = path.read_text()
+    loaded = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    return loaded["fields"] if isinstance(loaded, dict) else loaded
+
+
+@pytest.mark.parametrize("name", sorted(_contracts()))
+def test_each_contract_is_generated_from_its_schema_file(name: str) -> None:
+    """Columns, their order, types (nested ones by their REQUIRED fields) and nullability: what the file says."""
+    contract = _contracts()[name]
+    assert contract.source is not None and contract.source.is_file()
+    fields = _read_again(contract.source)
+    columns = contract.schema.columns
+    assert list(columns) == [f["name"] for f in fields]
+    for field in fields:
+        column = columns[field["name"]]
+        assert column.nullable == (field.get("mode") != "REQUIRED"), field["name"]
+        if field["type"] not in ("RECORD", "STRUCT") and field.get("mode") != "REPEATED":
+            assert column.dtype.type == field_dtype(field), field["name"]
+        else:
+            nested = {
+                r.name for r in contract.rules if r.column == field["name"] and r.name.startswith("not_nullable(")
+            }
+            required = {f"not_nullable({f['name']})" for f in field["fields"] if f.get("mode") == "REQUIRED"}
+            assert nested == required, field["name"]
+
+
+def test_a_contract_refuses_rules_for_columns_its_file_does_not_have(tmp_path: Path) -> None:
+    path = tmp_path / "t.schema.yaml"
+    path.write_text(yaml.safe_dump({"fields": [{"name": "a", "type": "STRING", "mode": "REQUIRED"}]}))
+    with pytest.raises(ValueError, match=r"\['b'\]"):
+        contracts.Contract.from_file("t", path, rules=[contracts.at_least("b", 0)])
+    drifted = contracts.Contract.from_file("t", path)
+    with pytest.raises(contracts.ContractError, match="missing column a; column b is not in the schema file"):
+        contracts.enforce(drifted, pl.DataFrame({"b": [1]}))
