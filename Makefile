@@ -58,6 +58,7 @@ bench: install browser
 	$(VENV)/bin/python bench/activedata_read.py
 	$(VENV)/bin/python bench/sources_migration.py
 	$(VENV)/bin/python bench/celery_overhead.py
+	$(VENV)/bin/python bench/contract_validation.py
 	$(VENV)/bin/python bench/ui_materialize.py
 
 clean:

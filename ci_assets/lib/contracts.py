@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     import pandera.polars as pa
 
 IN_PARTITION = "in_partition"
+UNIQUE = "unique"
 BROKEN = "__broken"  # the rules a screened row breaks ("column: rule"), in `Screened.broken`
 
 
@@ -200,6 +201,8 @@ def _violations(contract: Contract, frame: pl.DataFrame) -> list[Violation]:
     for case in cases.iter_rows(named=True):
         if case["index"] is None:
             raise ContractError(f"{schema.name} breaks its contract as a whole: {case['check']} on {case['column']}")
+        if case["check"] == "multiple_fields_uniqueness":  # pandera names the schema; say which key
+            case |= {"column": ",".join(contract.unique), "check": UNIQUE}
         value, field = case["failure_case"], nested.get((case["column"], case["check"]))
         if field is not None and isinstance(value, str):  # a RECORD's failure case is the record, as JSON
             value = json.loads(value).get(field)
@@ -258,7 +261,7 @@ def screen(contract: Contract, frame: pl.LazyFrame, days: Collection[Any] | None
     tests = [(c, "not_nullable", pl.col(c).is_not_null()) for c in contract.required]
     tests += [(r.column, r.name, r.expr()) for r in contract.rules]
     if contract.unique:
-        tests.append((",".join(contract.unique), "unique", ~pl.struct(contract.unique).is_duplicated()))
+        tests.append((",".join(contract.unique), UNIQUE, ~pl.struct(contract.unique).is_duplicated()))
     if days is not None and contract.partition is not None:
         column = pl.col(contract.partition)
         tests.append((contract.partition, IN_PARTITION, column.is_not_null() & column.is_in(list(days))))

@@ -1,5 +1,6 @@
 """Every table of the graph carries its contract as its type, and each contract is its schema file."""
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -8,10 +9,12 @@ import dagster as dg
 import polars as pl
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ci_assets.definitions import asset_graph
 from ci_assets.lib import contracts
-from ci_assets.lib.storage.frames import field_dtype
+from ci_assets.lib.storage.frames import field_dtype, fields_frame_schema
 
 TABLE_IO_MANAGERS = {"lake_io_manager", "warehouse_io_manager"}
 
@@ -78,3 +81,48 @@ def test_a_contract_refuses_rules_for_columns_its_file_does_not_have(tmp_path: P
     drifted = contracts.Contract.from_file("t", path)
     with pytest.raises(contracts.ContractError, match="missing column a; column b is not in the schema file"):
         contracts.enforce(drifted, pl.DataFrame({"b": [1]}))
+
+
+_FIELDS = [
+    {"name": "id", "type": "STRING", "mode": "REQUIRED"},
+    {"name": "day", "type": "DATE", "mode": "REQUIRED"},
+    {"name": "n", "type": "INTEGER", "mode": "NULLABLE"},
+    {"name": "state", "type": "STRING", "mode": "NULLABLE"},
+]
+_DAYS = [dt.date(2026, 11, 1), dt.date(2026, 11, 2)]
+_SMALL = contracts.Contract(
+    "small",
+    _FIELDS,
+    unique=["id", "day"],
+    rules=[contracts.at_least("n", 0), contracts.one_of("state", ["a", "b"])],
+    partition="day",
+)
+_ROW = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(["x", "y", "z", None]),
+        "day": st.sampled_from([*_DAYS, dt.date(2026, 12, 1), None]),
+        "n": st.one_of(st.none(), st.integers(-2, 2)),
+        "state": st.sampled_from(["a", "b", "c", None]),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_ROW, max_size=12))
+def test_the_frame_and_the_streamed_enforcement_set_aside_the_same_rows(rows: list[dict[str, Any]]) -> None:
+    """pandera on a frame, polars expressions on a LazyFrame: one contract, the same verdict on every row."""
+    frame = pl.DataFrame(rows, schema=fields_frame_schema(_FIELDS))
+    kept, violations = contracts.enforce(_SMALL, frame, _DAYS)
+    screened = contracts.screen(_SMALL, frame.lazy(), _DAYS)
+    assert screened.kept.collect().equals(kept)
+    assert screened.count_broken() == len({v.row for v in violations}) == frame.height - kept.height
+    assert contracts.broken_by_rule(screened.broken.collect()) == contracts.rejected_by_rule(violations)
+    assert contracts.dagster_type(_SMALL).type_check(None, kept).success
+
+
+def test_a_column_of_another_type_breaks_the_contract_as_a_whole() -> None:
+    frame = pl.DataFrame({"id": ["x"], "day": ["2026-11-01"], "n": [1], "state": ["a"]})
+    with pytest.raises(contracts.ContractError, match="column day is String, not Date"):
+        contracts.enforce(_SMALL, frame)
+    check = contracts.dagster_type(_SMALL).type_check(None, frame.lazy())
+    assert not check.success and "column day is String" in check.description

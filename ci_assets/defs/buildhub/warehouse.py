@@ -15,6 +15,7 @@ from ci_assets.lib.storage.frames import fields_schema
 from ci_assets.lib.storage.postgres import PostgresResource
 
 WAREHOUSE_SOURCE = "buildhub-warehouse"
+TABLE_KEY = dg.AssetKey(["buildhub", "builds_table"])
 
 
 def builds_frame(documents: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.DataFrame, list[contracts.Violation]]:
@@ -25,7 +26,8 @@ def builds_frame(documents: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.Data
 
 
 @dg.asset(
-    key=["buildhub", "builds_table"],
+    key=TABLE_KEY,
+    check_specs=[reconciliation.check_spec(TABLE_KEY)],
     group_name=GROUP,
     owners=OWNERS,
     freshness_policy=FRESH_DAILY,
@@ -40,7 +42,7 @@ def builds_frame(documents: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.Data
     description="Every stored build as one warehouse row (Buildhub2's BigQuery schema), rebuilt whole.",
 )
 @transient_retries()
-def builds_table(context: dg.AssetExecutionContext, postgres: PostgresResource) -> dg.Output[pl.DataFrame]:
+def builds_table(context: dg.AssetExecutionContext, postgres: PostgresResource):
     with postgres.connect() as conn:
         store.ensure_schema(conn)
         stored = conn.execute(f"SELECT build_hash, build FROM {store.SCHEMA}.main_build ORDER BY id").fetchall()
@@ -55,4 +57,5 @@ def builds_table(context: dg.AssetExecutionContext, postgres: PostgresResource) 
         quarantine.quarantine(conn, WAREHOUSE_SOURCE, rejected)
     tally = reconciliation.Tally(received=len(stored), accepted=frame.height, rejected=len(stored) - frame.height)
     detail = {"rejected_by_rule": dg.MetadataValue.json(contracts.rejected_by_rule(violations))}
-    return dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
+    yield dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
+    yield reconciliation.check_result(TABLE_KEY, tally)
