@@ -95,3 +95,7 @@ def kinto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kinto]:
         proc.terminate()
         proc.wait(timeout=20)
         log.close()
+
+
+# The search tests' server over generated builds (one per test module).
+from ci_assets_tests.defs.buildhub.search_corpus import corpus  # noqa: E402, F401

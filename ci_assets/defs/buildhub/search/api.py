@@ -1,26 +1,31 @@
-"""The `/api/search` and `/api/records` endpoints as an ASGI app (`ci-assets search` serves it).
+"""Buildhub's search server as an ASGI app (`ci-assets search` serves it): `/api/search`,
+`/api/records` (CORS open, as Buildhub2's), and Dockerflow's `/__version__`, `/__heartbeat__`,
+`/__lbheartbeat__`.
 
-Queries run as a read-only role in read-only transactions, on a small pool of
-connections. Bad requests answer 400 with `{"error": ...}`; nothing a client sends
-can turn into a 500 or into SQL text.
+Queries run as a read-only role in read-only transactions, on psycopg's connection pool. Bad
+requests answer 400 with `{"error": ...}`; nothing a client sends can turn into a 500 or into
+SQL text.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import queue
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from importlib.metadata import version
 from typing import Any
 
 import psycopg
 from psycopg import conninfo, sql
+from psycopg_pool import ConnectionPool
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.search.engine import search
@@ -28,7 +33,10 @@ from ci_assets.defs.buildhub.search.fields import SearchError
 from ci_assets.lib.metrics import MetricsRecorder
 
 READER_ROLE = "buildhub_search"
+# Dockerflow's /__version__ (Buildhub2 served its version.json): what is serving.
+VERSION = {"source": "ci_assets", "version": version("ci-assets"), "commit": "", "build": ""}
 MAX_BODY_BYTES = 1 << 20
+POOL_SIZE = 8
 
 
 def ensure_reader_role(conn: psycopg.Connection) -> None:
@@ -47,46 +55,30 @@ def reader_dsn(owner_dsn: str) -> str:
     return conninfo.make_conninfo(owner_dsn, user=READER_ROLE, password="")
 
 
-class ConnectionPool:
-    def __init__(self, dsn: str, size: int = 4):
-        self._dsn = dsn
-        self._idle: queue.LifoQueue[psycopg.Connection] = queue.LifoQueue()
-        self._size = size
-
-    def _open(self) -> psycopg.Connection:
-        conn = psycopg.connect(self._dsn, autocommit=True, options="-c default_transaction_read_only=on")
-        conn.execute("SET statement_timeout = '30s'")
-        return conn
-
-    @contextmanager
-    def connection(self) -> Iterator[psycopg.Connection]:
-        try:
-            conn = self._idle.get_nowait()
-        except queue.Empty:
-            conn = self._open()
-        try:
-            yield conn
-        except psycopg.OperationalError:
-            conn.close()
-            raise
-        if not conn.closed and self._idle.qsize() < self._size:
-            self._idle.put(conn)
-        else:
-            conn.close()
-
-
 def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
 def create_app(dsn: str, metrics: MetricsRecorder | None = None) -> Starlette:
     """`dsn` is the read-only role's; see `reader_dsn`."""
-    pool = ConnectionPool(dsn)
+    # psycopg's own pool: read-only sessions with a statement timeout, checked before each use
+    # (a restarted database costs one failed check, not a 500); opened and closed with the app.
+    pool = ConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=POOL_SIZE,
+        kwargs={"autocommit": True, "options": "-c default_transaction_read_only=on -c statement_timeout=30s"},
+        check=ConnectionPool.check_connection,
+        open=False,
+    )
     recorder = metrics or MetricsRecorder("buildhub2")
 
     def run_search(body: Any) -> dict[str, Any]:
         with pool.connection() as conn:
-            return search(conn, body)
+            try:
+                return search(conn, body)
+            except psycopg.errors.DataError as err:  # a pattern or value PostgreSQL refuses (e.g. include "[")
+                raise SearchError(f"invalid value in the search: {err.diag.message_primary or err}") from None
 
     async def api_search(request: Request) -> JSONResponse:
         recorder.incr("api_search_requests", tags=[f"method:{request.method}"])
@@ -123,9 +115,45 @@ def create_app(dsn: str, metrics: MetricsRecorder | None = None) -> Starlette:
     async def api_records(request: Request) -> JSONResponse:
         return JSONResponse({"builds": {"total": await run_in_threadpool(count)}})
 
+    def database_check() -> str | None:
+        """None when the database answers, else why not."""
+        try:
+            with pool.connection() as conn:
+                conn.execute(f"SELECT 1 FROM {store.SCHEMA}.main_build LIMIT 1")
+        except psycopg.Error as err:
+            return str(err).strip() or type(err).__name__
+        return None
+
+    async def heartbeat(request: Request) -> JSONResponse:
+        problem = await run_in_threadpool(database_check)
+        if problem is None:
+            return JSONResponse({"status": "ok", "checks": {"database": "ok"}, "details": {}})
+        details = {"database": {"status": "error", "level": 40, "messages": {"buildhub.E001": problem}}}
+        return JSONResponse({"status": "error", "checks": {"database": "error"}, "details": details}, status_code=500)
+
+    # CORS is open on the API, as Buildhub2's was (any site may search builds), and only there.
+    api = Mount(
+        "/api",
+        routes=[Route("/search", api_search, methods=["GET", "POST"]), Route("/records", api_records, methods=["GET"])],
+        middleware=[
+            Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
+        ],
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        pool.open()
+        try:
+            yield
+        finally:
+            pool.close()
+
     return Starlette(
+        lifespan=lifespan,
         routes=[
-            Route("/api/search", api_search, methods=["GET", "POST"]),
-            Route("/api/records", api_records, methods=["GET"]),
-        ]
+            api,
+            Route("/__version__", lambda request: JSONResponse(VERSION), methods=["GET"]),
+            Route("/__heartbeat__", heartbeat, methods=["GET", "HEAD"]),
+            Route("/__lbheartbeat__", lambda request: JSONResponse({}), methods=["GET", "HEAD"]),
+        ],
     )

@@ -11,14 +11,28 @@ import psycopg
 from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError, field
+from ci_assets.defs.buildhub.search.highlight import highlighter
 from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
+from ci_assets.defs.buildhub.search.suggest import suggest
 from ci_assets.defs.buildhub.store import SCHEMA, SEARCH_COLUMNS
 
 MAX_SIZE = 1000
 MAX_WINDOW = 10_000
 MAX_BUCKETS = 1000
 TABLE = sql.SQL(f"{SCHEMA}.main_build")
-KNOWN_KEYS = {"query", "post_filter", "from", "size", "sort", "_source", "aggs", "aggregations", "track_total_hits"}
+KNOWN_KEYS = {
+    "query",
+    "post_filter",
+    "from",
+    "size",
+    "sort",
+    "_source",
+    "aggs",
+    "aggregations",
+    "track_total_hits",
+    "highlight",
+    "suggest",
+}
 
 
 def _int(value: Any, name: str) -> int:
@@ -165,7 +179,9 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     if start + size > MAX_WINDOW:
         raise SearchError(f"from + size must not exceed {MAX_WINDOW} (got {start + size})")
     params = Params()
-    where = condition(body.get("query", {"match_all": {}}), params)
+    query = body.get("query", {"match_all": {}})
+    where = condition(query, params)
+    highlight = highlighter(body.get("highlight"), query)
     post = condition(body["post_filter"], params) if "post_filter" in body else TRUE
     order = _sort(body.get("sort", []))
     specs = body.get("aggs", body.get("aggregations"))
@@ -204,10 +220,13 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
                     "_score": None,
                     "_source": _source(document, body.get("_source")),
                 }
+                | ({"highlight": highlight(document)} if highlight else {})
                 for row_id, document in found
             ],
         },
     }
+    if "suggest" in body:
+        response["suggest"] = suggest(conn, body["suggest"])
     if specs:
         response["aggregations"] = {
             name: part.decode(value) for (name, part), value in zip(aggs.items(), values, strict=True)
