@@ -89,3 +89,18 @@ def test_no_body_makes_the_api_answer_500(corpus: Any, body: Any) -> None:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     response = corpus[0].post("/api/search", content=raw)
     assert response.status_code in (200, 400), (raw, response.status_code, response.text)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.one_of(
+        st.text(max_size=60),
+        st.text(alphabet='()"\'*?:!|&+-\\/[]{}^~ <>AND OR NOT ab.', max_size=40),
+        st.sampled_from(["'", '"', "(", ")", "a" * 10_000, "<script>alert(1)</script>", "target.version:", "a AND"]),
+    ),
+    st.booleans(),
+)
+def test_any_query_string_is_answered_or_refused_with_400(corpus: Any, text: str, simple: bool) -> None:
+    kind = "simple_query_string" if simple else "query_string"
+    response = corpus[0].post("/api/search", content=json.dumps({"query": {kind: {"query": text}}, "size": 1}))
+    assert response.status_code in (200, 400), (text, response.status_code, response.text)

@@ -1,22 +1,27 @@
-"""The search box: Lucene `query_string` and `simple_query_string` syntax, as far as Buildhub's UI uses it.
+"""The search box: Lucene `query_string` and `simple_query_string` syntax, parsed by `luqum`.
 
 `field:value`, quoted phrases, `*`/`?` wildcards, AND/OR/NOT (and `&&`, `||`, `!`,
-`+`, `-`), parentheses; `simple_query_string` also takes `|` for OR. A term
-without a field searches the request's `fields`, any of them matching.
+`+`, `-`), parentheses, boosts (ignored: results are not scored); `simple_query_string`
+also takes `|` for OR. A term without a field searches the request's `fields`, any of
+them matching. Ranges, regexes, fuzzy and proximity queries are refused by name.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from typing import Any
 
+from luqum import tree
+from luqum.exceptions import ParseError
+from luqum.parser import parser
 from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError
 
-TOKEN = re.compile(r'\s*(?:(\()|(\))|("(?:[^"\\]|\\.)*")|(&&|\|\||[!+|-])|([^\s()"]+(?:"(?:[^"\\]|\\.)*")?))')
 MAX_TOKENS = 200
+MAX_DEPTH = 40
 
 
 @dataclasses.dataclass
@@ -72,95 +77,61 @@ class Implicit:
         return Node("and", parts + negated).to_sql(names, default, params)
 
 
-def _tokens(text: str, simple: bool) -> list[str]:
-    tokens, position = [], 0
-    text = text.strip()
-    while position < len(text):
-        match = TOKEN.match(text, position)
-        if match is None or match.end() == position:
-            raise SearchError(f"cannot parse the query string at {text[position : position + 20]!r}")
-        tokens.append(match.group(match.lastindex or 0))
-        position = match.end()
-    if len(tokens) > MAX_TOKENS:
-        raise SearchError(f"query string longer than {MAX_TOKENS} terms")
-    aliases = {"&&": "AND", "||": "OR", "!": "NOT"} | ({"+": "AND", "|": "OR", "-": "NOT"} if simple else {"-": "NOT"})
-    return [aliases.get(t, t) for t in tokens]
+# The operators Elasticsearch's query_string reads besides Lucene's words (luqum knows AND, OR,
+# NOT, + and -): translated outside quoted phrases before luqum parses. simple_query_string
+# writes OR as `|` and AND as `+`.
+_PHRASE_OR_ALIAS = re.compile(r'("(?:[^"\\]|\\.)*")|&&|\|\||(?<![\w\\])!|(?<![\w\\])\|(?!\|)')
+_ALIASES = {"&&": " AND ", "||": " OR ", "!": " NOT ", "|": " OR "}
+_PARSE = threading.Lock()  # luqum's parser (ply) keeps its state on one shared object
 
 
-class _Parser:
-    def __init__(self, tokens: list[str]):
-        self.tokens, self.i, self.depth = tokens, 0, 0
+def _lucene(text: str, simple: bool) -> str:
+    def swap(match: re.Match[str]) -> str:
+        if match.group(1):
+            return match.group(1)
+        token = match.group(0)
+        return _ALIASES[token] if token != "|" or simple else token
 
-    def peek(self) -> str | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self) -> str:
-        token = self.tokens[self.i]
-        self.i += 1
-        return token
-
-    def parse_or(self) -> Any:
-        parts = [self.parse_and()]
-        while self.peek() == "OR":
-            self.take()
-            parts.append(self.parse_and())
-        return parts[0] if len(parts) == 1 else Node("or", parts)
-
-    def parse_and(self) -> Any:
-        explicit, implicit = [self.parse_unary()], []
-        while self.peek() not in (None, ")", "OR"):
-            if self.peek() == "AND":
-                self.take()
-                explicit.append(self.parse_unary())
-            else:
-                implicit.append(self.parse_unary())
-        node = explicit[0] if len(explicit) == 1 else Node("and", explicit)
-        return Implicit([node, *implicit]) if implicit else node
-
-    def parse_unary(self) -> Any:
-        token = self.peek()
-        if token is None:
-            raise SearchError("the query string ends where a term was expected")
-        if token == "NOT":
-            self.take()
-            return Node("not", [self.parse_unary()])
-        if token == "+":
-            self.take()
-            return self.parse_unary()
-        if token == "(":
-            self.take()
-            self.depth += 1
-            if self.depth > 20:
-                raise SearchError("query string nested too deeply")
-            inner = self.parse_or()
-            if self.peek() != ")":
-                raise SearchError("unbalanced parenthesis in the query string")
-            self.take()
-            self.depth -= 1
-            return inner
-        if token in (")", "AND", "OR"):
-            raise SearchError(f"unexpected {token!r} in the query string")
-        return _term(self.take())
+    return _PHRASE_OR_ALIAS.sub(swap, text)
 
 
-def _term(token: str) -> Term:
-    name, value = None, token
-    if not token.startswith('"') and ":" in token:
-        name, value = token.split(":", 1)
-        if not value:
-            raise SearchError(f"no value after {name}:")
-    phrase = value.startswith('"') and value.endswith('"') and len(value) >= 2
-    if phrase:
-        value = value[1:-1].replace('\\"', '"')
-    return Term(name, value, phrase)
+def _convert(node: Any, name: str | None, depth: int, count: list[int]) -> Any:
+    if depth > MAX_DEPTH:
+        raise SearchError("query string nested too deeply")
+    if isinstance(node, tree.SearchField):
+        if name is not None:
+            raise SearchError(f"a field inside a field: {node}")
+        return _convert(node.expr, node.name.replace("\\", ""), depth + 1, count)
+    if isinstance(node, tree.Word | tree.Phrase):
+        count[0] += 1
+        if count[0] > MAX_TOKENS:
+            raise SearchError(f"query string longer than {MAX_TOKENS} terms")
+        if isinstance(node, tree.Phrase):
+            return Term(name, node.value[1:-1].replace('\\"', '"'), True)
+        return Term(name, re.sub(r"\\(.)", r"\1", node.value), False)
+    if isinstance(node, tree.Group | tree.FieldGroup | tree.Plus | tree.Boost):
+        return _convert(node.children[0], name, depth + 1, count)
+    if isinstance(node, tree.Not | tree.Prohibit):
+        return Node("not", [_convert(node.children[0], name, depth + 1, count)])
+    children = [_convert(c, name, depth + 1, count) for c in getattr(node, "children", ())]
+    if isinstance(node, tree.AndOperation):
+        return Node("and", children)
+    if isinstance(node, tree.OrOperation):
+        return Node("or", children)
+    if isinstance(node, tree.UnknownOperation):
+        return Implicit(children)
+    raise SearchError(f"the search box does not take {type(node).__name__.lower()} queries: {str(node)[:40]!r}")
 
 
 def parse_query_string(text: str, simple: bool = False) -> Any:
-    tokens = _tokens(text, simple)
-    if not tokens:
+    """The query string as a tree of terms, parsed by luqum (Lucene's grammar)."""
+    if not text.strip():
         return Term(None, "*", False)
-    parser = _Parser(tokens)
-    tree = parser.parse_or()
-    if parser.peek() is not None:
-        raise SearchError(f"unexpected {parser.peek()!r} in the query string")
-    return tree
+    try:
+        with _PARSE:
+            parsed = parser.parse(_lucene(text, simple))
+    except (ParseError, ValueError, ArithmeticError) as err:  # luqum reads `~0.` as a Decimal
+        raise SearchError(f"cannot parse the query string: {err}") from None
+    except RecursionError:
+        raise SearchError("query string nested too deeply") from None
+    return _convert(parsed, None, 0, [0])
