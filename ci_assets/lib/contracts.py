@@ -292,6 +292,25 @@ def rejections(
     ]
 
 
+def split(
+    contract: Contract, frame: pl.DataFrame, days: Collection[Any] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """`screen` for a chunk of a stream already in memory: (the rows that keep the contract, the
+    others with their rules). Per chunk, so a key's uniqueness cannot be judged: refused for a
+    contract with a key."""
+    if contract.unique:
+        raise ValueError(f"{contract.name} has a key: its uniqueness needs the whole frame, not a chunk")
+    screened = screen(contract, frame.lazy(), days)
+    ok = screened.frame.select(screened.ok.alias("ok")).collect()["ok"]
+    if ok.all():
+        return frame, _NOTHING
+    broken = frame.filter(~ok).lazy().with_columns(screened.named.list.drop_nulls().alias(BROKEN)).collect()
+    return frame.filter(ok), broken
+
+
+_NOTHING = pl.DataFrame()
+
+
 def rejected_by_rule(violations: Sequence[Violation]) -> dict[str, int]:
     """Rows each rule set aside (a row breaking two rules counts under both)."""
     counts: dict[str, set[int]] = {}

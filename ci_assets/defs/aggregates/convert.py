@@ -2,7 +2,9 @@
 
 Worker threads each take a data file, decompress it (ISA-L, which releases the GIL)
 and parse it chunk by chunk (polars, likewise); a bounded queue hands the frames to
-the writer, which appends them to one Parquet file as row groups. Memory is bounded
+the writer, which appends them to one Parquet file as row groups. Each chunk is screened
+against the tables' contract on its way: rows that break it are kept aside, with their rules,
+for the quarantine. Memory is bounded
 by workers x chunk size, whatever the day's size. Any unreadable file fails the whole
 conversion: the Parquet file is only kept when every table converted.
 """
@@ -21,9 +23,11 @@ from pathlib import Path
 import polars as pl
 from polars.io.plugins import register_io_source
 
+from ci_assets.defs.aggregates.contracts import CONTRACT
 from ci_assets.defs.aggregates.copy_text import CHUNK_BYTES, line_chunks
 from ci_assets.defs.aggregates.dump_plan import DataFile, DumpPlan, Excluded
 from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA, BadRow, parse_chunk
+from ci_assets.lib import contracts
 
 _DONE = object()
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
@@ -36,6 +40,7 @@ class TableResult:
     copy_rows: int  # rows in the data file (its lines, without the end-of-data line)
     rows: int  # rows written
     bad: list[BadRow]
+    broken: pl.DataFrame  # converted rows that broke the contract (not written), with their rules
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +60,11 @@ class Conversion:
     def bad_rows(self) -> int:
         return sum(len(t.bad) for t in self.tables)
 
+    @property
+    def broken(self) -> pl.DataFrame:
+        parts = [t.broken for t in self.tables if t.broken.height]
+        return pl.concat(parts) if parts else pl.DataFrame()
+
 
 def empty_frame() -> pl.DataFrame:
     return OUTPUT_SCHEMA.to_frame()
@@ -67,19 +77,26 @@ def convert(
     workers: int = 3,
     chunk_bytes: int = CHUNK_BYTES,
     compression: str = "uncompressed",
+    contract: contracts.Contract | None = CONTRACT,
 ) -> Conversion:
-    """Write `plan`'s tables to the Parquet file `out`; raises (and leaves no file) if any is unreadable."""
+    """Write `plan`'s tables to the Parquet file `out`; raises (and leaves no file) if any is unreadable.
+    `contract=None` writes every converted row unscreened (for measuring what the screen costs)."""
     _keep_freed_memory()
     frames: queue.Queue = queue.Queue(maxsize=2 * workers)
     stop = threading.Event()
 
     def one_file(data_file: DataFile) -> TableResult:
-        rows, lines, bad = 0, 0, []
+        rows, lines, bad, broken = 0, 0, [], []
         for chunk in line_chunks(data_file.path, chunk_bytes):
             frame, chunk_bad = parse_chunk(chunk, data_file.table, ingest_date, lines + 1)
             lines += frame.height + len(chunk_bad)
-            rows += frame.height
             bad.extend(chunk_bad)
+            # The contract, on the chunk in memory (the file is never read again to check it).
+            if contract is not None:
+                frame, chunk_broken = contracts.split(contract, frame, [ingest_date])
+                if chunk_broken.height:
+                    broken.append(chunk_broken)
+            rows += frame.height
             while not stop.is_set():
                 try:
                     frames.put(frame, timeout=0.1)
@@ -88,7 +105,9 @@ def convert(
                     continue
             if stop.is_set():
                 break
-        return TableResult(data_file.tag, data_file.path.name, lines, rows, bad)
+        return TableResult(
+            data_file.tag, data_file.path.name, lines, rows, bad, pl.concat(broken) if broken else pl.DataFrame()
+        )
 
     def produce() -> Iterator[TableResult]:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aggregates-convert") as pool:

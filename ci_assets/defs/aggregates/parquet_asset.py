@@ -1,7 +1,6 @@
 """aggregates/parquet: a dump directory converted to the 13-column table, one Parquet file per partition."""
 
 import dataclasses
-import datetime as dt
 import json
 import os
 import tempfile
@@ -53,7 +52,7 @@ class PartitionOutcome:
 
     @property
     def accepted(self) -> int:
-        return self.conversion.rows - self.broken.height if self.conversion else 0
+        return self.conversion.rows if self.conversion else 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,26 +88,11 @@ def _convert_partition(
     with dump_store.local_copy(store, source.bucket, dump.prefix, dump.files) as directory:
         plan = plan_dump(directory, aggregate_type, day)
         conversion = convert(plan, day, Path(out), workers=source.workers)
-    broken = _keep_contract(Path(out), day)
     note = f"{len(plan.files)} table(s) converted"
-    return PartitionOutcome(dump.key, out, conversion, broken, note, location)
+    return PartitionOutcome(dump.key, out, conversion, conversion.broken, note, location)
 
 
 _NONE_BROKEN = pl.DataFrame()
-
-
-def _keep_contract(file: Path, day: dt.date) -> pl.DataFrame:
-    """Screen the converted file against the contract in one streamed pass; when rows break it
-    (rare: the converter already refused what it could not convert), rewrite the file without them.
-    Returns the rows set aside, with their rules."""
-    screened = contracts.screen(CONTRACT, pl.scan_parquet(file), days=[day])
-    if not screened.count_broken():
-        return _NONE_BROKEN
-    broken = screened.broken.collect(engine="streaming")
-    kept = file.with_suffix(".kept.parquet")
-    screened.kept.sink_parquet(kept)
-    os.replace(kept, file)
-    return broken
 
 
 def _rejections(outcome: PartitionOutcome) -> list[quarantine.Rejected]:

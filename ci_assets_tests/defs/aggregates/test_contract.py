@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_assets.defs.aggregates.contracts import CONTRACT
-from ci_assets.defs.aggregates.parquet_asset import PartitionOutcome, _keep_contract, _rejections
+from ci_assets.defs.aggregates.parquet_asset import PartitionOutcome, _rejections
 from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA
 from ci_assets.lib import contracts
 from ci_assets.lib.storage.streamed import ParquetFile
@@ -31,7 +31,11 @@ def _file(tmp_path: Path, rows: list[dict[str, object]]) -> Path:
     return path
 
 
-def test_rows_that_break_a_rule_leave_the_file_and_go_to_the_quarantine_with_it(tmp_path: Path) -> None:
+def _frame(rows: list[dict[str, object]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=OUTPUT_SCHEMA)
+
+
+def test_rows_that_break_a_rule_are_kept_from_the_file_and_quarantined_with_it() -> None:
     rows = [
         _row(metric="KEPT_1"),
         _row(channel="esr"),  # a value outside its set
@@ -42,9 +46,8 @@ def test_rows_that_break_a_rule_leave_the_file_and_go_to_the_quarantine_with_it(
         _row(aggregate_type="daily"),
         _row(metric="KEPT_2", aggregate=None),  # NULLABLE: a null keeps every rule
     ]
-    path = _file(tmp_path, rows)
-    broken = _keep_contract(path, DAY)
-    assert pl.read_parquet(path)["metric"].to_list() == ["KEPT_1", "KEPT_2"]
+    kept, broken = contracts.split(CONTRACT, _frame(rows), [DAY])
+    assert kept["metric"].to_list() == ["KEPT_1", "KEPT_2"]
     assert contracts.broken_by_rule(broken) == {
         "aggregate: json_integer_array": 2,
         "aggregate_type: isin(['build_id', 'submission_date'])": 1,
@@ -52,7 +55,7 @@ def test_rows_that_break_a_rule_leave_the_file_and_go_to_the_quarantine_with_it(
         "ingest_date: in_partition": 2,
         "ingest_date: not_nullable": 1,
     }
-    outcome = PartitionOutcome(f"{DAY}|build_id", str(path), None, broken, "", "file:///dump/")
+    outcome = PartitionOutcome(f"{DAY}|build_id", "day.parquet", None, broken, "", "file:///dump/")
     assert _rejections(outcome) == []  # a day without tables has no rows to account for
     from ci_assets.defs.aggregates.convert import Conversion
 
@@ -65,10 +68,10 @@ def test_rows_that_break_a_rule_leave_the_file_and_go_to_the_quarantine_with_it(
     assert json.loads(esr.raw)["channel"] == "esr"
 
 
-def test_a_clean_file_is_left_as_it_is(tmp_path: Path) -> None:
-    path = _file(tmp_path, [_row(), _row(channel="release")])
-    written = path.stat().st_mtime_ns
-    assert _keep_contract(path, DAY).is_empty() and path.stat().st_mtime_ns == written
+def test_a_clean_chunk_passes_as_it_is() -> None:
+    frame = _frame([_row(), _row(channel="release")])
+    kept, broken = contracts.split(CONTRACT, frame, [DAY])
+    assert kept is frame and broken.is_empty()
 
 
 def test_a_file_with_other_columns_fails_the_type_and_is_never_stored(tmp_path: Path) -> None:
