@@ -255,11 +255,14 @@ class Screened:
         return int(self.frame.select((~self.ok).sum()).collect(engine="streaming").item() or 0)
 
 
-def screen(contract: Contract, frame: pl.LazyFrame, days: Collection[Any] | None = None) -> Screened:
-    """`enforce` for a LazyFrame, as polars expressions a streaming engine evaluates in one pass."""
+def screen(
+    contract: Contract, frame: pl.LazyFrame, days: Collection[Any] | None = None, proven: Sequence[Rule] = ()
+) -> Screened:
+    """`enforce` for a LazyFrame, as polars expressions a streaming engine evaluates in one pass.
+    `proven`: rules the frame's producer already checked with the rule itself (not checked again)."""
     contract.check_columns(frame.collect_schema())
     tests = [(c, "not_nullable", pl.col(c).is_not_null()) for c in contract.required]
-    tests += [(r.column, r.name, r.expr()) for r in contract.rules]
+    tests += [(r.column, r.name, r.expr()) for r in contract.rules if r not in proven]
     if contract.unique:
         tests.append((",".join(contract.unique), UNIQUE, ~pl.struct(contract.unique).is_duplicated()))
     if days is not None and contract.partition is not None:
@@ -293,14 +296,14 @@ def rejections(
 
 
 def split(
-    contract: Contract, frame: pl.DataFrame, days: Collection[Any] | None = None
+    contract: Contract, frame: pl.DataFrame, days: Collection[Any] | None = None, proven: Sequence[Rule] = ()
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """`screen` for a chunk of a stream already in memory: (the rows that keep the contract, the
     others with their rules). Per chunk, so a key's uniqueness cannot be judged: refused for a
     contract with a key."""
     if contract.unique:
         raise ValueError(f"{contract.name} has a key: its uniqueness needs the whole frame, not a chunk")
-    screened = screen(contract, frame.lazy(), days)
+    screened = screen(contract, frame.lazy(), days, proven)
     ok = screened.frame.select(screened.ok.alias("ok")).collect()["ok"]
     if ok.all():
         return frame, _NOTHING

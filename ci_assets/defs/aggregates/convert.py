@@ -23,7 +23,7 @@ from pathlib import Path
 import polars as pl
 from polars.io.plugins import register_io_source
 
-from ci_assets.defs.aggregates.contracts import CONTRACT
+from ci_assets.defs.aggregates.contracts import AGGREGATE_IS_AN_INTEGER_ARRAY, CONTRACT
 from ci_assets.defs.aggregates.copy_text import CHUNK_BYTES, line_chunks
 from ci_assets.defs.aggregates.dump_plan import DataFile, DumpPlan, Excluded
 from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA, BadRow, parse_chunk
@@ -93,7 +93,9 @@ def convert(
             bad.extend(chunk_bad)
             # The contract, on the chunk in memory (the file is never read again to check it).
             if contract is not None:
-                frame, chunk_broken = contracts.split(contract, frame, [ingest_date])
+                # parse_chunk made each aggregate from a histogram it checked against the rule's pattern.
+                proven = [AGGREGATE_IS_AN_INTEGER_ARRAY] if contract is CONTRACT else []
+                frame, chunk_broken = contracts.split(contract, frame, [ingest_date], proven)
                 if chunk_broken.height:
                     broken.append(chunk_broken)
             rows += frame.height

@@ -11,18 +11,17 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import re
-from pathlib import Path
 
 import orjson
 import polars as pl
 
+from ci_assets.defs.aggregates.contracts import HISTOGRAM, SCHEMA_FILE
 from ci_assets.defs.aggregates.copy_text import unescape
 from ci_assets.defs.aggregates.names import TableName
 from ci_assets.lib.storage.frames import fields_frame_schema, read_fields
 
 DIMENSION_KEYS = ("os", "child", "label", "metric", "osVersion", "application", "architecture")
 TABLE_COLUMNS = ("aggregate_type", "ds_nodash", "channel", "version")
-SCHEMA_FILE = Path(__file__).parent / "schema.yaml"
 FIELDS: list[dict[str, str]] = read_fields(SCHEMA_FILE)
 OUTPUT_SCHEMA = fields_frame_schema(FIELDS)
 # What the converter builds, in the seed's column order.
@@ -32,7 +31,7 @@ _RAW_SCHEMA = {"dimensions": pl.String, "histogram": pl.String}
 # each as `"key": "value"` joined by `, `. A row in that shape, with no escapes, splits
 # on `", "` into seven pieces that each begin with their key.
 _PREFIXES = ['{"os": "'] + [f'{k}": "' for k in DIMENSION_KEYS[1:]]
-_HISTOGRAM = re.compile(r"^\{-?\d+(?:,-?\d+)*\}$")
+_HISTOGRAM = re.compile(HISTOGRAM)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,15 +102,9 @@ def _is_canonical() -> pl.Expr:
     )
     for piece, prefix in zip(pieces, _PREFIXES, strict=True):
         canonical &= piece.str.starts_with(prefix)
-    # The column is bigint[], so a one-dimensional literal that is not empty and has no
-    # NULL (the only letter an integer array can print) holds integers only.
-    return (
-        canonical
-        & histogram.str.starts_with("{")
-        & ~histogram.str.starts_with("{{")
-        & ~histogram.str.contains("N", literal=True)
-        & (histogram != "{}")
-    )
+    # A histogram of integers, as the contract's `aggregate` rule reads them once its braces are
+    # brackets: checked here, once, so the aggregate the swap makes keeps the rule by construction.
+    return canonical & histogram.str.contains(HISTOGRAM)
 
 
 def _dimension_values() -> list[pl.Expr]:

@@ -108,3 +108,30 @@ def _is_integer_array(text: str) -> bool:
 def test_the_aggregate_rule_keeps_exactly_the_json_integer_arrays(text: str) -> None:
     screened = contracts.screen(CONTRACT, pl.DataFrame([_row(aggregate=text)], schema=OUTPUT_SCHEMA).lazy(), [DAY])
     assert (screened.count_broken() == 0) == _is_integer_array(text), text
+
+
+_DIMENSIONS = (
+    '{"os": "Windows_NT", "child": "false", "label": "", "metric": "GC_MS", "osVersion": "10.0", '
+    '"application": "Firefox", "architecture": "x86"}'
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="{}[],-0123456789 N", max_size=16),
+        st.lists(st.integers(-(10**9), 10**9), max_size=5).map(lambda v: "{" + ",".join(map(str, v)) + "}"),
+    )
+)
+def test_the_converter_only_makes_aggregates_that_keep_the_rule(histogram: str) -> None:
+    """The rule is checked once, on the histogram: the converter's rows never need it checked again."""
+    from ci_assets.defs.aggregates.names import TableName
+    from ci_assets.defs.aggregates.rows import parse_chunk
+
+    table = TableName("build_id", "nightly", "72", "20191201")
+    line = f"{_DIMENSIONS}\t{histogram}\n".encode()
+    frame, bad = parse_chunk(line, table, DAY, 1)
+    assert frame.height + len(bad) == 1
+    if frame.height:
+        screened = contracts.screen(CONTRACT, frame.lazy(), [DAY])
+        assert screened.count_broken() == 0, frame["aggregate"][0]
