@@ -80,7 +80,8 @@ def convert(
     contract: contracts.Contract | None = CONTRACT,
 ) -> Conversion:
     """Write `plan`'s tables to the Parquet file `out`; raises (and leaves no file) if any is unreadable.
-    `contract=None` writes every converted row unscreened (for measuring what the screen costs)."""
+    `contract=None` writes every converted row unscreened, as the converter did before contracts
+    (for measuring what the contract costs)."""
     _keep_freed_memory()
     frames: queue.Queue = queue.Queue(maxsize=2 * workers)
     stop = threading.Event()
@@ -88,7 +89,9 @@ def convert(
     def one_file(data_file: DataFile) -> TableResult:
         rows, lines, bad, broken = 0, 0, [], []
         for chunk in line_chunks(data_file.path, chunk_bytes):
-            frame, chunk_bad = parse_chunk(chunk, data_file.table, ingest_date, lines + 1)
+            frame, chunk_bad = parse_chunk(
+                chunk, data_file.table, ingest_date, lines + 1, proves_aggregates=contract is CONTRACT
+            )
             lines += frame.height + len(chunk_bad)
             bad.extend(chunk_bad)
             # The contract, on the chunk in memory (the file is never read again to check it).
