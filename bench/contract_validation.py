@@ -10,7 +10,7 @@
    enforced (pandera: types, REQUIRED, key, value rules) and the asset type's check.
 Target: the contract adds <= 10 % to each write.
 
-    python bench/contract_validation.py [--messages 100000] [--repeat 3] [--skip-aggregates]
+    python bench/contract_validation.py [--messages 100000] [--repeat 3] [--skip-aggregates] [--skip-pulse]
 """
 
 import argparse
@@ -152,8 +152,10 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--skip-aggregates", action="store_true")
+    parser.add_argument("--skip-pulse", action="store_true")
     args = parser.parse_args()
-    pulse(args.messages, args.repeat)
+    if not args.skip_pulse:
+        pulse(args.messages, args.repeat)
     if not args.skip_aggregates:
         aggregates_day(args.repeat)
 
