@@ -71,7 +71,8 @@ def launch_demo_runs(url: str) -> None:
 
 def dev(host: str, port: int, demo_runs: bool = True) -> None:
     """Seed the demo, then run the Dagster webserver and daemon on the local default (and launch each
-    system's most recent demo day); stop the embedded PostgreSQL when they stop."""
+    system's most recent demo day) with Buildhub's search page beside them (SEARCH_PORT); stop the
+    embedded PostgreSQL when they stop."""
     from ci_assets.instance import prepare_local_dagster_home
     from ci_assets.lib.storage.postgres import stop_embedded
 
@@ -90,6 +91,10 @@ def dev(host: str, port: int, demo_runs: bool = True) -> None:
     print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={dagster_home})", flush=True)
     # `dg dev` finds the code location through pyproject.toml's [tool.dg] section.
     child = subprocess.Popen([dg, "dev", "-h", host, "-p", str(port)], cwd=REPO_ROOT, env=child_env)
+    search_port = settings.number("SEARCH_PORT", 8000)
+    search = subprocess.Popen(
+        [sys.executable, "-m", "ci_assets.cli", "search", "--host", host, "--port", str(search_port)], env=child_env
+    )
 
     def forward(signum: int, _frame: Any) -> None:
         child.send_signal(signum)
@@ -101,16 +106,17 @@ def dev(host: str, port: int, demo_runs: bool = True) -> None:
             launch_demo_runs(f"http://{host}:{port}")
         code = child.wait()
     finally:
-        if child.poll() is None:
-            child.terminate()
-            child.wait()
+        for process in (child, search):
+            if process.poll() is None:
+                process.terminate()
+                process.wait()
         if stop_embedded(settings.home / "postgres"):
             print("stopped the embedded PostgreSQL", flush=True)
     sys.exit(code)
 
 
 def serve_search(host: str, port: int) -> None:
-    """Buildhub's /api/search on the environment's PostgreSQL, as the read-only role."""
+    """Buildhub's search page and /api/search on the environment's PostgreSQL, as the read-only role."""
     import uvicorn
 
     from ci_assets.defs.buildhub import store
@@ -125,7 +131,7 @@ def serve_search(host: str, port: int) -> None:
             store.ensure_schema(conn)
             ensure_reader_role(conn)
         dsn = reader_dsn(owner)
-    print(f"Buildhub search on http://{host}:{port}/api/search", flush=True)
+    print(f"Buildhub's search page on http://{host}:{port}/ (API: /api/search)", flush=True)
     uvicorn.run(create_app(dsn), host=host, port=port, log_level="warning")
 
 
@@ -137,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
     serve.add_argument("--no-demo-runs", action="store_true", help="do not launch the demo's most recent day")
-    api = commands.add_parser("search", help="serve Buildhub's /api/search (port from SEARCH_PORT)")
+    api = commands.add_parser("search", help="serve Buildhub's search page and /api/search (port from SEARCH_PORT)")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=env.read().number("SEARCH_PORT", 8000))
     args = parser.parse_args(argv)

@@ -97,7 +97,12 @@ VARIABLES: tuple[Variable, ...] = (
         kind="url",
         secret=True,
     ),
-    Variable("SEARCH_PORT", "`8000`", "port of `make search`", kind="int"),
+    Variable(
+        "SEARCH_PORT",
+        "`8000`",
+        "port of Buildhub's search page (`make search`, and beside the UI in `make dev`)",
+        kind="int",
+    ),
     Variable("CI_ASSETS_STATSD_HOST", "log lines", "statsd host for the markus metrics"),
     Variable("CI_ASSETS_STATSD_PORT", "`8125`", "statsd port", kind="int"),
     Variable(

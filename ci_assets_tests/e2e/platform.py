@@ -48,6 +48,7 @@ class DevPlatform:
         self.home = home
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.search_url = f"http://127.0.0.1:{free_port()}"  # Buildhub's search page, started beside
         self.log_path = home / "dev.log"
         self.env_overrides = env_overrides or {}
         self._process: subprocess.Popen[bytes] | None = None
@@ -56,7 +57,9 @@ class DevPlatform:
         # The test process's own CI_ASSETS_*/DAGSTER_* settings (moto endpoints, ...) must not leak in:
         # the platform starts as on a fresh machine, on the embedded local default.
         environ = {k: v for k, v in os.environ.items() if not k.startswith(("CI_ASSETS_", "DAGSTER_"))}
-        return environ | {"CI_ASSETS_ENV": "local", "CI_ASSETS_HOME": str(self.home)} | self.env_overrides
+        search_port = self.search_url.rsplit(":", 1)[1]
+        local = {"CI_ASSETS_ENV": "local", "CI_ASSETS_HOME": str(self.home), "SEARCH_PORT": search_port}
+        return environ | local | self.env_overrides
 
     def start(self, timeout: float = 300) -> None:
         self.home.mkdir(parents=True, exist_ok=True)

@@ -137,3 +137,11 @@ def builds_with_id(conn: psycopg.Connection, build_id: str) -> list[tuple[str, d
 
 def count_builds(conn: psycopg.Connection) -> int:
     return int(conn.execute(f"SELECT count(*) FROM {SCHEMA}.main_build").fetchone()[0])
+
+
+def build_by_row(conn: psycopg.Connection, row_id: str) -> dict[str, Any] | None:
+    """The stored document whose row id is `row_id` (the search's `_id`), or None."""
+    if not row_id.isdigit() or len(row_id) > 18:
+        return None
+    found = conn.execute(f"SELECT build FROM {SCHEMA}.main_build WHERE id = %s", (int(row_id),)).fetchone()
+    return found[0] if found else None

@@ -1,4 +1,5 @@
-"""Buildhub's search server as an ASGI app (`ci-assets search` serves it): `/api/search`,
+"""Buildhub's search server as an ASGI app (`ci-assets search` serves it): the search page at `/`
+and each build's at `/builds/<id>` (page.py), `/api/search`,
 `/api/records` (CORS open, as Buildhub2's), and Dockerflow's `/__version__`, `/__heartbeat__`,
 `/__lbheartbeat__`.
 
@@ -24,10 +25,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import Mount, Route
 
 from ci_assets.defs.buildhub import store
+from ci_assets.defs.buildhub.search import page
 from ci_assets.defs.buildhub.search.engine import search
 from ci_assets.defs.buildhub.search.fields import SearchError
 from ci_assets.lib.metrics import MetricsRecorder
@@ -115,6 +117,31 @@ def create_app(dsn: str, metrics: MetricsRecorder | None = None) -> Starlette:
     async def api_records(request: Request) -> JSONResponse:
         return JSONResponse({"builds": {"total": await run_in_threadpool(count)}})
 
+    def run_page(state: page.State) -> str:
+        with pool.connection() as conn:
+            try:
+                return page.render_search(conn, state)
+            except psycopg.errors.DataError as err:
+                raise SearchError(f"invalid value in the search: {err.diag.message_primary or err}") from None
+
+    async def search_page(request: Request) -> HTMLResponse:
+        state = page.State.of(request.query_params)
+        try:
+            return HTMLResponse(await run_in_threadpool(run_page, state))
+        except (SearchError, RecursionError) as err:
+            return HTMLResponse(page.render_error(str(err) or "the search is nested too deeply"), status_code=400)
+        except psycopg.errors.QueryCanceled:
+            return HTMLResponse(page.render_error("the search took too long"), status_code=503)
+
+    def find_build(row_id: str) -> dict[str, Any] | None:
+        with pool.connection() as conn:
+            return store.build_by_row(conn, row_id)
+
+    async def build_page(request: Request) -> HTMLResponse:
+        row_id = request.path_params["row_id"]
+        document = await run_in_threadpool(find_build, row_id)
+        return HTMLResponse(page.render_build(document, row_id), status_code=200 if document else 404)
+
     def database_check() -> str | None:
         """None when the database answers, else why not."""
         try:
@@ -151,6 +178,8 @@ def create_app(dsn: str, metrics: MetricsRecorder | None = None) -> Starlette:
     return Starlette(
         lifespan=lifespan,
         routes=[
+            Route("/", search_page, methods=["GET"]),
+            Route("/builds/{row_id}", build_page, methods=["GET"]),
             api,
             Route("/__version__", lambda request: JSONResponse(VERSION), methods=["GET"]),
             Route("/__heartbeat__", heartbeat, methods=["GET", "HEAD"]),

@@ -1,0 +1,211 @@
+"""Buildhub's search page, server-rendered: the search box, the facets, sort and pages as a plain
+HTML form (it works without JavaScript; a small script searches as you type), its whole state in
+the URL. Its data comes from the same engine as `/api/search`: the page builds an Elasticsearch
+body and reads the engine's answer."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psycopg
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from ci_assets.defs.buildhub.search.engine import search
+from ci_assets.defs.buildhub.search.suggest import suggest
+from ci_assets.defs.buildhub.search.versions import version_key
+
+PAGE_SIZE = 30
+MAX_PAGE = 10_000 // PAGE_SIZE  # the engine's window
+# The facets, in the page's order (Product is the tabs above the results).
+FACETS = {
+    "product": "source.product",
+    "version": "target.version",
+    "platform": "target.platform",
+    "channel": "target.channel",
+    "locale": "target.locale",
+}
+LONG_FACETS = ("version", "locale")  # with a filter-as-you-type box
+# The search box's fields and Buildhub's weights for them (the raw `'` query ranks nothing, as
+# results are sorted by date; the weights travel with the query for clients that score).
+SEARCH_FIELDS = {
+    "target.version": 10,
+    "target.locale": 3,
+    "target.platform": 2,
+    "target.channel": 1.2,
+    "source.product": 1,
+    "build.id": 1,
+}
+SORTS = {"published": ("download.date", "Published on"), "build": ("build.date", "Build date")}
+_VERSION_LIKE = re.compile(r"\d")
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class State:
+    """What the URL says: the query, the selected facet values, the sort, the page."""
+
+    q: str = ""
+    selected: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
+    sort: str = "published"
+    page: int = 1
+
+    @classmethod
+    def of(cls, params: Any) -> State:
+        """From a request's query parameters (a Starlette QueryParams or a dict of lists); what
+        cannot be read falls back to the default, never an error."""
+
+        def many(name: str) -> list[str]:
+            values = params.getlist(name) if hasattr(params, "getlist") else params.get(name, [])
+            return [v for v in dict.fromkeys(values) if v]
+
+        def one(name: str, default: str) -> str:
+            found = many(name)
+            return found[0] if found else default
+
+        try:
+            page = min(max(int(one("page", "1")), 1), MAX_PAGE)
+        except ValueError:
+            page = 1
+        sort = one("sort", "published")
+        selected = {name: tuple(many(name)) for name in FACETS if many(name)}
+        return cls(one("q", "").strip()[:1000], selected, sort if sort in SORTS else "published", page)
+
+    def url(self, **changes: Any) -> str:
+        state = dataclasses.replace(self, **changes)
+        pairs: list[tuple[str, Any]] = [("q", state.q)] if state.q else []
+        pairs += [(name, value) for name in FACETS for value in state.selected.get(name, ())]
+        if state.sort != "published":
+            pairs.append(("sort", state.sort))
+        if state.page != 1:
+            pairs.append(("page", state.page))
+        return "/?" + urlencode(pairs) if pairs else "/"
+
+    def toggled(self, facet: str, value: str) -> str:
+        """This page's URL with `value` of `facet` selected, or unselected if it was (back to page 1)."""
+        values = self.selected.get(facet, ())
+        changed = tuple(v for v in values if v != value) if value in values else (*values, value)
+        selected = {k: v for k, v in {**self.selected, facet: changed}.items() if v}
+        return self.url(selected=selected, page=1)
+
+
+def text_query(q: str) -> dict[str, Any]:
+    """Buildhub's search box: every term must match, each as a prefix of one of the fields; a query
+    that starts with `'` is a raw query string (`'build.id:2019*`)."""
+    fields = [f"{name}^{weight}" for name, weight in SEARCH_FIELDS.items()]
+    if q.startswith("'"):
+        return {"query_string": {"query": q[1:] or "*", "fields": fields, "default_operator": "and"}}
+    terms = q.split()
+    if not terms:
+        return {"match_all": {}}
+    return {"bool": {"must": [{"bool": {"should": [{"prefix": {name: t}} for name in SEARCH_FIELDS]}} for t in terms]}}
+
+
+def _filter(selected: Mapping[str, tuple[str, ...]], leave_out: str | None = None) -> dict[str, Any]:
+    must = [{"terms": {FACETS[name]: list(values)}} for name, values in selected.items() if name != leave_out]
+    return {"bool": {"filter": must}}
+
+
+def request_body(state: State) -> dict[str, Any]:
+    """The Elasticsearch body the page sends to the engine: the query, the facets as post filters
+    (OR within a facet, AND across), each facet's counts under the other facets' filters."""
+    field, _ = SORTS[state.sort]
+    aggs = {
+        name: {"filter": _filter(state.selected, name), "aggs": {"values": {"terms": {"field": path, "size": 1000}}}}
+        for name, path in FACETS.items()
+    }
+    return {
+        "query": text_query(state.q),
+        "post_filter": _filter(state.selected),
+        "aggs": aggs,
+        "sort": [{field: "desc"}],
+        "from": (state.page - 1) * PAGE_SIZE,
+        "size": PAGE_SIZE,
+        "highlight": {"fields": {name: {} for name in SEARCH_FIELDS}, "encoder": "html"},
+    }
+
+
+def _buckets(name: str, response: dict[str, Any], state: State) -> list[dict[str, Any]]:
+    found = {b["key"]: b["doc_count"] for b in response["aggregations"][name]["values"]["buckets"]}
+    for value in state.selected.get(name, ()):
+        found.setdefault(value, 0)  # a selected value the results lack still shows, to be removed
+    keys = sorted(found, key=version_key, reverse=True) if name == "version" else sorted(found)
+    if name != "version":
+        keys.sort(key=lambda k: -found[k])
+    return [
+        {"key": k, "count": found[k], "on": k in state.selected.get(name, ()), "url": state.toggled(name, k)}
+        for k in keys
+    ]
+
+
+def _suggestion(conn: psycopg.Connection, state: State) -> list[dict[str, str]]:
+    """For a query that finds nothing: the nearest versions to the terms that look like one."""
+    terms = [t for t in state.q.lstrip("'").split() if _VERSION_LIKE.search(t)]
+    if not terms:
+        return []
+    found = suggest(conn, {"v": {"text": " ".join(terms), "term": {"field": "target.version", "size": 3}}})
+    options = [o["text"] for entry in found["v"] for o in entry["options"]]
+    return [{"text": v, "url": dataclasses.replace(state, q=v, page=1).url()} for v in dict.fromkeys(options)]
+
+
+def _pages(state: State, total: int) -> list[dict[str, Any]]:
+    last = min(max(math.ceil(total / PAGE_SIZE), 1), MAX_PAGE)
+    shown = sorted({1, last, *range(max(state.page - 3, 1), min(state.page + 3, last) + 1)})
+    return [{"number": n, "url": state.url(page=n), "current": n == state.page} for n in shown]
+
+
+def render_search(conn: psycopg.Connection, state: State) -> str:
+    response = search(conn, request_body(state))
+    total = response["hits"]["total"]
+    hits = []
+    for hit in response["hits"]["hits"]:
+        document = hit["_source"]
+        source = document.get("source", {})
+        revision_url = (
+            f"{source['repository']}/rev/{source['revision']}"
+            if source.get("repository") and source.get("revision")
+            else None
+        )
+        hits.append(
+            {"id": hit["_id"], "build": document, "marks": hit.get("highlight", {}), "revision_url": revision_url}
+        )
+    products = _buckets("product", response, state)
+    context = {
+        "state": state,
+        "hits": hits,
+        "total": total,
+        "took": response.get("took", 0),
+        "facets": {name: _buckets(name, response, state) for name in FACETS if name != "product"},
+        "long_facets": LONG_FACETS,
+        "products": products,
+        "all_products_url": state.url(selected={k: v for k, v in state.selected.items() if k != "product"}, page=1),
+        "sorts": {key: label for key, (_, label) in SORTS.items()},
+        "pages": _pages(state, total) if total else [],
+        "past_the_end": total and (state.page - 1) * PAGE_SIZE >= total,
+        "suggestions": _suggestion(conn, state) if not total and state.q else [],
+        "removable": [
+            {"facet": name, "value": v, "url": state.toggled(name, v)}
+            for name, values in state.selected.items()
+            for v in values
+        ],
+    }
+    return TEMPLATES.get_template("search.html").render(**context)
+
+
+def render_build(document: dict[str, Any] | None, build_id: str) -> str:
+    return TEMPLATES.get_template("build.html").render(build=document, build_id=build_id)
+
+
+def render_error(message: str) -> str:
+    return TEMPLATES.get_template("error.html").render(message=message)

@@ -1,0 +1,39 @@
+"""Firefox-family versions in numeric order (100.0 after 99.0; 60.0b3 before 60.0; 60.0.1 after
+60.0), by Mozilla's own `mozilla-version` rules; anything it cannot read sorts after, naturally."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from mozilla_version.errors import PatternNotMatchedError
+from mozilla_version.gecko import GeckoVersion
+
+_PARTS = re.compile(r"(\d+)")
+
+
+@functools.lru_cache(maxsize=65536)
+def version_key(text: str) -> tuple[Any, ...]:
+    try:
+        return (0, GeckoVersion.parse(text), "")
+    except (PatternNotMatchedError, ValueError, TypeError):
+        natural = tuple(int(p) if p.isdigit() else p for p in _PARTS.split(text) if p)
+        return (1, _Natural(natural), text)
+
+
+@functools.total_ordering
+class _Natural:
+    """Digits compare as numbers, text as text, a number before text at the same place."""
+
+    def __init__(self, parts: tuple[Any, ...]):
+        self.parts = tuple((0, p) if isinstance(p, int) else (1, p) for p in parts)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Natural) and self.parts == other.parts
+
+    def __lt__(self, other: _Natural) -> bool:
+        return self.parts < other.parts
+
+    def __hash__(self) -> int:
+        return hash(self.parts)

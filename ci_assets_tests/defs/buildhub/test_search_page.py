@@ -1,0 +1,108 @@
+"""Buildhub's search page, server-rendered over the same engine as /api/search: what it shows
+agrees with the API for the same filters, its state lives in the URL, and no input breaks it."""
+
+import re
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ci_assets.defs.buildhub.search.page import PAGE_SIZE, State, request_body
+from ci_assets.defs.buildhub.search.versions import version_key
+from ci_assets_tests.defs.buildhub.search_corpus import post
+
+ROW = re.compile(r'<tr>\s*<td>(.*?)</td>\s*<td class="version">(.*?)</td>', re.S)
+
+
+def _page(corpus: Any, url: str, status: int = 200) -> str:
+    response = corpus[0].get(url)
+    assert response.status_code == status, (url, response.status_code, response.text[:500])
+    return response.text
+
+
+def _count(html: str) -> int:
+    found = re.search(r'<span id="hit-count">([\d,]+) build', html)
+    assert found, html[:2000]
+    return int(found.group(1).replace(",", ""))
+
+
+def test_the_page_and_the_api_agree_for_the_same_filters(corpus: Any) -> None:
+    documents = corpus[1]
+    versions = sorted({d["target"]["version"] for d in documents})[:2]
+    platform = documents[0]["target"]["platform"]
+    state = State(selected={"version": tuple(versions), "platform": (platform,)})
+    html = _page(corpus, state.url())
+    expected = sum(1 for d in documents if d["target"]["version"] in versions and d["target"]["platform"] == platform)
+    assert _count(html) == expected == post(corpus, request_body(state))["hits"]["total"]
+    assert all(f'value="{v}" checked' in html for v in versions)  # the selection is shown, checked
+
+
+def test_typing_narrows_each_term_a_prefix_and_all_terms_required(corpus: Any) -> None:
+    documents = corpus[1]
+    everything = _count(_page(corpus, "/"))
+    assert everything == len(documents)
+    product = documents[0]["source"]["product"]
+    narrowed = _count(_page(corpus, f"/?q={product[:3]}"))
+    both = _count(_page(corpus, f"/?q={product[:3]}+{documents[0]['target']['locale']}"))
+    assert everything > narrowed >= both >= 1
+    raw = _page(corpus, "/?q='source.product:" + product)
+    assert _count(raw) == sum(1 for d in documents if d["source"]["product"] == product)
+
+
+def test_versions_are_in_numeric_order_and_sorting_and_pages_follow_the_url(corpus: Any) -> None:
+    html = _page(corpus, "/")
+    facet = html.split('data-facet="version"')[1].split("</fieldset>")[0]
+    shown = re.findall(r'name="version" value="([^"]+)"', facet)
+    assert shown == sorted(shown, key=version_key, reverse=True) and len(shown) > 3
+    by_build = _page(corpus, "/?sort=build&page=3")
+    assert 'option value="build" selected' in by_build and "aria-current=page>3<" in by_build
+    body = request_body(State(sort="build", page=3))
+    expected = [h["_source"]["target"]["version"] for h in post(corpus, body)["hits"]["hits"]]
+    assert [v for _, v in ROW.findall(by_build)] == expected and len(expected) == PAGE_SIZE
+
+
+def test_a_permalink_shows_the_whole_document_and_a_missing_build_is_a_404_page(corpus: Any) -> None:
+    html = _page(corpus, "/?q=firefox")
+    link = re.search(r'href="(/builds/\d+)" class="permalink"', html)
+    assert link
+    build = _page(corpus, link.group(1))
+    assert '<pre id="document">' in build and '"download": {' in build and '"mimetype":' in build
+    assert "No such build" in _page(corpus, "/builds/999999999", 404)
+    assert "No such build" in _page(corpus, "/builds/not-a-number", 404)
+
+
+def test_no_builds_suggests_the_nearest_version(corpus: Any) -> None:
+    version = sorted({d["target"]["version"] for d in corpus[1]})[0]
+    html = _page(corpus, f"/?q={version}9")
+    assert 'id="no-builds"' in html and 'class="suggestion"' in html
+    assert _count(html) == 0
+
+
+def test_bad_input_is_shown_safely(corpus: Any) -> None:
+    script = "<script>alert(1)</script>"
+    html = _page(corpus, f"/?q={script}")
+    assert script not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert _count(_page(corpus, "/?version=no-such-version&platform=" + script)) == 0
+    past = _page(corpus, "/?page=9999")
+    assert 'id="past-the-end"' in past
+    assert _count(_page(corpus, "/?page=abc&sort=nonsense")) == len(corpus[1])
+    for q in ["'", '"', "(a", "a)", "a" * 10_000, "'(unbalanced", "'target.nope:x"]:
+        response = corpus[0].get("/", params={"q": q})
+        assert response.status_code in (200, 400), (q, response.status_code)
+        assert script not in response.text
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    st.dictionaries(
+        st.sampled_from(["q", "version", "platform", "product", "channel", "locale", "sort", "page", "other"]),
+        st.lists(st.text(max_size=12), max_size=3),
+        max_size=5,
+    )
+)
+def test_no_url_makes_the_page_answer_500(corpus: Any, params: dict[str, list[str]]) -> None:
+    response = corpus[0].get("/", params=params)
+    assert response.status_code in (200, 400), (params, response.status_code)
+    state = State.of(params)
+    assert State.of(parse_qs(urlsplit(state.url()).query)) == state  # the URL holds the whole state
