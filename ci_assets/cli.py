@@ -132,7 +132,8 @@ def serve_search(host: str, port: int) -> None:
             ensure_reader_role(conn)
         dsn = reader_dsn(owner)
     print(f"Buildhub's search page on http://{host}:{port}/ (API: /api/search)", flush=True)
-    uvicorn.run(create_app(dsn), host=host, port=port, log_level="warning")
+    bucket = resources_for(settings)["buildhub_settings"].bucket
+    uvicorn.run(create_app(dsn, bucket=bucket), host=host, port=port, log_level="warning")
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -47,10 +47,12 @@ def ensure_reader_role(conn: psycopg.Connection) -> None:
     exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (READER_ROLE,)).fetchone()
     if not exists:
         conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(READER_ROLE)))
-    schema = sql.Identifier(store.SCHEMA)
+    store.INVENTORY.ensure_schema(conn)  # the page's footer reads which keys are still pending
     role = sql.Identifier(READER_ROLE)
-    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
-    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, role))
+    for name in (store.SCHEMA, "inventory"):
+        schema = sql.Identifier(name)
+        conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(schema, role))
 
 
 def reader_dsn(owner_dsn: str) -> str:
@@ -61,8 +63,9 @@ def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(dsn: str, metrics: MetricsRecorder | None = None) -> Starlette:
-    """`dsn` is the read-only role's; see `reader_dsn`."""
+def create_app(dsn: str, metrics: MetricsRecorder | None = None, bucket: str | None = None) -> Starlette:
+    """`dsn` is the read-only role's; see `reader_dsn`. `bucket`: Buildhub's, whose pending keys the
+    page's footer counts."""
     # psycopg's own pool: read-only sessions with a statement timeout, checked before each use
     # (a restarted database costs one failed check, not a 500); opened and closed with the app.
     pool = ConnectionPool(
@@ -117,10 +120,12 @@ def create_app(dsn: str, metrics: MetricsRecorder | None = None) -> Starlette:
     async def api_records(request: Request) -> JSONResponse:
         return JSONResponse({"builds": {"total": await run_in_threadpool(count)}})
 
+    footer = page.Footer(bucket)
+
     def run_page(state: page.State) -> str:
         with pool.connection() as conn:
             try:
-                return page.render_search(conn, state)
+                return page.render_search(conn, state, footer.read(conn))
             except psycopg.errors.DataError as err:
                 raise SearchError(f"invalid value in the search: {err.diag.message_primary or err}") from None
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
+import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from urllib.parse import urlencode
 import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from ci_assets.defs.buildhub import completeness
 from ci_assets.defs.buildhub.search.engine import search
 from ci_assets.defs.buildhub.search.suggest import suggest
 from ci_assets.defs.buildhub.search.versions import version_key
@@ -165,7 +168,28 @@ def _pages(state: State, total: int) -> list[dict[str, Any]]:
     return [{"number": n, "url": state.url(page=n), "current": n == state.page} for n in shown]
 
 
-def render_search(conn: psycopg.Connection, state: State) -> str:
+class Footer:
+    """The missing-builds checks (completeness.py) for the page's footer, asked again at most once a
+    minute: a page view must not pay for them."""
+
+    TTL_SECONDS = 60.0
+
+    def __init__(self, bucket: str | None):
+        self.bucket = bucket
+        self._lock = threading.Lock()
+        self._value: dict[str, Any] | None = None
+        self._at = -math.inf
+
+    def read(self, conn: psycopg.Connection) -> dict[str, Any]:
+        with self._lock:
+            if self._value is None or time.monotonic() - self._at > self.TTL_SECONDS:
+                pending = completeness.pending_keys(conn, self.bucket) if self.bucket else None
+                self._value = {"pending": pending, "gaps": completeness.missing_platforms(conn)}
+                self._at = time.monotonic()
+            return self._value
+
+
+def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any] | None = None) -> str:
     response = search(conn, request_body(state))
     total = response["hits"]["total"]
     hits = []
@@ -194,6 +218,8 @@ def render_search(conn: psycopg.Connection, state: State) -> str:
         "pages": _pages(state, total) if total else [],
         "past_the_end": total and (state.page - 1) * PAGE_SIZE >= total,
         "suggestions": _suggestion(conn, state) if not total and state.q else [],
+        "footer": footer,
+        "grace_hours": int(completeness.GRACE.total_seconds() // 3600),
         "removable": [
             {"facet": name, "value": v, "url": state.toggled(name, v)}
             for name, values in state.selected.items()
