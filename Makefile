@@ -45,6 +45,8 @@ format: install
 	$(VENV)/bin/ruff format ci_assets ci_assets_tests bench
 	$(VENV)/bin/ruff check --fix ci_assets ci_assets_tests bench
 
+# The benches reuse the tests' services (scratch databases, moto, the search site).
+bench: export PYTHONPATH = $(CURDIR)
 bench: install browser
 	$(VENV)/bin/python bench/parquet_io_manager.py
 	$(VENV)/bin/python bench/single_run_backfill.py

@@ -11,19 +11,11 @@ date and asks for the aggregations the UI's facets show; the lookup is a `term` 
 import argparse
 import random
 import statistics
-import threading
 import time
 
 import httpx
-import psycopg
-import uvicorn
 
-from ci_assets.defs.buildhub import store
-from ci_assets.defs.buildhub.documents import build_hash
-from ci_assets.defs.buildhub.samples import make_document
-from ci_assets.defs.buildhub.search.api import create_app, ensure_reader_role, reader_dsn
-from ci_assets_tests.services.databases import scratch_database
-from ci_assets_tests.services.network import free_port, wait_for_http
+from ci_assets_tests.services.search_site import search_site
 
 
 def ui_query(rng: random.Random) -> dict[str, object]:
@@ -57,22 +49,9 @@ def main() -> None:
     parser.add_argument("--builds", type=int, default=100_000)
     parser.add_argument("--requests", type=int, default=300)
     args = parser.parse_args()
-    with scratch_database("bench_search") as dsn:
-        rng = random.Random(100)
-        documents = [make_document(rng) for _ in range(args.builds)]
-        with psycopg.connect(dsn) as conn:
-            store.ensure_schema(conn)
-            for start in range(0, len(documents), 5000):
-                chunk = documents[start : start + 5000]
-                store.insert_builds(conn, [store.NewBuild(build_hash(d), d, None, None) for d in chunk])
-            ensure_reader_role(conn)
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f"VACUUM ANALYZE {store.SCHEMA}.main_build")
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(reader_dsn(dsn)), port=port, log_level="warning"))
-        threading.Thread(target=server.run, daemon=True).start()
-        url = f"http://127.0.0.1:{port}/api/search"
-        wait_for_http(f"http://127.0.0.1:{port}/api/records", timeout=30)
+    with search_site(args.builds, seed=100, name="bench_search") as site:
+        rng, documents = random.Random(101), site.documents
+        url = f"{site.url}/api/search"
         with httpx.Client(timeout=60) as client:
             ids = [d["build"]["id"] for d in rng.sample(documents, args.requests)]
 
@@ -89,7 +68,6 @@ def main() -> None:
             lookups = [timed({"query": {"term": {"build.id": i}}, "size": 1}) for i in ids]
             queries = [timed(ui_query(rng)) for _ in range(args.requests)]
             sample = client.post(url, json=ui_query(random.Random(1))).json()
-        server.should_exit = True
     print(f"/api/search over {args.builds:,} builds (uvicorn + PostgreSQL at 127.0.0.1), {args.requests} requests each")
     print(f"  primary-key lookup (term build.id): p50 {statistics.median(lookups):6.2f} ms  p95 {p95(lookups):6.2f} ms")
     print(
