@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ci_assets.defs.buildhub.versions import sortable
 from ci_assets.lib.inventory import KeyInventory
 
 SCHEMA = "buildhub"
@@ -28,6 +29,11 @@ SEARCH_COLUMNS: dict[tuple[str, ...], str] = {
     ("target", "locale"): "search_locale",
     ("download", "date"): "search_download_date",
 }
+
+
+# buildhub.json path -> a column that sorts it as its users expect (written on insert, from
+# mozilla-version's order: 100.0 after 99.0, 60.0b3 before 60.0).
+ORDER_COLUMNS: dict[tuple[str, ...], str] = {("target", "version"): "search_version_key"}
 
 
 def _search_columns_ddl() -> str:
@@ -61,6 +67,8 @@ CREATE INDEX IF NOT EXISTS main_build_facets ON {SCHEMA}.main_build
     INCLUDE (search_platform, search_locale, search_download_date);
 CREATE INDEX IF NOT EXISTS main_build_download_date ON {SCHEMA}.main_build (search_download_date);
 CREATE INDEX IF NOT EXISTS main_build_platform ON {SCHEMA}.main_build (search_platform);
+ALTER TABLE {SCHEMA}.main_build ADD COLUMN IF NOT EXISTS search_version_key text;
+CREATE INDEX IF NOT EXISTS main_build_version_key ON {SCHEMA}.main_build (search_version_key);
 """
 
 
@@ -83,6 +91,23 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('ci_assets.buildhub.ddl'))")
     conn.execute(DDL)
     INVENTORY.ensure_schema(conn)
+    _fill_version_keys(conn)
+
+
+def _fill_version_keys(conn: psycopg.Connection) -> None:
+    """Rows stored before the column existed get their key (once: afterwards none is missing)."""
+    missing = conn.execute(
+        f"SELECT DISTINCT search_version FROM {SCHEMA}.main_build "
+        "WHERE search_version_key IS NULL AND search_version IS NOT NULL"
+    ).fetchall()
+    if missing:
+        versions = [v for (v,) in missing]
+        conn.execute(
+            f"UPDATE {SCHEMA}.main_build AS b SET search_version_key = k.key "
+            "FROM unnest(%s::text[], %s::text[]) AS k(version, key) "
+            "WHERE b.search_version = k.version AND b.search_version_key IS NULL",
+            (versions, [sortable(v) for v in versions]),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,9 +136,11 @@ def insert_builds(conn: psycopg.Connection, builds: Iterable[NewBuild]) -> set[s
         return set()
     rows = conn.execute(
         f"""
-        INSERT INTO {SCHEMA}.main_build (build_hash, build, metadata, s3_object_key, s3_object_etag)
-        SELECT h, b::jsonb, m, k, e FROM unnest(%s::varchar[], %s::text[], %s::jsonb[], %s::varchar[], %s::varchar[])
-            AS u(h, b, m, k, e)
+        INSERT INTO {SCHEMA}.main_build
+            (build_hash, build, metadata, s3_object_key, s3_object_etag, search_version_key)
+        SELECT h, b::jsonb, m, k, e, v
+        FROM unnest(%s::varchar[], %s::text[], %s::jsonb[], %s::varchar[], %s::varchar[], %s::text[])
+            AS u(h, b, m, k, e, v)
         ON CONFLICT (build_hash) DO NOTHING
         RETURNING build_hash
         """,
@@ -123,9 +150,16 @@ def insert_builds(conn: psycopg.Connection, builds: Iterable[NewBuild]) -> set[s
             [Jsonb(b.metadata) for b in batch],
             [b.s3_object_key for b in batch],
             [b.s3_object_etag for b in batch],
+            [_version_key(b.build) for b in batch],
         ),
     ).fetchall()
     return {r[0] for r in rows}
+
+
+def _version_key(build: dict[str, Any]) -> str | None:
+    target = build.get("target")
+    version = target.get("version") if isinstance(target, dict) else None
+    return sortable(version) if isinstance(version, str) else None
 
 
 def builds_with_id(conn: psycopg.Connection, build_id: str) -> list[tuple[str, dict[str, Any], str | None]]:

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ci_assets.defs.buildhub.search.page import PAGE_SIZE, State, request_body
-from ci_assets.defs.buildhub.search.versions import version_key
+from ci_assets.defs.buildhub.versions import version_key
 from ci_assets_tests.defs.buildhub.search_corpus import post
 
 ROW = re.compile(r'<tr>\s*<td>(.*?)</td>\s*<td class="version">(.*?)</td>', re.S)
@@ -106,3 +106,13 @@ def test_no_url_makes_the_page_answer_500(corpus: Any, params: dict[str, list[st
     assert response.status_code in (200, 400), (params, response.status_code)
     state = State.of(params)
     assert State.of(parse_qs(urlsplit(state.url()).query)) == state  # the URL holds the whole state
+
+
+def test_the_api_sorts_versions_in_release_order_from_the_stores_key(corpus: Any) -> None:
+    """`sort: target.version` and a version facet's `_key` order read the key the store keeps."""
+    body = {"sort": [{"target.version": "desc"}], "size": 1000, "_source": ["target.version"]}
+    versions = [h["_source"]["target"]["version"] for h in post(corpus, body)["hits"]["hits"]]
+    assert versions == sorted(versions, key=version_key, reverse=True)
+    facet = {"size": 0, "aggs": {"v": {"terms": {"field": "target.version", "size": 1000, "order": {"_key": "asc"}}}}}
+    keys = [b["key"] for b in post(corpus, facet)["aggregations"]["v"]["buckets"]]
+    assert keys == sorted(keys, key=version_key) and len(keys) > 10

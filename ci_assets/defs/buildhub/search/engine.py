@@ -14,7 +14,7 @@ from ci_assets.defs.buildhub.search.fields import SearchError, field
 from ci_assets.defs.buildhub.search.highlight import highlighter
 from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
 from ci_assets.defs.buildhub.search.suggest import suggest
-from ci_assets.defs.buildhub.store import SCHEMA, SEARCH_COLUMNS
+from ci_assets.defs.buildhub.store import ORDER_COLUMNS, SCHEMA, SEARCH_COLUMNS
 
 MAX_SIZE = 1000
 MAX_WINDOW = 10_000
@@ -61,7 +61,7 @@ def _sort(spec: Any) -> sql.Composable:
         if str(order).lower() not in ("asc", "desc"):
             raise SearchError(f"sort order must be asc or desc, got {order!r}")
         direction = sql.SQL("DESC NULLS LAST" if str(order).lower() == "desc" else "ASC NULLS LAST")
-        parts.append(sql.SQL("{} {}").format(field(name).expr(), direction))
+        parts.append(sql.SQL("{} {}").format(field(name).order(), direction))
     parts.append(sql.SQL("id DESC"))
     return sql.SQL(", ").join(parts)
 
@@ -73,7 +73,9 @@ def _source(document: dict[str, Any], includes: Any) -> dict[str, Any]:
         return {}
     if isinstance(includes, dict):
         includes = includes.get("includes", includes.get("include", []))
-    patterns = [includes] if isinstance(includes, str) else list(includes)
+    patterns = [includes] if isinstance(includes, str) else includes
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise SearchError(f"_source takes true, false, a pattern or a list of patterns, got {includes!r}")
     out: dict[str, Any] = {}
     for pattern in patterns:
         regex = re.compile("^" + re.escape(str(pattern)).replace(r"\*", ".*") + "$")
@@ -139,10 +141,11 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, params: Params) ->
         if key not in ("_count", "_term", "_key") or str(direction).lower() not in ("asc", "desc"):
             raise SearchError(f"terms order must be one of _count, _term, _key with asc or desc, got {order!r}")
         direction_sql = sql.SQL(str(direction).upper())
+        # A version's buckets sort in release order, by the key the store keeps beside it.
         ordering = (
             sql.SQL("doc_count {}, key ASC").format(direction_sql)
             if key == "_count"
-            else sql.SQL("key {}").format(direction_sql)
+            else sql.SQL("max({}) {}, key {}").format(target.order(), direction_sql, direction_sql)
         )
         filters = [where, sql.SQL("{} IS NOT NULL").format(target.text())]
         if "include" in body:
@@ -178,6 +181,7 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
         raise SearchError(f"Search size too large ({size})")
     if start + size > MAX_WINDOW:
         raise SearchError(f"from + size must not exceed {MAX_WINDOW} (got {start + size})")
+    _source({}, body.get("_source"))  # refused before the query runs, whatever it finds
     params = Params()
     query = body.get("query", {"match_all": {}})
     where = condition(query, params)
@@ -191,7 +195,7 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     # only the page of hits is fetched from the table.
     parts = [where, post, order, *(part.select for part in aggs.values())]
     reads_document = any(_DOCUMENT.search(part.as_string(conn)) for part in parts)
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in ("id", *SEARCH_COLUMNS.values()))
+    columns = sql.SQL(", ").join(sql.Identifier(c) for c in ("id", *SEARCH_COLUMNS.values(), *ORDER_COLUMNS.values()))
     kept = sql.SQL("*") if reads_document else columns
     hits = sql.SQL(
         "(SELECT coalesce(json_agg(json_build_array(p.id, t.build) ORDER BY p.n), '[]'::json) FROM "

@@ -14,7 +14,7 @@ from typing import Any
 from psycopg import sql
 
 from ci_assets.defs.buildhub.documents import schema
-from ci_assets.defs.buildhub.store import SEARCH_COLUMNS
+from ci_assets.defs.buildhub.store import ORDER_COLUMNS, SEARCH_COLUMNS
 
 
 class SearchError(ValueError):
@@ -39,6 +39,11 @@ class Field:
         if self.column:
             return sql.Identifier(self.column)
         return sql.SQL("(build #>> {})").format(sql.Literal(list(self.path)))
+
+    def order(self) -> sql.Composable:
+        """The value as it sorts: a version by its release order (the store's key), else as it compares."""
+        column = ORDER_COLUMNS.get(self.path)
+        return sql.Identifier(column) if column else self.expr()
 
     def expr(self) -> sql.Composable:
         """The value as it compares: a number for integers, text otherwise."""

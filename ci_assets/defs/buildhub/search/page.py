@@ -21,7 +21,6 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from ci_assets.defs.buildhub import completeness
 from ci_assets.defs.buildhub.search.engine import search
 from ci_assets.defs.buildhub.search.suggest import suggest
-from ci_assets.defs.buildhub.search.versions import version_key
 
 PAGE_SIZE = 30
 MAX_PAGE = 10_000 // PAGE_SIZE  # the engine's window
@@ -120,12 +119,18 @@ def _filter(selected: Mapping[str, tuple[str, ...]], leave_out: str | None = Non
     return {"bool": {"filter": must}}
 
 
+def _terms(name: str, path: str) -> dict[str, Any]:
+    # Versions newest first, in release order (the store's sortable key); the others by count.
+    order = {"_key": "desc"} if name == "version" else {"_count": "desc"}
+    return {"field": path, "size": 1000, "order": order}
+
+
 def request_body(state: State) -> dict[str, Any]:
     """The Elasticsearch body the page sends to the engine: the query, the facets as post filters
     (OR within a facet, AND across), each facet's counts under the other facets' filters."""
     field, _ = SORTS[state.sort]
     aggs = {
-        name: {"filter": _filter(state.selected, name), "aggs": {"values": {"terms": {"field": path, "size": 1000}}}}
+        name: {"filter": _filter(state.selected, name), "aggs": {"values": {"terms": _terms(name, path)}}}
         for name, path in FACETS.items()
     }
     return {
@@ -143,9 +148,7 @@ def _buckets(name: str, response: dict[str, Any], state: State) -> list[dict[str
     found = {b["key"]: b["doc_count"] for b in response["aggregations"][name]["values"]["buckets"]}
     for value in state.selected.get(name, ()):
         found.setdefault(value, 0)  # a selected value the results lack still shows, to be removed
-    keys = sorted(found, key=version_key, reverse=True) if name == "version" else sorted(found)
-    if name != "version":
-        keys.sort(key=lambda k: -found[k])
+    keys = list(found)  # the engine's order
     return [
         {"key": k, "count": found[k], "on": k in state.selected.get(name, ()), "url": state.toggled(name, k)}
         for k in keys

@@ -37,3 +37,19 @@ class _Natural:
 
     def __hash__(self) -> int:
         return hash(self.parts)
+
+
+def sortable(text: str | None) -> str | None:
+    """`version_key` as text that sorts the same way (the store keeps it: ordering by version
+    then costs an index, not mozilla-version at query time). Versions it cannot read sort after
+    every one it can, in their natural order."""
+    if text is None:
+        return None
+    kind, parsed, _ = version_key(text)
+    if kind == 0:
+        v = parsed
+        extra = v.beta_number or v.release_candidate_number or 0
+        numbers = (v.major_number, v.minor_number, v.patch_number or 0, v.old_fourth_number or 0)
+        return ".".join(f"{n:06d}" for n in numbers) + f".{v.version_type.value}.{extra:06d}.{v.build_number or 0:06d}"
+    parts = [f"{p:012d}" if isinstance(p, int) else p for _, p in parsed.parts]
+    return "~" + "\x1f".join(parts)
