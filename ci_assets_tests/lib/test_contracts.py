@@ -107,7 +107,7 @@ _ROW = st.fixed_dictionaries(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(_ROW, max_size=12))
 def test_the_frame_and_the_streamed_enforcement_set_aside_the_same_rows(rows: list[dict[str, Any]]) -> None:
     """pandera on a frame, polars expressions on a LazyFrame: one contract, the same verdict on every row."""
