@@ -199,8 +199,9 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     kept = sql.SQL("*") if reads_document else columns
     hits = sql.SQL(
         "(SELECT coalesce(json_agg(json_build_array(p.id, t.build) ORDER BY p.n), '[]'::json) FROM "
-        "(SELECT id, row_number() OVER (ORDER BY {order}) AS n FROM {m} WHERE {post} "
-        "ORDER BY {order} LIMIT {size} OFFSET {start}) AS p JOIN {table} AS t ON t.id = p.id)"
+        "(SELECT id, row_number() OVER (ORDER BY {order}) AS n FROM "
+        "(SELECT * FROM {m} WHERE {post} ORDER BY {order} LIMIT {size} OFFSET {start}) AS page) AS p "
+        "JOIN {table} AS t ON t.id = p.id)"
     ).format(order=order, m=MATCHED, post=post, size=params.bind(size), start=params.bind(start), table=TABLE)
     selects = [sql.SQL("(SELECT count(*) FROM {} WHERE {})").format(MATCHED, post), hits]
     selects += [part.select for part in aggs.values()]
