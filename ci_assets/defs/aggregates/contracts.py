@@ -15,7 +15,8 @@ SCHEMA_FILE = Path(__file__).parent / "schema.yaml"
 
 CHANNELS = ["nightly", "aurora", "beta", "release"]
 _INTEGER = r"-?(?:0|[1-9]\d*)"  # JSON's: no leading zeros
-JSON_INTEGER_ARRAY = rf"^\[{_INTEGER}(?:,{_INTEGER})*\]$"
+# Empty is kept: the original writes an empty histogram `{}` as `[]` (issue 16's probe).
+JSON_INTEGER_ARRAY = rf"^\[(?:{_INTEGER}(?:,{_INTEGER})*)?\]$"
 # The converter swaps a histogram's braces for brackets: a histogram that matches this makes an
 # `aggregate` that keeps the rule, so the converter checks it once, on the way in (rows.py).
 HISTOGRAM = JSON_INTEGER_ARRAY.replace("\\[", "\\{").replace("\\]", "\\}")

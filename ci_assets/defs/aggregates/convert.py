@@ -24,7 +24,7 @@ import polars as pl
 from polars.io.plugins import register_io_source
 
 from ci_assets.defs.aggregates.contracts import AGGREGATE_IS_AN_INTEGER_ARRAY, CONTRACT
-from ci_assets.defs.aggregates.copy_text import CHUNK_BYTES, line_chunks
+from ci_assets.defs.aggregates.copy_text import CHUNK_BYTES, checksummed, line_chunks
 from ci_assets.defs.aggregates.dump_plan import DataFile, DumpPlan, Excluded
 from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA, BadRow, parse_chunk
 from ci_assets.lib import contracts
@@ -90,13 +90,13 @@ def convert(
         rows, lines, bad, broken = 0, 0, [], []
         for chunk in line_chunks(data_file.path, chunk_bytes):
             frame, chunk_bad = parse_chunk(
-                chunk, data_file.table, ingest_date, lines + 1, proves_aggregates=contract is CONTRACT
+                chunk, data_file.table, ingest_date, lines + 1, printed_by_postgres=checksummed(data_file.path)
             )
             lines += frame.height + len(chunk_bad)
             bad.extend(chunk_bad)
             # The contract, on the chunk in memory (the file is never read again to check it).
             if contract is not None:
-                # parse_chunk made each aggregate from a histogram it checked against the rule's pattern.
+                # parse_chunk makes every aggregate from a histogram it proved keeps the rule.
                 proven = [AGGREGATE_IS_AN_INTEGER_ARRAY] if contract is CONTRACT else []
                 frame, chunk_broken = contracts.split(contract, frame, [ingest_date], proven)
                 if chunk_broken.height:

@@ -40,6 +40,7 @@ def test_a_day_converts_to_the_seed_columns_with_every_row_accounted_for(
         assert sum(expected in b.reason for b in dirty.bad) == 1, expected
     escaped = frame.filter(pl.col("metric") == "E")
     assert escaped["label"].to_list() == [ESCAPED_LABEL] and escaped["aggregate"].to_list() == ["[5,0,7]"]
+    assert frame.filter(pl.col("metric") == "B")["aggregate"].to_list() == ["[]"]  # kept, as the original does
 
 
 def test_values_come_from_the_json_and_the_table_name(source: Source, submission_dump: Path, tmp_path: Path) -> None:
