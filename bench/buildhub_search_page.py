@@ -1,9 +1,11 @@
 """Buildhub's search page over 100,000 builds (issue 15).
 
-1. In headless Chromium: from a facet click to the updated results, and from the last keystroke
-   in the search box to its results (the page waits 120 ms for the next key first), median and
-   p95 of 50 each. Target: p95 <= 300 ms each.
-   (The keystroke is the last of a word: the page holds the rest, as after the previous keys.)
+1. In headless Chromium: from a facet click to the updated results painted, and from the last
+   keystroke in the search box to its results painted (the page waits 120 ms for the next key
+   first), median and p95 of 50 each, timed inside the browser (the input event's time stamp to
+   the page's `results-shown`) and as the driving script sees it (Playwright's round trips added).
+   Target: p95 <= 300 ms each. (The keystroke is the last of a word: the page holds the rest, as
+   after the previous keys.)
 2. The page's server time against /api/search's for the same searches (the same body; the page
    adds rendering and its footer): median and p95 of 50. Target: <= 1.5x.
 3. Those searches at 16 concurrent clients, for 20 s on each of the page and the API: requests
@@ -13,8 +15,9 @@
 """
 
 import argparse
+import dataclasses
+import functools
 import random
-import re
 import statistics
 import threading
 import time
@@ -44,31 +47,54 @@ def states(site: SearchSite, rng: random.Random, count: int) -> list[State]:
     return out
 
 
-def timed_browser(site: SearchSite, samples: int) -> tuple[list[float], list[float]]:
-    clicks, keys = [], []
+# In the page: when the user's input happened (the event's own time stamp) and when the results it
+# asked for were painted (the page's `results-shown` event fires after the frame that shows them).
+WATCH = """() => {
+  document.addEventListener("click", (e) => { window.inputAt = e.timeStamp; }, true);
+  document.addEventListener("keydown", (e) => { window.inputAt = e.timeStamp; }, true);
+  document.addEventListener("results-shown", () => { window.shownAt = performance.now(); });
+}"""
+SHOWN = "() => window.shownAt > window.inputAt"
+ELAPSED = "() => window.shownAt - window.inputAt"
+
+
+@dataclasses.dataclass
+class Timings:
+    """Each sample twice: inside Chromium (input event -> results painted) and as the driving script
+    sees it (from asking Playwright to click or press to Playwright reporting the results shown,
+    which adds its own round trips to the browser)."""
+
+    browser: list[float] = dataclasses.field(default_factory=list)
+    driver: list[float] = dataclasses.field(default_factory=list)
+
+
+def _timed(page: Page, act: Any, into: Timings, keep: bool) -> None:
+    started = time.perf_counter()
+    act()
+    page.wait_for_function(SHOWN, polling="raf")
+    if keep:
+        into.driver.append((time.perf_counter() - started) * 1000)
+        into.browser.append(page.evaluate(ELAPSED))
+
+
+def timed_browser(site: SearchSite, samples: int) -> tuple[Timings, Timings]:
+    clicks, keys = Timings(), Timings()
     with sync_playwright() as playwright:
         chromium = browser.launch(playwright)
         page: Page = chromium.new_context(viewport={"width": 1600, "height": 1000}).new_page()
         page.goto(site.url)
+        page.evaluate(WATCH)
         for i in range(samples + 3):  # the first three warm the page's caches
             box = page.locator('fieldset[data-facet="channel"] input[type=checkbox]').nth(i % 2)
-            started = time.perf_counter()
-            with page.expect_navigation():
-                box.click()
-            page.locator("#hit-count").wait_for()
-            if i >= 3:
-                clicks.append((time.perf_counter() - started) * 1000)
+            _timed(page, box.click, clicks, keep=i >= 3)
         words = ["firefox", "fennec", "thunderbird", "devedition"]
         for i in range(samples + 3):
             word = words[i % len(words)]
             page.goto(f"{site.url}/?q={word[:-1]}")  # typed so far: the box holds it, focused
+            page.evaluate(WATCH)
             search_box = page.get_by_role("searchbox", name="Search builds")
-            started = time.perf_counter()
-            with page.expect_navigation(url=re.compile(rf"\?q={word}$")):
-                search_box.press(word[-1])
-            page.locator("#hit-count").wait_for()
-            if i >= 3:
-                keys.append((time.perf_counter() - started) * 1000)
+            _timed(page, functools.partial(search_box.press, word[-1]), keys, keep=i >= 3)
+            assert page.url.endswith(f"?q={word}"), page.url
         chromium.close()
     return clicks, keys
 
@@ -137,9 +163,11 @@ def main() -> None:
         pages, apis = timed_server(site, searches)
         loads = {name: load(site, searches, page=name == "page") for name in ("page", "api")}
     print(f"Buildhub's search page over {args.builds:,} builds (uvicorn + PostgreSQL at 127.0.0.1)")
-    print(f"  Chromium, facet click -> results: p50 {statistics.median(clicks):6.1f} ms  p95 {p95(clicks):6.1f} ms")
-    print(f"  Chromium, keystroke -> results:   p50 {statistics.median(keys):6.1f} ms  p95 {p95(keys):6.1f} ms")
-    print("  (target: p95 <= 300 ms each)")
+    for what, timings in (("facet click", clicks), ("keystroke  ", keys)):
+        for where, samples in (("in Chromium", timings.browser), ("via driver ", timings.driver)):
+            median = statistics.median(samples)
+            print(f"  {what} -> results painted, {where}: p50 {median:6.1f} ms  p95 {p95(samples):6.1f} ms")
+    print("  (target: p95 <= 300 ms each; a keystroke's time includes the box's 120 ms wait for the next key)")
     print(f"  server, page:        p50 {statistics.median(pages):6.1f} ms  p95 {p95(pages):6.1f} ms")
     print(f"  server, /api/search: p50 {statistics.median(apis):6.1f} ms  p95 {p95(apis):6.1f} ms")
     print(f"  page / api, p50: {statistics.median(pages) / statistics.median(apis):.2f}x (target <= 1.5x)")

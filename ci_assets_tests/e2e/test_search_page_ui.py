@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -100,8 +102,52 @@ def test_a_query_without_hits_suggests_the_nearest_version(site: SearchSite, pag
     expect(suggestion).to_be_visible()
     suggested = suggestion.inner_text()
     suggestion.click()
-    page.wait_for_url(re.compile("q="))
+    page.wait_for_url(re.compile(re.escape(urlencode({"q": suggested})) + "$"))
     assert _count(page) == _api_total(site, State(q=suggested)) > 0
     page.goto(f"{site.url}/?q=<script>window.hacked=1</script>")
     assert page.evaluate("window.hacked") is None  # shown as text, never run
     page.screenshot(path=screenshots / "34_search_no_hits.png", animations="disabled")
+
+
+def test_the_page_changes_in_place_and_typing_is_never_interrupted(site: SearchSite, page: Page) -> None:
+    """With JavaScript, a search swaps the results into the same document: a key pressed while a
+    search is on its way stays in the box, and the last search wins. A long facet's filter box asks
+    the engine for the values holding what is typed, and keeps the focus."""
+    page.goto(site.url)
+    page.evaluate("window.sameDocument = true")
+    box = page.get_by_role("searchbox", name="Search builds")
+    box.press_sequentially("firefox win", delay=150)  # slower than the box's wait: a search per pause
+    page.wait_for_url(re.compile(r"q=firefox\+win$"))
+    expect(box).to_have_value("firefox win")
+    expect(box).to_be_focused()
+    assert _count(page) == _api_total(site, State(q="firefox win"))
+    assert page.evaluate("window.sameDocument") is True  # no new document was loaded
+    version_filter = page.get_by_role("searchbox", name="Filter versions")
+    typed = site.documents[0]["target"]["version"].split(".")[0]
+    version_filter.press_sequentially(typed, delay=20)
+    page.wait_for_url(re.compile(f"version_filter={typed}"))
+    expect(version_filter).to_be_focused()
+    shown = page.locator('fieldset[data-facet="version"] input[type=checkbox]').evaluate_all(
+        "boxes => boxes.map(b => b.value)"
+    )
+    assert shown and all(typed in v for v in shown)
+
+
+def test_the_page_works_without_javascript(site: SearchSite, chromium: Any) -> None:
+    """The plain form: the search box and the facets submit with their buttons; links navigate."""
+    context = chromium.new_context(java_script_enabled=False, viewport={"width": 1600, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(site.url)
+        page.get_by_role("searchbox", name="Search builds").fill("firefox")
+        channel = page.locator('fieldset[data-facet="channel"] input[type=checkbox]').first
+        value = channel.get_attribute("value")
+        channel.check()
+        page.get_by_role("button", name="Search").click()
+        page.wait_for_url(re.compile(rf"q=firefox.*channel={value}|channel={value}.*q=firefox"))
+        assert _count(page) == _api_total(site, State(q="firefox", selected={"channel": (value,)}))
+        page.get_by_role("navigation", name="Pages").get_by_role("link", name="2", exact=True).click()
+        page.wait_for_url(re.compile("page=2"))
+        expect(page.locator('nav.pages a[aria-current="page"]')).to_have_text("2")
+    finally:
+        context.close()

@@ -28,6 +28,8 @@ SEARCH_COLUMNS: dict[tuple[str, ...], str] = {
     ("target", "platform"): "search_platform",
     ("target", "locale"): "search_locale",
     ("download", "date"): "search_download_date",
+    ("build", "date"): "search_build_date",
+    ("build", "id"): "build_id",  # the table's own column (below), the same value
 }
 
 
@@ -62,13 +64,23 @@ CREATE INDEX IF NOT EXISTS main_build_s3_object_key ON {SCHEMA}.main_build (s3_o
 -- plain columns with B-tree indexes for the fields the UI filters, facets and sorts on.
 CREATE INDEX IF NOT EXISTS main_build_build_paths ON {SCHEMA}.main_build USING gin (build jsonb_path_ops);
 {_search_columns_ddl()}
-CREATE INDEX IF NOT EXISTS main_build_facets ON {SCHEMA}.main_build
-    (search_product, search_channel, search_version text_pattern_ops)
-    INCLUDE (search_platform, search_locale, search_download_date);
-CREATE INDEX IF NOT EXISTS main_build_download_date ON {SCHEMA}.main_build (search_download_date);
-CREATE INDEX IF NOT EXISTS main_build_platform ON {SCHEMA}.main_build (search_platform);
 ALTER TABLE {SCHEMA}.main_build ADD COLUMN IF NOT EXISTS search_version_key text;
-CREATE INDEX IF NOT EXISTS main_build_version_key ON {SCHEMA}.main_build (search_version_key);
+-- Every column the search box, the facets and their counts read, in one index: a search counts
+-- its matches and facets by an index-only scan (a tenth of the table's size), never the documents.
+DROP INDEX IF EXISTS {SCHEMA}.main_build_facets;
+CREATE INDEX IF NOT EXISTS main_build_search ON {SCHEMA}.main_build
+    (search_product, search_channel, search_version text_pattern_ops)
+    INCLUDE (search_platform, search_locale, build_id, search_version_key);
+-- The page's orders, newest first, so its first page is the first rows of an index.
+DROP INDEX IF EXISTS {SCHEMA}.main_build_download_date;
+DROP INDEX IF EXISTS {SCHEMA}.main_build_version_key;
+CREATE INDEX IF NOT EXISTS main_build_newest_published ON {SCHEMA}.main_build
+    (search_download_date DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS main_build_newest_built ON {SCHEMA}.main_build
+    (search_build_date DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS main_build_newest_version ON {SCHEMA}.main_build
+    (search_version_key DESC NULLS LAST, id DESC);
+CREATE INDEX IF NOT EXISTS main_build_platform ON {SCHEMA}.main_build (search_platform);
 """
 
 

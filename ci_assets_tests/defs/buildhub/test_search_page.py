@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci_assets.defs.buildhub.search.page import PAGE_SIZE, State, request_body
+from ci_assets.defs.buildhub.search.page import FACET_SIZE, PAGE_SIZE, State, request_body
 from ci_assets.defs.buildhub.versions import version_key
 from ci_assets_tests.defs.buildhub.search_corpus import post
 
@@ -36,6 +36,29 @@ def test_the_page_and_the_api_agree_for_the_same_filters(corpus: Any) -> None:
     expected = sum(1 for d in documents if d["target"]["version"] in versions and d["target"]["platform"] == platform)
     assert _count(html) == expected == post(corpus, request_body(state))["hits"]["total"]
     assert all(f'value="{v}" checked' in html for v in versions)  # the selection is shown, checked
+
+
+def _facet_values(html: str, name: str) -> list[str]:
+    facet = html.split(f'data-facet="{name}"')[1].split("</fieldset>")[0]
+    return re.findall(rf'name="{name}" value="([^"]+)"', facet)
+
+
+def test_a_long_facet_lists_its_first_values_and_its_filter_box_finds_the_others(corpus: Any) -> None:
+    """The page lists at most FACET_SIZE values of a facet; what is typed in its filter box finds,
+    in any case, every value that contains it, with its count, and stays in the URL."""
+    documents = corpus[1]
+    locales = {d["target"]["locale"] for d in documents}
+    html = _page(corpus, "/")
+    assert len(_facet_values(html, "locale")) == min(len(locales), FACET_SIZE)
+    typed = sorted(locales)[-1][:2].upper()
+    state = State(narrow={"locale": typed})
+    narrowed = _page(corpus, state.url())
+    wanted = {loc for loc in locales if typed.lower() in loc.lower()}
+    assert set(_facet_values(narrowed, "locale")) == wanted and len(wanted) < len(locales)
+    assert f'name="locale_filter" value="{typed}"' in narrowed
+    assert _count(narrowed) == len(documents)  # the filter box narrows the facet, not the builds
+    # Nothing a user types is a pattern: brackets, dots and stars match themselves.
+    assert _facet_values(_page(corpus, State(narrow={"version": "[.*"}).url()), "version") == []
 
 
 def test_typing_narrows_each_term_a_prefix_and_all_terms_required(corpus: Any) -> None:
@@ -93,10 +116,14 @@ def test_bad_input_is_shown_safely(corpus: Any) -> None:
         assert script not in response.text
 
 
+_PARAMETERS = ["q", "version", "platform", "product", "channel", "locale", "sort", "page", "other"]
+_PARAMETERS += ["version_filter", "locale_filter"]
+
+
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.dictionaries(
-        st.sampled_from(["q", "version", "platform", "product", "channel", "locale", "sort", "page", "other"]),
+        st.sampled_from(_PARAMETERS),
         st.lists(st.text(max_size=12), max_size=3),
         max_size=5,
     )

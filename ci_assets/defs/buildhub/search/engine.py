@@ -14,7 +14,7 @@ from ci_assets.defs.buildhub.search.fields import SearchError, field
 from ci_assets.defs.buildhub.search.highlight import highlighter
 from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
 from ci_assets.defs.buildhub.search.suggest import suggest
-from ci_assets.defs.buildhub.store import ORDER_COLUMNS, SCHEMA, SEARCH_COLUMNS
+from ci_assets.defs.buildhub.store import SCHEMA
 
 MAX_SIZE = 1000
 MAX_WINDOW = 10_000
@@ -89,10 +89,11 @@ def _source(document: dict[str, Any], includes: Any) -> dict[str, Any]:
     return out
 
 
-# Every part of a response is a scalar subquery over one materialized set of matching
-# rows, so a request costs one statement and one index scan, whatever it asks for.
-MATCHED = sql.SQL("matched")
-_DOCUMENT = re.compile(r"\bbuild\b")
+# A request is one statement: its hits are the first rows of an ORDER BY … LIMIT that an index
+# serves, and every count it asks for (the total, each filter's, each terms bucket's) comes out
+# of one pass over the matching rows: a GROUPING SETS aggregate with a FILTER per count.
+GROUPED = sql.SQL("grouped")
+MAX_GROUPED_FIELDS = 31  # PostgreSQL's GROUPING() takes at most 31 arguments
 
 
 @dataclasses.dataclass
@@ -101,7 +102,71 @@ class Part:
     decode: Callable[[Any], Any]
 
 
-def _aggregation(name: str, spec: Any, where: sql.Composable, params: Params) -> Part:
+class Counts:
+    """The counts a request asks for, gathered into the one grouped pass over the matched rows."""
+
+    def __init__(self, where: sql.Composable, params: Params):
+        self.where, self.params = where, params
+        self.keys: dict[str, sql.Composable] = {}  # field name -> its key column's expression
+        self.aggregates: list[sql.Composable] = []
+        self._columns: dict[tuple[str, str], sql.Identifier] = {}
+
+    def key(self, target: Any) -> tuple[sql.Identifier, sql.Composable]:
+        """The key column grouping `target` (a grouping set of its own), and that set's mark."""
+        if target.name not in self.keys:
+            if len(self.keys) == MAX_GROUPED_FIELDS:
+                raise SearchError(f"terms aggregations on at most {MAX_GROUPED_FIELDS} fields in one search")
+            self.keys[target.name] = target.text()
+        index = list(self.keys).index(target.name)
+        return sql.Identifier(f"k{index}"), sql.SQL("{} = {}").format(
+            sql.Identifier("grouping_set"), sql.Literal(f"k{index}")
+        )
+
+    def count(self, condition: sql.Composable) -> sql.Identifier:
+        return self.aggregate(sql.SQL("count(*)"), condition)
+
+    def aggregate(self, expression: sql.Composable, condition: sql.Composable) -> sql.Identifier:
+        # A filter's count and its terms' counts share their condition: computed once.
+        seen = (expression.as_string(), condition.as_string())
+        if seen not in self._columns:
+            name = sql.Identifier(f"n{len(self.aggregates)}")
+            self.aggregates.append(sql.SQL("{} FILTER (WHERE {}) AS {}").format(expression, condition, name))
+            self._columns[seen] = name
+        return self._columns[seen]
+
+    def total(self) -> sql.Composable:
+        """Rows of the grouping set of all matched rows."""
+        return sql.SQL("{} = ''").format(sql.Identifier("grouping_set"))
+
+    def statement(self) -> sql.Composable:
+        keys = [sql.SQL("{} AS {}").format(e, sql.Identifier(f"k{i}")) for i, e in enumerate(self.keys.values())]
+        names = [sql.Identifier(f"k{i}") for i in range(len(self.keys))]
+        source = sql.SQL("(SELECT *{} FROM {} WHERE {}) AS m").format(
+            sql.SQL("").join(sql.SQL(", {}").format(k) for k in keys), TABLE, self.where
+        )
+        if not names:
+            return sql.SQL("SELECT '' AS grouping_set, {} FROM {}").format(sql.SQL(", ").join(self.aggregates), source)
+        # GROUPING() marks each row with the set it belongs to: all bits set but the key's.
+        full = (1 << len(names)) - 1
+        which = sql.SQL("CASE GROUPING({}) WHEN {} THEN '' {} END").format(
+            sql.SQL(", ").join(names),
+            sql.Literal(full),
+            sql.SQL(" ").join(
+                sql.SQL("WHEN {} THEN {}").format(sql.Literal(full ^ (1 << (len(names) - 1 - i))), sql.Literal(f"k{i}"))
+                for i in range(len(names))
+            ),
+        )
+        return sql.SQL("SELECT {} AS grouping_set, {}, {} FROM {} GROUP BY GROUPING SETS ((), {})").format(
+            which,
+            sql.SQL(", ").join(names),
+            sql.SQL(", ").join(self.aggregates),
+            source,
+            sql.SQL(", ").join(sql.SQL("({})").format(n) for n in names),
+        )
+
+
+def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) -> Part:
+    params = counts.params
     if not isinstance(spec, dict):
         raise SearchError(f"aggregation {name!r} must be an object")
     subs = spec.get("aggs", spec.get("aggregations"))
@@ -111,8 +176,8 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, params: Params) ->
     kind, body = kinds[0], spec[kinds[0]]
     if kind == "filter":
         narrowed = all_of([where, condition(body, params)])
-        count = sql.SQL("(SELECT count(*) FROM {} WHERE {})").format(MATCHED, narrowed)
-        inner = _aggregations(subs or {}, narrowed, params)
+        count = sql.SQL("(SELECT {} FROM {} WHERE {})").format(counts.count(narrowed), GROUPED, counts.total())
+        inner = _aggregations(subs or {}, narrowed, counts)
         names = list(inner)
         select = sql.SQL("json_build_array({}{})").format(
             count, sql.SQL("").join(sql.SQL(", {}").format(inner[n].select) for n in names)
@@ -130,7 +195,10 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, params: Params) ->
         raise SearchError(f"{kind} aggregation {name!r} takes an object")
     target = field(body.get("field"))
     if kind == "cardinality":
-        select = sql.SQL("(SELECT count(DISTINCT {}) FROM {} WHERE {})").format(target.text(), MATCHED, where)
+        # Its own scan: a DISTINCT aggregate would make the grouped pass sort instead of hash.
+        select = sql.SQL("(SELECT count(DISTINCT {}) FROM {} WHERE {} AND {})").format(
+            target.text(), TABLE, counts.where, where
+        )
         return Part(select, lambda value: {"value": value})
     if kind == "terms":
         size = _int(body.get("size", 10), "terms size")
@@ -141,19 +209,23 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, params: Params) ->
         if key not in ("_count", "_term", "_key") or str(direction).lower() not in ("asc", "desc"):
             raise SearchError(f"terms order must be one of _count, _term, _key with asc or desc, got {order!r}")
         direction_sql = sql.SQL(str(direction).upper())
-        # A version's buckets sort in release order, by the key the store keeps beside it.
-        ordering = (
-            sql.SQL("doc_count {}, key ASC").format(direction_sql)
-            if key == "_count"
-            else sql.SQL("max({}) {}, key {}").format(target.order(), direction_sql, direction_sql)
-        )
-        filters = [where, sql.SQL("{} IS NOT NULL").format(target.text())]
+        column, in_set = counts.key(target)
+        counted = where
         if "include" in body:
-            filters.append(sql.SQL("{} ~ {}").format(target.text(), params.bind(f"^(?:{body['include']})$")))
+            pattern = params.bind(f"^(?:{body['include']})$")
+            counted = all_of([where, sql.SQL("{} ~ {}").format(target.text(), pattern)])
+        doc_count = counts.count(counted)
+        if key == "_count":
+            ordering = sql.SQL("doc_count {}, key ASC").format(direction_sql)
+        else:
+            # A version's buckets sort in release order, by the key the store keeps beside it.
+            rank = counts.aggregate(sql.SQL("max({})").format(target.order()), counted)
+            ordering = sql.SQL("{} {}, key {}").format(rank, direction_sql, direction_sql)
         select = sql.SQL(
             "(SELECT coalesce(json_agg(json_build_array(key, doc_count)), '[]'::json) FROM "
-            "(SELECT {} AS key, count(*) AS doc_count FROM {} WHERE {} GROUP BY 1 ORDER BY {} LIMIT {}) AS b)"
-        ).format(target.text(), MATCHED, all_of(filters), ordering, params.bind(size))
+            "(SELECT *, {} AS key, {} AS doc_count FROM {} WHERE {} AND {} IS NOT NULL AND {} > 0 "
+            "ORDER BY {} LIMIT {}) AS b)"
+        ).format(column, doc_count, GROUPED, in_set, column, doc_count, ordering, params.bind(size))
 
         def decode_terms(value: list[list[Any]]) -> dict[str, Any]:
             buckets = [{"key": int(k) if target.kind == "integer" else k, "doc_count": c} for k, c in value]
@@ -163,10 +235,10 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, params: Params) ->
     raise SearchError(f"unknown aggregation type {kind!r}")
 
 
-def _aggregations(specs: Any, where: sql.Composable, params: Params) -> dict[str, Part]:
+def _aggregations(specs: Any, where: sql.Composable, counts: Counts) -> dict[str, Part]:
     if not isinstance(specs, dict):
         raise SearchError("aggs must be an object")
-    return {name: _aggregation(name, spec, where, params) for name, spec in specs.items()}
+    return {name: _aggregation(name, spec, where, counts) for name, spec in specs.items()}
 
 
 def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
@@ -189,25 +261,18 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     post = condition(body["post_filter"], params) if "post_filter" in body else TRUE
     order = _sort(body.get("sort", []))
     specs = body.get("aggs", body.get("aggregations"))
-    aggs = _aggregations(specs or {}, TRUE, params)
-    # The matched rows carry only the indexed columns unless some part of the request reads
-    # the document itself; then the index alone can answer counts, facets and ordering, and
-    # only the page of hits is fetched from the table.
-    parts = [where, post, order, *(part.select for part in aggs.values())]
-    reads_document = any(_DOCUMENT.search(part.as_string(conn)) for part in parts)
-    columns = sql.SQL(", ").join(sql.Identifier(c) for c in ("id", *SEARCH_COLUMNS.values(), *ORDER_COLUMNS.values()))
-    kept = sql.SQL("*") if reads_document else columns
+    counts = Counts(where, params)
+    total = counts.count(post)
+    aggs = _aggregations(specs or {}, TRUE, counts)
+    # Only the page of hits reads the documents, by id, after an ORDER BY … LIMIT the indexes serve.
     hits = sql.SQL(
-        "(SELECT coalesce(json_agg(json_build_array(p.id, t.build) ORDER BY p.n), '[]'::json) FROM "
-        "(SELECT id, row_number() OVER (ORDER BY {order}) AS n FROM "
-        "(SELECT * FROM {m} WHERE {post} ORDER BY {order} LIMIT {size} OFFSET {start}) AS page) AS p "
-        "JOIN {table} AS t ON t.id = p.id)"
-    ).format(order=order, m=MATCHED, post=post, size=params.bind(size), start=params.bind(start), table=TABLE)
-    selects = [sql.SQL("(SELECT count(*) FROM {} WHERE {})").format(MATCHED, post), hits]
+        "(SELECT coalesce(json_agg(json_build_array(p.id, p.build) ORDER BY p.n), '[]'::json) FROM "
+        "(SELECT id, build, row_number() OVER (ORDER BY {order}) AS n FROM "
+        "(SELECT * FROM {table} WHERE {where} AND {post} ORDER BY {order} LIMIT {size} OFFSET {start}) AS page) AS p)"
+    ).format(order=order, table=TABLE, where=where, post=post, size=params.bind(size), start=params.bind(start))
+    selects = [sql.SQL("(SELECT {} FROM {} WHERE {})").format(total, GROUPED, counts.total()), hits]
     selects += [part.select for part in aggs.values()]
-    statement = sql.SQL("WITH matched AS MATERIALIZED (SELECT {} FROM {} WHERE {}) SELECT {}").format(
-        kept, TABLE, where, sql.SQL(", ").join(selects)
-    )
+    statement = sql.SQL("WITH grouped AS ({}) SELECT {}").format(counts.statement(), sql.SQL(", ").join(selects))
     row = conn.execute(statement, params).fetchone()
     assert row is not None
     total, found, *values = row

@@ -33,6 +33,9 @@ FACETS = {
     "locale": "target.locale",
 }
 LONG_FACETS = ("version", "locale")  # with a filter-as-you-type box
+# Buckets a facet lists: the first ones in its order; a long facet's filter box asks the engine for
+# the values holding what is typed (the page stays small, so it is parsed and shown at once).
+FACET_SIZE = 50
 # The search box's fields and Buildhub's weights for them (the raw `'` query ranks nothing, as
 # results are sorted by date; the weights travel with the query for clients that score).
 SEARCH_FIELDS = {
@@ -56,12 +59,14 @@ TEMPLATES = Environment(
 
 @dataclasses.dataclass(frozen=True)
 class State:
-    """What the URL says: the query, the selected facet values, the sort, the page."""
+    """What the URL says: the query, the selected facet values, the text in each long facet's
+    filter box, the sort, the page."""
 
     q: str = ""
     selected: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     sort: str = "published"
     page: int = 1
+    narrow: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def of(cls, params: Any) -> State:
@@ -82,7 +87,14 @@ class State:
             page = 1
         sort = one("sort", "published")
         selected = {name: tuple(many(name)) for name in FACETS if many(name)}
-        return cls(one("q", "").strip()[:1000], selected, sort if sort in SORTS else "published", page)
+        narrow = {name: _printable(one(f"{name}_filter", ""))[:100] for name in LONG_FACETS}
+        return cls(
+            one("q", "").strip()[:1000],
+            selected,
+            sort if sort in SORTS else "published",
+            page,
+            {name: text for name, text in narrow.items() if text},
+        )
 
     def url(self, **changes: Any) -> str:
         state = dataclasses.replace(self, **changes)
@@ -90,6 +102,7 @@ class State:
         pairs += [(name, value) for name in FACETS for value in state.selected.get(name, ())]
         if state.sort != "published":
             pairs.append(("sort", state.sort))
+        pairs += [(f"{name}_filter", state.narrow[name]) for name in LONG_FACETS if state.narrow.get(name)]
         if state.page != 1:
             pairs.append(("page", state.page))
         return "/?" + urlencode(pairs) if pairs else "/"
@@ -100,6 +113,19 @@ class State:
         changed = tuple(v for v in values if v != value) if value in values else (*values, value)
         selected = {k: v for k, v in {**self.selected, facet: changed}.items() if v}
         return self.url(selected=selected, page=1)
+
+
+def _printable(text: str) -> str:
+    return "".join(c for c in text if c.isprintable()).strip()
+
+
+def contains_pattern(text: str) -> str:
+    """A terms aggregation's `include` for the values that contain `text`, in any case."""
+    pieces = []
+    for c in text:
+        other = c.swapcase()
+        pieces.append(f"[{c}{other}]" if other != c and len(other) == 1 else re.escape(c))
+    return ".*" + "".join(pieces) + ".*"
 
 
 def text_query(q: str) -> dict[str, Any]:
@@ -119,10 +145,11 @@ def _filter(selected: Mapping[str, tuple[str, ...]], leave_out: str | None = Non
     return {"bool": {"filter": must}}
 
 
-def _terms(name: str, path: str) -> dict[str, Any]:
+def _terms(name: str, path: str, narrow: str | None) -> dict[str, Any]:
     # Versions newest first, in release order (the store's sortable key); the others by count.
     order = {"_key": "desc"} if name == "version" else {"_count": "desc"}
-    return {"field": path, "size": 1000, "order": order}
+    terms = {"field": path, "size": FACET_SIZE, "order": order}
+    return terms | ({"include": contains_pattern(narrow)} if narrow else {})
 
 
 def request_body(state: State) -> dict[str, Any]:
@@ -130,7 +157,10 @@ def request_body(state: State) -> dict[str, Any]:
     (OR within a facet, AND across), each facet's counts under the other facets' filters."""
     field, _ = SORTS[state.sort]
     aggs = {
-        name: {"filter": _filter(state.selected, name), "aggs": {"values": {"terms": _terms(name, path)}}}
+        name: {
+            "filter": _filter(state.selected, name),
+            "aggs": {"values": {"terms": _terms(name, path, state.narrow.get(name))}},
+        }
         for name, path in FACETS.items()
     }
     return {
@@ -217,6 +247,7 @@ def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any]
         "took": took,
         "facets": {name: _buckets(name, response, state) for name in FACETS if name != "product"},
         "long_facets": LONG_FACETS,
+        "facet_size": FACET_SIZE,
         "products": products,
         "all_products_url": state.url(selected={k: v for k, v in state.selected.items() if k != "product"}, page=1),
         "sorts": {key: label for key, (_, label) in SORTS.items()},
