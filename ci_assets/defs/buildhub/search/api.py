@@ -11,7 +11,6 @@ SQL text.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import AsyncIterator
 from importlib.metadata import version
@@ -30,6 +29,7 @@ from starlette.routing import Mount, Route
 
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.search import page
+from ci_assets.defs.buildhub.search.body import parse as parse_body
 from ci_assets.defs.buildhub.search.engine import search
 from ci_assets.defs.buildhub.search.fields import SearchError
 from ci_assets.lib.metrics import MetricsRecorder
@@ -92,11 +92,11 @@ def create_app(dsn: str, metrics: MetricsRecorder | None = None, bucket: str | N
         if request.method == "GET" and not raw:
             raw = (request.query_params.get("source") or "{}").encode()
         if len(raw) > MAX_BODY_BYTES:
-            return _error(f"request body larger than {MAX_BODY_BYTES} bytes")
+            return _error(f"request body larger than {MAX_BODY_BYTES} bytes", status=413)
         try:
-            body = json.loads(raw or b"{}")
-        except (UnicodeDecodeError, json.JSONDecodeError) as err:
-            return _error(f"Invalid JSON: {err}")
+            body = parse_body(raw)
+        except SearchError as err:
+            return _error(str(err))
         except RecursionError:
             return _error("Invalid JSON: nested too deeply")
         try:

@@ -38,7 +38,7 @@ KNOWN_KEYS = {
 def _int(value: Any, name: str) -> int:
     try:
         number = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SearchError(f"{name} must be a number, got {value!r}") from None
     if number < 0:
         raise SearchError(f"{name} must not be negative")
@@ -66,27 +66,46 @@ def _sort(spec: Any) -> sql.Composable:
     return sql.SQL(", ").join(parts)
 
 
-def _source(document: dict[str, Any], includes: Any) -> dict[str, Any]:
-    if includes in (None, True):
-        return document
-    if includes is False:
-        return {}
-    if isinstance(includes, dict):
-        includes = includes.get("includes", includes.get("include", []))
-    patterns = [includes] if isinstance(includes, str) else includes
+def _patterns(value: Any, spec: Any) -> list[re.Pattern[str]]:
+    patterns = [value] if isinstance(value, str) else value
     if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-        raise SearchError(f"_source takes true, false, a pattern or a list of patterns, got {includes!r}")
+        raise SearchError(
+            f"_source takes true, false, a pattern, a list of patterns or includes/excludes, got {spec!r}"
+        )
+    return [re.compile("^" + re.escape(p).replace(r"\*", ".*") + "$") for p in patterns]
+
+
+def _pick(document: dict[str, Any], patterns: list[re.Pattern[str]], keep: bool) -> dict[str, Any]:
+    """The fields (top-level or one level down, by dotted name) that match a pattern when `keep`,
+    else the ones that match none."""
     out: dict[str, Any] = {}
-    for pattern in patterns:
-        regex = re.compile("^" + re.escape(str(pattern)).replace(r"\*", ".*") + "$")
-        for top, inner in document.items():
-            if regex.match(top):
+    for top, inner in document.items():
+        if any(p.match(top) for p in patterns):
+            if keep:
                 out[top] = inner
-            elif isinstance(inner, dict):
-                picked = {k: v for k, v in inner.items() if regex.match(f"{top}.{k}")}
-                if picked:
-                    out.setdefault(top, {}).update(picked)
+        elif isinstance(inner, dict):
+            picked = {k: v for k, v in inner.items() if any(p.match(f"{top}.{k}") for p in patterns) == keep}
+            if picked or not keep:
+                out[top] = picked
+        elif not keep:
+            out[top] = inner
     return out
+
+
+def _source(document: dict[str, Any], spec: Any) -> dict[str, Any]:
+    if spec in (None, True):
+        return document
+    if spec is False:
+        return {}
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"includes", "include", "excludes", "exclude"}
+        if unknown:
+            raise SearchError(f"_source takes includes and excludes, not {sorted(unknown)}")
+        includes = spec.get("includes", spec.get("include"))
+        excludes = spec.get("excludes", spec.get("exclude"))
+        kept = _pick(document, _patterns(includes, spec), keep=True) if includes not in (None, []) else document
+        return _pick(kept, _patterns(excludes, spec), keep=False) if excludes not in (None, []) else kept
+    return _pick(document, _patterns(spec, spec), keep=True)
 
 
 # A request is one statement: its hits are the first rows of an ORDER BY … LIMIT that an index

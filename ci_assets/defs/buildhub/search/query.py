@@ -12,6 +12,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from ci_assets.defs.buildhub.search.datemath import resolve
 from ci_assets.defs.buildhub.search.fields import SearchError, field, fields
 from ci_assets.defs.buildhub.search.query_string import parse_query_string
 
@@ -106,9 +107,10 @@ def condition(query: Any, params: Params, depth: int = 0) -> sql.Composable:
                 continue
             if op not in RANGE_OPS:
                 raise SearchError(f"unknown range operator {op!r}")
-            parts.append(
-                sql.SQL("{} {} {}").format(target.expr(), sql.SQL(RANGE_OPS[op]), params.bind(target.coerce(value)))
-            )
+            bound = target.coerce(value)
+            if target.kind == "date":
+                bound = resolve(bound, op)
+            parts.append(sql.SQL("{} {} {}").format(target.expr(), sql.SQL(RANGE_OPS[op]), params.bind(bound)))
         return all_of(parts)
     if kind == "prefix":
         name, value = _single(body, "prefix")
