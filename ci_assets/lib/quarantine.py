@@ -43,8 +43,28 @@ class Rejected:
     def excerpt(self) -> str | None:
         if self.raw is None:
             return None
-        text = self.raw.decode("utf-8", errors="replace") if isinstance(self.raw, bytes) else self.raw
-        return text[:EXCERPT_CHARS]
+        return storable(self.raw[: EXCERPT_CHARS * 4])[:EXCERPT_CHARS]
+
+
+def storable(value: str | bytes) -> str:
+    """Text PostgreSQL accepts whatever `value` holds, its odd parts visible as escapes: bytes that
+    are not UTF-8 as `\\xff`, a lone surrogate as `\\ud800`, NUL as `\\x00` (a text or jsonb
+    column refuses NUL, so one poison input would otherwise fail its whole batch)."""
+    if isinstance(value, bytes):
+        text = value.decode("utf-8", errors="backslashreplace")
+    else:
+        text = value.encode("utf-8", errors="backslashreplace").decode("utf-8")
+    return text.replace("\x00", "\\x00")
+
+
+def _storable_detail(value: Any) -> Any:
+    if isinstance(value, str | bytes):
+        return storable(value)
+    if isinstance(value, dict):
+        return {storable(str(k)): _storable_detail(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable_detail(v) for v in value]
+    return value
 
 
 def ensure_table(conn: psycopg.Connection) -> None:
@@ -53,7 +73,17 @@ def ensure_table(conn: psycopg.Connection) -> None:
 
 def quarantine(conn: psycopg.Connection, source: str, rows: Iterable[Rejected]) -> int:
     """Record `rows` (in the caller's transaction); returns how many were given."""
-    params = [(source, r.locator, r.reason[:2000], r.excerpt(), Jsonb(r.detail), r.partition) for r in rows]
+    params = [
+        (
+            source,
+            storable(r.locator),
+            storable(r.reason[:2000]),
+            r.excerpt(),
+            Jsonb(_storable_detail(r.detail)),
+            None if r.partition is None else storable(r.partition),
+        )
+        for r in rows
+    ]
     if params:
         with conn.cursor() as cur:
             cur.executemany(

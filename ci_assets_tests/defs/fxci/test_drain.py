@@ -273,3 +273,33 @@ def test_the_broker_going_away_mid_drain_loses_nothing(broker: Broker, monkeypat
     assert len([e for e in failed.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]) == 3
     monkeypatch.undo()
     assert broker.run().success and broker.rows("task_runs_v1").height == 11
+
+
+def test_no_poison_message_stops_a_table(broker: Broker) -> None:
+    """Whatever bytes a message holds (NUL bytes, not UTF-8, 1 MB, empty, a JSON scalar, NUL inside a
+    JSON string), it is quarantined with its bytes visible as escapes and acked; the valid messages
+    around it are stored and acked in the same run."""
+    assert broker.run().success  # declares and binds the queues
+    hostile = [
+        b"\x00\xff\xfebinary\x00garbage",
+        b"\xc3\x28 not utf-8",
+        b"[" * (1 << 20),
+        b"",
+        b"42",
+        json.dumps({"status": {"taskId": "a\u0000b"}, "runId": 0}).encode(),
+    ]
+    broker.publish("task-completed", example("task-completed-run0"))
+    for body in hostile:
+        broker.publish("task-failed", body)
+    broker.publish("task-exception", example("task-exception-run1"))
+    result = broker.run()
+    assert result.success
+    counts = tallies(result)
+    assert counts["task-failed"]["received"] == len(hostile)
+    assert counts["task-failed"]["rejected"] + counts["task-failed"]["ignored"] == len(hostile)
+    assert broker.rows("task_runs_v1").height == 2  # both valid runs stored
+    with psycopg.connect(broker.dsn) as conn:
+        excerpts = [r[0] for r in conn.execute("SELECT raw_excerpt FROM quarantine").fetchall()]
+    assert any(e and e.startswith("\\x00\\xff\\xfebinary") for e in excerpts), excerpts
+    again = broker.run()  # every message was acked: none comes back to fail a later drain
+    assert again.success and all(t["received"] == 0 for t in tallies(again).values())
