@@ -85,9 +85,13 @@ def _convert_partition(
         empty_frame().write_parquet(out)
         note = dump_store.read_empty_note(store, source.bucket, dump.prefix)
         return PartitionOutcome(dump.key, out, None, _NONE_BROKEN, note, location)
-    with dump_store.local_copy(store, source.bucket, dump.prefix, dump.files) as directory:
-        plan = plan_dump(directory, aggregate_type, day)
-        conversion = convert(plan, day, Path(out), workers=source.workers)
+    try:
+        with dump_store.local_copy(store, source.bucket, dump.prefix, dump.files) as directory:
+            plan = plan_dump(directory, aggregate_type, day)
+            conversion = convert(plan, day, Path(out), workers=source.workers)
+    except BaseException:
+        Path(out).unlink(missing_ok=True)  # a failed conversion leaves no scratch file behind
+        raise
     note = f"{len(plan.files)} table(s) converted"
     return PartitionOutcome(dump.key, out, conversion, conversion.broken, note, location)
 

@@ -87,7 +87,18 @@ class _Reader:
 
 
 def parse(data: bytes) -> tuple[Header, list[Entry]]:
+    """The header and entries; TocError naming the offset for anything it cannot read (a damaged
+    entry can hold any bytes: an impossible size, text that is not UTF-8, a date out of range)."""
     reader = _Reader(data)
+    try:
+        return _parse(reader)
+    except TocError:
+        raise
+    except (ValueError, OverflowError, IndexError, MemoryError) as err:
+        raise TocError(f"toc.dat is damaged at offset {reader.pos}: {type(err).__name__}: {err}") from None
+
+
+def _parse(reader: _Reader) -> tuple[Header, list[Entry]]:
     if reader.take(5) != MAGIC:
         raise TocError("not a pg_dump archive (no PGDMP magic)")
     version = (reader.byte(), reader.byte(), reader.byte())

@@ -12,6 +12,7 @@ import pytest
 from ci_assets.defs import aggregates
 from ci_assets.defs.aggregates import generate
 from ci_assets.defs.aggregates.settings import AggregatesSource
+from ci_assets.defs.aggregates.toc import parse as parse_toc
 from ci_assets.defs.resources import local_resources
 from ci_assets.lib.storage.sql import DuckDBSqlRunner
 from ci_assets_tests.defs.aggregates.conftest import DAY, DIRTY, DIRTY_ROWS, EMPTY_DAY, ODD_NAMES, Source, file_of
@@ -101,7 +102,12 @@ def test_a_two_day_backfill_of_both_types_is_one_run_and_accounts_for_every_row(
 
 
 def test_a_damaged_dump_fails_the_run_and_leaves_the_stored_partition_as_it_was(source: Source, ci_home: Path) -> None:
-    resources = _resources(source.dsn)
+    """A data file cut short, then a toc.dat damaged after its header: each fails the run naming the
+    file (and the offset in toc.dat), the stored partition stays as it was, no scratch file stays."""
+    scratch = ci_home / "tmp"
+    resources = _resources(source.dsn) | {
+        "aggregates_source": AggregatesSource(dsn=source.dsn, scratch_dir=str(scratch))
+    }
     one = {"dagster/asset_partition_range_start": f"{DAY}|submission_date"}
     one["dagster/asset_partition_range_end"] = f"{DAY}|submission_date"
     assert _run(resources, [aggregates.dump, aggregates.parquet], one).success
@@ -115,7 +121,17 @@ def test_a_damaged_dump_fails_the_run_and_leaves_the_stored_partition_as_it_was(
     failure = result.get_step_failure_events()[0].step_failure_data.error.to_string()
     assert f"{victim.name}: cannot be decompressed whole" in failure
     assert stored.read_bytes() == before
-    assert not list((ci_home / "tmp").glob("aggregates-*.parquet"))  # nothing left behind
+    assert scratch.is_dir() and not list(scratch.glob("aggregates-*.parquet"))  # nothing left behind
+    toc = dump_dir / "toc.dat"
+    header, _ = parse_toc(toc.read_bytes())
+    data = toc.read_bytes()
+    toc.write_bytes(data[: header.entries_at + 40] + b"\x80\xff" * 8 + data[header.entries_at + 56 :])
+    damaged = _run(resources, [aggregates.parquet], one, raise_on_error=False)
+    assert not damaged.success
+    failure = damaged.get_step_failure_events()[0].step_failure_data.error.to_string()
+    assert "toc.dat" in failure and "offset" in failure, failure
+    assert stored.read_bytes() == before
+    assert not list(scratch.glob("aggregates-*.parquet"))
 
 
 def test_the_embedded_server_is_dumped_by_pg_dump_18(embedded_postgres_uri: str, ci_home: Path) -> None:

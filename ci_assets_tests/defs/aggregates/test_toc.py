@@ -8,6 +8,8 @@ from urllib.parse import urlparse
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ci_assets.defs.aggregates.toc import TocError, data_files, parse, read
 from ci_assets.lib.storage.postgres import pg_bin_dir
@@ -77,3 +79,31 @@ def test_what_is_not_a_toc_is_refused_clearly(tmp_path: Path) -> None:
         parse(b"not a dump at all")
     with pytest.raises(TocError, match="ends early"):
         parse(b"PGDMP\x01\x10\x00\x04\x08\x03\x01\x00\x0d")
+
+
+@pytest.fixture(scope="module")
+def real_toc(source: str, tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    url = urlparse(source)
+    out = tmp_path_factory.mktemp("toc") / "dump"
+    command = [str(PG_DUMPS["pg_dump of the machine"]), "-h", str(url.hostname), "-p", str(url.port)]
+    command += ["-U", str(url.username), "-d", url.path.lstrip("/"), "--format", "directory", "-f", str(out)]
+    subprocess.run([*command, "--table", "build_id_*_20151029*"], check=True, capture_output=True)
+    return (out / "toc.dat").read_bytes()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_a_damaged_toc_is_a_toc_error_naming_the_offset(real_toc: bytes, data: st.DataObject) -> None:
+    """A valid header with damaged entries (bytes overwritten or cut anywhere after it) is read
+    or refused with TocError; never a bare OverflowError, UnicodeDecodeError or ValueError."""
+    header, _ = parse(real_toc)
+    start = header.entries_at
+    at = data.draw(st.integers(start, len(real_toc) - 1))
+    damage = data.draw(st.binary(min_size=1, max_size=8))
+    damaged = real_toc[:at] + damage + real_toc[at + len(damage) :]
+    if data.draw(st.booleans()):
+        damaged = damaged[: data.draw(st.integers(start, len(damaged)))]
+    try:
+        parse(damaged)
+    except TocError as err:
+        assert "offset" in str(err), err
