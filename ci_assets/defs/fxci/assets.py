@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ci_assets.defs.fxci import schemas
+from ci_assets.defs.fxci import first_seen, schemas
 from ci_assets.defs.fxci.contracts import CONTRACTS, PARTITION_COLUMNS, PRIMARY_KEYS
 from ci_assets.defs.fxci.drain import drain
 from ci_assets.defs.fxci.partitions import DAYS
@@ -159,11 +159,25 @@ def uniqueness_result(
 
 def _contracted(
     table: str, rows: list[dict[str, Any]], origins: list[str], postgres: PostgresResource
-) -> tuple[pl.DataFrame, list[str], dict[str, Any]]:
-    """The drain's rows for one table that keep the contract, the exchanges of those set aside, metadata."""
+) -> tuple[pl.DataFrame, dict[str, str], list[str], dict[str, Any]]:
+    """The drain's rows for one table that keep the contract, the exchange of each key's first
+    message, the exchanges of those set aside, metadata."""
     read = pl.DataFrame(rows, schema=schemas.polars_schema(table))
     _, kept, set_aside, metadata = kept_rows(table, read, postgres)
-    return kept, [origins[at] for at in set_aside], metadata
+    first_from: dict[str, str] = {}
+    for key, origin in zip(first_seen.keys_of(table, read), origins, strict=True):
+        first_from.setdefault(key, origin)
+    return kept, first_from, [origins[at] for at in set_aside], metadata
+
+
+def _count_stored_before(placed: first_seen.Placed, first_from: dict[str, str], tallies: dict[str, Any]) -> None:
+    """A run some earlier drain stored is a duplicate, not accepted: the drain counted its key's first
+    message accepted (and any repeat a duplicate already)."""
+    for key in dict.fromkeys(k for k, already in zip(placed.keys, placed.already_stored, strict=True) if already):
+        tally = tallies[first_from[key]]
+        tally.accepted -= 1
+        tally.run_rows -= 1
+        tally.duplicate += 1
 
 
 @dg.multi_asset(
@@ -188,23 +202,36 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
     postgres: PostgresResource = context.resources.postgres
     with pulse.connection() as connection:
         drained = drain(connection, pulse.user, day, config.max_messages_per_exchange)
-        stored, broken = {}, {}
+        stored, broken, placed = {}, {}, {}
         for spec, rows, origins in (
             (TASKS, drained.tasks, drained.task_exchanges),
             (TASK_RUNS, drained.runs, drained.run_exchanges),
         ):
             table = spec.key.path[-1]
-            frame, rejected_from, broken[table] = _contracted(table, rows, origins, postgres)
+            frame, first_from, rejected_from, broken[table] = _contracted(table, rows, origins, postgres)
             if table == "task_runs_v1":  # a message whose run broke the contract was rejected, not accepted
                 for exchange in rejected_from:
                     tally = drained.tallies[exchange]
                     tally.accepted -= 1
                     tally.run_rows -= 1
                     tally.rejected += 1
-            stored[table] = frame.height
-            if frame.height:
-                warehouse.write(Target.of_spec(spec, [context.partition_key]), frame)
+            # Each key in the day that first took it in (first_seen.py); a stored one is not written again.
+            with postgres.connect() as conn:
+                placed[table] = first_seen.place(conn, table, frame, day)
+            for written_day, part in placed[table].by_day.items():
+                warehouse.write(Target.of_spec(spec, [written_day.isoformat()]), part)
+                if written_day != day:  # a redelivery of a run whose own day's write had not finished
+                    context.log_event(
+                        dg.AssetMaterialization(
+                            spec.key, partition=written_day.isoformat(), metadata={"rows": part.height}
+                        )
+                    )
+            stored[table] = sum(part.height for part in placed[table].by_day.values())
+            if table == "task_runs_v1":
+                _count_stored_before(placed[table], first_from, drained.tallies)
         with postgres.connect() as conn:
+            for table, where in placed.items():
+                first_seen.mark_stored(conn, table, where)
             quarantine.ensure_table(conn)
             conn.execute(UNSCHEDULED_DDL)
             quarantine.quarantine(conn, "fxci-pulse", drained.rejected)

@@ -61,12 +61,12 @@ class Broker:
                 content_encoding="binary",
             )
 
-    def run(self) -> dg.ExecuteInProcessResult:
-        return dg.materialize([pulse_tables], partition_key=TODAY, resources=self.resources, raise_on_error=False)
+    def run(self, day: str = TODAY) -> dg.ExecuteInProcessResult:
+        return dg.materialize([pulse_tables], partition_key=day, resources=self.resources, raise_on_error=False)
 
-    def rows(self, table: str) -> pl.DataFrame:
+    def rows(self, table: str, day: str = TODAY) -> pl.DataFrame:
         path = self.lake / "lake" / "warehouse" / "moz-fx-data-shared-prod" / "fxci_derived" / table
-        files = list(path.glob(f"submission_date={TODAY}/data.parquet"))
+        files = list(path.glob(f"submission_date={day}/data.parquet"))
         return pl.read_parquet(files[0]) if files else pl.DataFrame()
 
 
@@ -303,3 +303,61 @@ def test_no_poison_message_stops_a_table(broker: Broker) -> None:
     assert any(e and e.startswith("\\x00\\xff\\xfebinary") for e in excerpts), excerpts
     again = broker.run()  # every message was acked: none comes back to fail a later drain
     assert again.success and all(t["received"] == 0 for t in tallies(again).values())
+
+
+YESTERDAY = (dt.date.fromisoformat(TODAY) - dt.timedelta(days=1)).isoformat()
+
+
+def test_a_run_is_stored_once_whatever_day_its_redelivery_arrives(broker: Broker) -> None:
+    """Same-day and next-day redelivery, and Taskcluster's repeated task-exception for a run it already
+    resolved: each run stays in the day that first took it in, with its first resolution, counted as a
+    duplicate on the later day (first_seen.py says why the first day keeps it)."""
+    assert broker.run(YESTERDAY).success
+    completed, exception = example("task-completed-run0"), example("task-exception-run1")
+    broker.publish("task-completed", completed)
+    broker.publish("task-exception", exception)
+    assert broker.run(YESTERDAY).success
+    broker.publish("task-completed", completed)  # redelivered the same day
+    again = broker.run(YESTERDAY)
+    assert tallies(again)["task-completed"]["duplicate"] == 1 and tallies(again)["task-completed"]["accepted"] == 0
+    broker.publish("task-completed", completed)  # redelivered the next day
+    broker.publish("task-exception", exception)  # Taskcluster repeats a resolved run's exception
+    resolved = example("task-exception-run1")
+    resolved["runId"] = 0
+    resolved["status"]["taskId"] = completed["status"]["taskId"]  # an exception for a run already completed
+    broker.publish("task-exception", resolved)
+    later = broker.run(TODAY)
+    assert later.success
+    counts = tallies(later)
+    assert counts["task-completed"]["duplicate"] == 1 and counts["task-exception"]["duplicate"] == 2
+    assert broker.rows("task_runs_v1", TODAY).height == 0 and broker.rows("tasks_v2", TODAY).height == 0
+    runs = broker.rows("task_runs_v1", YESTERDAY).sort("run_id")
+    assert runs.select("task_id", "run_id").rows() == [
+        (completed["status"]["taskId"], 0),
+        (exception["status"]["taskId"], 1),
+    ]
+    assert runs["state"].to_list()[0] == "completed"  # the first resolution stands
+    reconciles = [c for c in later.get_asset_check_evaluations() if c.check_name == "reconciles"]
+    assert reconciles and all(c.passed for c in reconciles)
+
+
+def test_a_run_claimed_but_not_written_is_written_into_the_day_that_claimed_it(broker: Broker) -> None:
+    """A drain that died after claiming its runs and before writing them: the next day's redelivery
+    writes the run into the claiming day, once."""
+    from ci_assets.defs.fxci import first_seen
+
+    completed = example("task-completed-run0")
+    key = f"{completed['status']['taskId']}/0"
+    with psycopg.connect(broker.dsn) as conn:
+        conn.execute(first_seen.DDL)
+        conn.execute(
+            "INSERT INTO fxci.first_seen (table_name, key, submission_date) VALUES ('task_runs_v1', %s, %s)",
+            (key, YESTERDAY),
+        )
+    assert broker.run(TODAY).success
+    broker.publish("task-completed", completed)
+    result = broker.run(TODAY)
+    assert result.success
+    assert broker.rows("task_runs_v1", YESTERDAY).height == 1 and broker.rows("task_runs_v1", TODAY).height == 0
+    late = [m for m in result.get_asset_materialization_events() if m.partition == YESTERDAY]
+    assert late, "the claiming day's partition is recorded as materialized again"
