@@ -1,8 +1,8 @@
-"""Exactly once across partitions for the pulse tables: each task and each run lives in the day
-partition that first took it in, whatever day a redelivery arrives.
+"""The pulse tables exactly once across partitions (lib/first_seen.py): each task and each run lives
+in the day partition that first took it in, whatever day a redelivery arrives.
 
-A drain claims its rows' keys here (committed) before it writes them, and marks them stored after
-the write, before the ack:
+A drain claims its rows' keys before it writes them, and marks them stored after the write, before
+the ack:
 - a key no drain has claimed is this day's;
 - a key claimed but not marked stored (a drain died between its claim and its write) is written now,
   into the day that claimed it, so nothing is lost and nothing lands twice;
@@ -22,17 +22,8 @@ import polars as pl
 import psycopg
 
 from ci_assets.defs.fxci.contracts import PRIMARY_KEYS
+from ci_assets.lib import first_seen
 
-DDL = """
-CREATE SCHEMA IF NOT EXISTS fxci;
-CREATE TABLE IF NOT EXISTS fxci.first_seen (
-    table_name      text    NOT NULL,
-    key             text    NOT NULL,
-    submission_date date    NOT NULL,
-    stored          boolean NOT NULL DEFAULT false,
-    PRIMARY KEY (table_name, key)
-);
-"""
 PARTITION = "submission_date"
 
 
@@ -50,24 +41,16 @@ def keys_of(table: str, frame: pl.DataFrame) -> list[str]:
     return frame.select(pl.concat_str(columns, separator="/")).to_series().to_list()
 
 
+def ledger_name(table: str) -> str:
+    return f"fxci/{table}"
+
+
 def place(conn: psycopg.Connection, table: str, frame: pl.DataFrame, day: dt.date) -> Placed:
     """Claim the rows' keys for `day` where no drain has (committed before anything is written)."""
     keys = keys_of(table, frame)
-    conn.execute(DDL)
-    with conn.cursor() as cur:
-        cur.execute(
-            "INSERT INTO fxci.first_seen (table_name, key, submission_date) "
-            "SELECT %s, k, %s FROM unnest(%s::text[]) AS k ON CONFLICT DO NOTHING",
-            (table, day, list(dict.fromkeys(keys))),
-        )
-        cur.execute(
-            "SELECT key, submission_date, stored FROM fxci.first_seen WHERE table_name = %s AND key = ANY(%s)",
-            (table, keys),
-        )
-        found = {key: (claimed, stored) for key, claimed, stored in cur.fetchall()}
-    conn.commit()
-    already = [found[k][1] for k in keys]
-    placed = frame.with_columns(pl.Series(PARTITION, [found[k][0] for k in keys], dtype=pl.Date))
+    claims = first_seen.claim(conn, ledger_name(table), keys, [day] * len(keys))
+    already = [c.stored for c in claims]
+    placed = frame.with_columns(pl.Series(PARTITION, [c.partition for c in claims], dtype=pl.Date))
     placed = placed.filter(~pl.Series(already, dtype=pl.Boolean))
     by_day = {part[PARTITION][0]: part for part in placed.partition_by(PARTITION, maintain_order=True)}
     return Placed(by_day, already, keys)
@@ -75,8 +58,4 @@ def place(conn: psycopg.Connection, table: str, frame: pl.DataFrame, day: dt.dat
 
 def mark_stored(conn: psycopg.Connection, table: str, placed: Placed) -> None:
     written = [k for k, already in zip(placed.keys, placed.already_stored, strict=True) if not already]
-    conn.execute(
-        "UPDATE fxci.first_seen SET stored = true WHERE table_name = %s AND key = ANY(%s) AND NOT stored",
-        (table, written),
-    )
-    conn.commit()
+    first_seen.mark_stored(conn, ledger_name(table), written)

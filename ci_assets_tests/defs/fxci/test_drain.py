@@ -344,15 +344,12 @@ def test_a_run_is_stored_once_whatever_day_its_redelivery_arrives(broker: Broker
 def test_a_run_claimed_but_not_written_is_written_into_the_day_that_claimed_it(broker: Broker) -> None:
     """A drain that died after claiming its runs and before writing them: the next day's redelivery
     writes the run into the claiming day, once."""
-    from ci_assets.defs.fxci import first_seen
+    from ci_assets.lib import first_seen
 
     completed = example("task-completed-run0")
-    key = f"{completed['status']['taskId']}/0"
-    with psycopg.connect(broker.dsn) as conn:
-        conn.execute(first_seen.DDL)
-        conn.execute(
-            "INSERT INTO fxci.first_seen (table_name, key, submission_date) VALUES ('task_runs_v1', %s, %s)",
-            (key, YESTERDAY),
+    with psycopg.connect(broker.dsn) as conn:  # what the dead drain had committed: its claim, no write
+        first_seen.claim(
+            conn, "fxci/task_runs_v1", [f"{completed['status']['taskId']}/0"], [dt.date.fromisoformat(YESTERDAY)]
         )
     assert broker.run(TODAY).success
     broker.publish("task-completed", completed)
