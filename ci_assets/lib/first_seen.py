@@ -57,3 +57,14 @@ def mark_stored(conn: psycopg.Connection, table: str, keys: Sequence[str]) -> No
         (table, list(set(keys))),
     )
     conn.commit()
+
+
+def claimed_elsewhere(conn: psycopg.Connection, table: str, keys: Sequence[str], partition: dt.date) -> list[str]:
+    """Of `keys` stored in `partition`, those another partition claimed first: each is in two
+    partitions (or in the wrong one). The cross-partition half of a uniqueness check."""
+    conn.execute(DDL)
+    rows = conn.execute(
+        "SELECT key FROM first_seen WHERE table_name = %s AND key = ANY(%s) AND partition <> %s ORDER BY key",
+        (table, list(set(keys)), partition),
+    ).fetchall()
+    return [r[0] for r in rows]

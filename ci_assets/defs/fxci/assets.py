@@ -7,11 +7,11 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ci_assets.defs.fxci import first_seen, schemas
+from ci_assets.defs.fxci import placement, schemas
 from ci_assets.defs.fxci.contracts import CONTRACTS, PARTITION_COLUMNS, PRIMARY_KEYS
 from ci_assets.defs.fxci.drain import drain
 from ci_assets.defs.fxci.partitions import DAYS
-from ci_assets.lib import contracts, quarantine, reconciliation
+from ci_assets.lib import contracts, first_seen, quarantine, reconciliation
 from ci_assets.lib.conventions import FRESH_DAILY, FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.retries import transient_retries
@@ -66,6 +66,9 @@ class DrainConfig(dg.Config):
 
 
 UNIQUE_CHECK = "primary_key_is_unique"
+
+
+ONE_PARTITION_CHECK = "key_in_one_partition"
 
 
 def unique_check(asset_key: dg.AssetKey) -> dg.AssetCheckSpec:
@@ -165,12 +168,12 @@ def _contracted(
     read = pl.DataFrame(rows, schema=schemas.polars_schema(table))
     _, kept, set_aside, metadata = kept_rows(table, read, postgres)
     first_from: dict[str, str] = {}
-    for key, origin in zip(first_seen.keys_of(table, read), origins, strict=True):
+    for key, origin in zip(placement.keys_of(table, read), origins, strict=True):
         first_from.setdefault(key, origin)
     return kept, first_from, [origins[at] for at in set_aside], metadata
 
 
-def _count_stored_before(placed: first_seen.Placed, first_from: dict[str, str], tallies: dict[str, Any]) -> None:
+def _count_stored_before(placed: placement.Placed, first_from: dict[str, str], tallies: dict[str, Any]) -> None:
     """A run some earlier drain stored is a duplicate, not accepted: the drain counted its key's first
     message accepted (and any repeat a duplicate already)."""
     for key in dict.fromkeys(k for k, already in zip(placed.keys, placed.already_stored, strict=True) if already):
@@ -185,6 +188,14 @@ def _count_stored_before(placed: first_seen.Placed, first_from: dict[str, str], 
     check_specs=[
         unique_check(TASKS.key),
         unique_check(TASK_RUNS.key),
+        *(
+            dg.AssetCheckSpec(
+                ONE_PARTITION_CHECK,
+                asset=spec.key,
+                description="No key of the day's partition is in another partition (the first day keeps it).",
+            )
+            for spec in (TASKS, TASK_RUNS)
+        ),
         reconciliation.check_spec(TASKS.key),
         reconciliation.check_spec(TASK_RUNS.key),
     ],
@@ -215,9 +226,9 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
                     tally.accepted -= 1
                     tally.run_rows -= 1
                     tally.rejected += 1
-            # Each key in the day that first took it in (first_seen.py); a stored one is not written again.
+            # Each key in the day that first took it in (placement.py); a stored one is not written again.
             with postgres.connect() as conn:
-                placed[table] = first_seen.place(conn, table, frame, day)
+                placed[table] = placement.place(conn, table, frame, day)
             for written_day, part in placed[table].by_day.items():
                 warehouse.write(Target.of_spec(spec, [written_day.isoformat()]), part)
                 if written_day != day:  # a redelivery of a run whose own day's write had not finished
@@ -231,7 +242,7 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
                 _count_stored_before(placed[table], first_from, drained.tallies)
         with postgres.connect() as conn:
             for table, where in placed.items():
-                first_seen.mark_stored(conn, table, where)
+                placement.mark_stored(conn, table, where)
             quarantine.ensure_table(conn)
             conn.execute(UNSCHEDULED_DDL)
             quarantine.quarantine(conn, "fxci-pulse", drained.rejected)
@@ -267,3 +278,14 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
         except FileNotFoundError:
             table = pl.DataFrame()  # nothing stored for the day yet
         yield uniqueness_result(spec.key, table)
+        name = spec.key.path[-1]
+        with postgres.connect() as conn:
+            elsewhere = first_seen.claimed_elsewhere(
+                conn, placement.ledger_name(name), placement.keys_of(name, table) if table.height else [], day
+            )
+        yield dg.AssetCheckResult(
+            asset_key=spec.key,
+            check_name=ONE_PARTITION_CHECK,
+            passed=not elsewhere,
+            metadata={"keys_in_another_partition": len(elsewhere), "sample": dg.MetadataValue.json(elsewhere[:10])},
+        )

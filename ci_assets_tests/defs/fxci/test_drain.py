@@ -178,9 +178,14 @@ def test_a_crash_between_write_and_ack_redelivers_without_duplicates(
     assert redelivered.success
     assert sum(t["received"] for t in tallies(redelivered).values()) == 2
     assert broker.rows("task_runs_v1").height == 2 and broker.rows("tasks_v2").height == 1  # once each
-    checks = {c.asset_key.path[-1]: c for c in redelivered.get_asset_check_evaluations()}
-    assert checks["task_runs_v1"].passed and checks["task_runs_v1"].metadata["rows"].value == 2
-    assert checks["tasks_v2"].passed and checks["tasks_v2"].metadata["duplicate_keys"].value == 0
+    checks = {(c.asset_key.path[-1], c.check_name): c for c in redelivered.get_asset_check_evaluations()}
+    unique_runs, unique_tasks = (
+        checks["task_runs_v1", "primary_key_is_unique"],
+        checks["tasks_v2", "primary_key_is_unique"],
+    )
+    assert unique_runs.passed and unique_runs.metadata["rows"].value == 2
+    assert unique_tasks.passed and unique_tasks.metadata["duplicate_keys"].value == 0
+    assert checks["task_runs_v1", "key_in_one_partition"].passed and checks["tasks_v2", "key_in_one_partition"].passed
 
 
 def test_thousands_of_generated_messages(broker: Broker) -> None:
@@ -311,7 +316,7 @@ YESTERDAY = (dt.date.fromisoformat(TODAY) - dt.timedelta(days=1)).isoformat()
 def test_a_run_is_stored_once_whatever_day_its_redelivery_arrives(broker: Broker) -> None:
     """Same-day and next-day redelivery, and Taskcluster's repeated task-exception for a run it already
     resolved: each run stays in the day that first took it in, with its first resolution, counted as a
-    duplicate on the later day (first_seen.py says why the first day keeps it)."""
+    duplicate on the later day (placement.py says why the first day keeps it)."""
     assert broker.run(YESTERDAY).success
     completed, exception = example("task-completed-run0"), example("task-exception-run1")
     broker.publish("task-completed", completed)
@@ -358,3 +363,18 @@ def test_a_run_claimed_but_not_written_is_written_into_the_day_that_claimed_it(b
     assert broker.rows("task_runs_v1", YESTERDAY).height == 1 and broker.rows("task_runs_v1", TODAY).height == 0
     late = [m for m in result.get_asset_materialization_events() if m.partition == YESTERDAY]
     assert late, "the claiming day's partition is recorded as materialized again"
+
+
+def test_a_key_in_two_partitions_fails_the_check(broker: Broker) -> None:
+    """The check looks across partitions: a run stored today that another day holds (here, as data
+    stored before the ledger existed would be) is named."""
+    assert broker.run().success
+    broker.publish("task-exception", example("task-exception-run1"))
+    assert broker.run().success
+    with psycopg.connect(broker.dsn) as conn:
+        conn.execute("UPDATE first_seen SET partition = %s WHERE table_name = 'fxci/task_runs_v1'", (YESTERDAY,))
+    result = broker.run()
+    checks = {(c.asset_key.path[-1], c.check_name): c for c in result.get_asset_check_evaluations()}
+    failed = checks["task_runs_v1", "key_in_one_partition"]
+    assert not failed.passed and failed.metadata["keys_in_another_partition"].value == 1
+    assert checks["tasks_v2", "key_in_one_partition"].passed
