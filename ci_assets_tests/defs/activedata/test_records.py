@@ -41,3 +41,17 @@ def test_bad_lines_are_named_by_line() -> None:
 def test_a_file_that_is_not_gzip_is_one_bad_line() -> None:
     got = read_records(KEY, b'{"_id": "x"}\n')
     assert len(got.bad) == 1 and got.bad[0].line == 0 and "gzip" in got.bad[0].reason
+
+
+def test_a_10_mb_line_and_hostile_bytes_leave_the_rest_of_the_file_read() -> None:
+    """A 10 MB record is a record; a 10 MB line of NUL and non-UTF-8 bytes is one bad line; the lines
+    around them are read; a gzip stream that ends early keeps what came before and says so."""
+    huge = b'{"_id": "tc.1623116:162311556.34.1", "log": "' + b"x" * (10 << 20) + b'"}'
+    garbage = b"\x00\xff\xfe" * ((10 << 20) // 3)
+    lines = [b'{"_id": "tc.1623116:162311556.34.0"}', huge, garbage, b'{"_id": "tc.1623116:162311556.34.2"}']
+    got = read_records(KEY, gzip.compress(b"\n".join(lines) + b"\n"))
+    assert got.ids == [f"tc.1623116:162311556.34.{n}" for n in range(3)] and got.lines == [1, 2, 4]
+    assert [b.line for b in got.bad] == [3] and got.received == 4
+    cut = gzip.compress(b"\n".join([lines[0], lines[3]]) + b"\n")[:-12]
+    early = read_records(KEY, cut)
+    assert any("gzip" in b.reason or "end" in b.reason for b in early.bad), early.bad
