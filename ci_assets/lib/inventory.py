@@ -73,7 +73,11 @@ class KeyInventory:
 
     def record(self, conn: psycopg.Connection, bucket: str, objects: Sequence[ObjectInfo]) -> list[tuple[str, dt.date]]:
         """Upsert discovered keys; (key, arrival day) of those that are new or carry a new ETag
-        (a changed object no longer matches its cache entry, so its day runs again)."""
+        (a changed object no longer matches its cache entry, so its day runs again).
+
+        A key keeps the day it first arrived on when it is written again: that day's partition is
+        replaced whole with the new content, so its records live in one partition, never in the
+        old day's and again in the new one's (exactly once across partitions)."""
         if not objects:
             return []
         latest = {o.key: o for o in objects}  # one row per key, the last report wins
@@ -83,7 +87,7 @@ class KeyInventory:
             SELECT %s, %s, * FROM unnest(%s::text[], %s::text[], %s::bigint[], %s::timestamptz[], %s::date[])
             ON CONFLICT (system, bucket, key) DO UPDATE SET
                 etag = EXCLUDED.etag, size = EXCLUDED.size, state = NULL,
-                last_modified = EXCLUDED.last_modified, arrival_day = EXCLUDED.arrival_day
+                last_modified = EXCLUDED.last_modified
             WHERE k.etag IS DISTINCT FROM EXCLUDED.etag
             RETURNING key, arrival_day
             """,
