@@ -94,7 +94,7 @@ def parse(data: bytes) -> tuple[Header, list[Entry]]:
         return _parse(reader)
     except TocError:
         raise
-    except (ValueError, OverflowError, IndexError, MemoryError) as err:
+    except (ValueError, OverflowError, IndexError) as err:
         raise TocError(f"toc.dat is damaged at offset {reader.pos}: {type(err).__name__}: {err}") from None
 
 

@@ -280,9 +280,8 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
         yield uniqueness_result(spec.key, table)
         name = spec.key.path[-1]
         with postgres.connect() as conn:
-            elsewhere = first_seen.claimed_elsewhere(
-                conn, placement.ledger_name(name), placement.keys_of(name, table) if table.height else [], day
-            )
+            keys = placement.keys_of(name, table) if table.height else []
+            elsewhere = first_seen.claimed_elsewhere(conn, placement.ledger_name(name), keys, day)
         yield dg.AssetCheckResult(
             asset_key=spec.key,
             check_name=ONE_PARTITION_CHECK,

@@ -13,7 +13,6 @@ import re
 from ci_assets.defs.buildhub.search.fields import SearchError
 
 _STEP = re.compile(r"([+-])(\d{1,6})([yMwdhHms])|/([yMwdhHms])")
-_UNITS = {"y": "years", "M": "months", "w": "weeks", "d": "days", "h": "hours", "H": "hours", "m": "minutes"}
 
 
 def _shift(at: dt.datetime, sign: int, amount: int, unit: str) -> dt.datetime:
