@@ -144,9 +144,6 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
             locate=lambda row: f"s3://{source}/{row['key']}#L{row['line']}",
             partition=lambda row: str(row["arrival_day"]),
         )
-        with postgres.connect() as conn:
-            quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected + broken)
-            INVENTORY.mark(conn, source, states)
         foreign = [v.row for v in violations if v.rule == PREFIXED.name]
         foreign_rows = unique[foreign] if foreign else unique.clear()
         # A record is one input; a file that could not be read (gone, or a key that breaks the
@@ -161,6 +158,11 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
         detail = {"files": len(keys), "files_gone": gone}
         detail["rejected_by_rule"] = dg.MetadataValue.json(contracts.rejected_by_rule(violations))
         yield dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
+        # Only once the partition is stored (the IO manager has run by now) are its keys ingested: a
+        # run killed before that leaves them pending, and the sensor's next look still sees them.
+        with postgres.connect() as conn:
+            quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected + broken)
+            INVENTORY.mark(conn, source, states)
         yield reconciliation.check_result(asset_key, tally)
         yield dg.AssetCheckResult(
             check_name="id_starts_with_file_key",

@@ -2,8 +2,6 @@
 
 import dataclasses
 import json
-import os
-import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -24,6 +22,7 @@ from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
+from ci_assets.lib.scratch import owned_name, sweep
 from ci_assets.lib.storage.frames import fields_schema
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -33,6 +32,7 @@ PARQUET_KEY = dg.AssetKey(["aggregates", "parquet"])
 QUARANTINE_SOURCE = "aggregates"
 SMALL_DUMP_BYTES = 16 << 20
 MAX_LISTED = 400  # partitions detailed in a run's metadata
+SCRATCH_MARKER = "aggregates-"  # a conversion's Parquet before the lake takes it
 CHECKS = {
     "rows_keep_contract": "No converted row broke the contract (channel, type, `aggregate` a JSON array of "
     "integers, `ingest_date` the partition's day); any that did were quarantined with their rule.",
@@ -79,8 +79,7 @@ def _convert_partition(
     location = dump_store.location(store, source.bucket, dump.prefix)
     if dump_store.TOC not in dump.files and dump_store.EMPTY not in dump.files:
         raise dg.Failure(f"no dump at {location}: materialize {DUMP_KEY.to_user_string()} for {dump.key} first")
-    fd, out = tempfile.mkstemp(prefix="aggregates-", suffix=".parquet", dir=scratch)
-    os.close(fd)
+    out = str(scratch / owned_name(SCRATCH_MARKER, f"{day:%Y%m%d}-{aggregate_type}.parquet"))
     if dump_store.TOC not in dump.files:
         empty_frame().write_parquet(out)
         note = dump_store.read_empty_note(store, source.bucket, dump.prefix)
@@ -228,6 +227,7 @@ def parquet(
     postgres: PostgresResource,
 ):
     scratch = aggregates_source.scratch()
+    sweep(scratch, SCRATCH_MARKER)  # what a killed run's conversions left
     outcomes: list[PartitionOutcome] = []
     futures: list[Future[PartitionOutcome]] = []
     try:

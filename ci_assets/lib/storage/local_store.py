@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ci_assets.lib import scratch
 from ci_assets.lib.storage.object_store import (
     DEFAULT_PAGE_SIZE,
     BucketNotFoundError,
@@ -113,7 +113,8 @@ class LocalObjectStore(ObjectStore):
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise InvalidKeyError(f"key {key!r} lies under another key in the local store") from None
-        temp = path.with_name(f"{TEMP_MARKER}{uuid.uuid4().hex}-{path.name}")
+        scratch.sweep(path.parent, TEMP_MARKER)  # what a killed writer left beside this key
+        temp = path.with_name(scratch.owned_name(TEMP_MARKER, path.name))
         try:
             yield str(temp)
             if self.fsync:

@@ -3,13 +3,11 @@
 import copy
 import datetime as dt
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import kombu
-import polars as pl
 import psycopg
 import pytest
 
@@ -21,58 +19,7 @@ from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetWriter
 from ci_assets.lib.storage.postgres import PostgresResource
-from ci_assets_tests.conftest import RabbitMQ
-
-EXAMPLES = Path(__file__).parent / "pulse"
-TODAY = dt.datetime.now(dt.UTC).date().isoformat()
-
-
-def example(name: str) -> dict[str, Any]:
-    return dict(json.loads((EXAMPLES / f"{name}.json").read_text()))
-
-
-class Broker:
-    def __init__(self, rabbitmq: RabbitMQ, postgres_dsn: str, lake: Path):
-        self.url, self.user = rabbitmq.url, f"test-{uuid.uuid4().hex[:8]}"
-        self.dsn, self.lake = postgres_dsn, lake
-        with kombu.Connection(self.url) as conn:  # Taskcluster's exchanges exist before anyone reads them
-            for exchange in EXCHANGES.values():
-                kombu.Exchange(exchange, type="topic", durable=True)(conn.channel()).declare()
-
-    @property
-    def resources(self) -> dict[str, Any]:
-        return {
-            "pulse": PulseResource(url=self.url, user=self.user),
-            "postgres": PostgresResource(dsn=self.dsn),
-            "warehouse_writer": ParquetWriter(
-                store=LocalObjectStoreResource(root=str(self.lake)), bucket="lake", prefix="warehouse"
-            ),
-        }
-
-    def publish(self, name: str, body: bytes | dict[str, Any]) -> None:
-        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        with kombu.Connection(self.url) as conn:
-            exchange = kombu.Exchange(EXCHANGES[name], type="topic", durable=True)
-            conn.Producer().publish(
-                raw,
-                exchange=exchange,
-                routing_key="primary.task.x",
-                content_type="application/json",
-                content_encoding="binary",
-            )
-
-    def run(self, day: str = TODAY) -> dg.ExecuteInProcessResult:
-        return dg.materialize([pulse_tables], partition_key=day, resources=self.resources, raise_on_error=False)
-
-    def rows(self, table: str, day: str = TODAY) -> pl.DataFrame:
-        path = self.lake / "lake" / "warehouse" / "moz-fx-data-shared-prod" / "fxci_derived" / table
-        files = list(path.glob(f"submission_date={day}/data.parquet"))
-        return pl.read_parquet(files[0]) if files else pl.DataFrame()
-
-
-@pytest.fixture
-def broker(rabbitmq: RabbitMQ, fresh_postgres: str, tmp_path: Path) -> Broker:
-    return Broker(rabbitmq, fresh_postgres, tmp_path)
+from ci_assets_tests.defs.fxci.conftest import TODAY, Broker, example
 
 
 def tallies(result: dg.ExecuteInProcessResult) -> dict[str, Any]:
@@ -190,21 +137,7 @@ def test_a_crash_between_write_and_ack_redelivers_without_duplicates(
 
 def test_thousands_of_generated_messages(broker: Broker) -> None:
     broker.run()
-    template = example("task-exception-run1")
-    with kombu.Connection(broker.url) as conn:
-        producer = conn.Producer()
-        exchange = kombu.Exchange(EXCHANGES["task-exception"], type="topic", durable=True)
-        for i in range(2000):
-            message = copy.deepcopy(template)
-            message["status"]["taskId"] = f"task{i:05d}"
-            message["runId"] = i % 2
-            producer.publish(
-                json.dumps(message).encode(),
-                exchange=exchange,
-                routing_key="r",
-                content_type="application/json",
-                content_encoding="binary",
-            )
+    broker.publish("task-exception", *broker.task_runs(0, 2000, run_id=lambda i: i % 2))
     result = broker.run()
     assert result.success and tallies(result)["task-exception"]["run_rows"] == 2000
     assert broker.rows("task_runs_v1").height == 2000 and broker.rows("tasks_v2").height == 1000
