@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import dagster as dg
 import polars as pl
-from google.api_core.exceptions import GoogleAPICallError, NotFound
+from google.api_core.exceptions import NotFound
 from pydantic import PrivateAttr
 
 from ci_assets.lib.lazy import lazy
@@ -164,31 +164,26 @@ class BigQueryWriter(TableWriter):
         """Load the Parquet `sources` into a staging table, then apply it with one MERGE."""
         client = self.client()
         staging = f"{table}__staging_{uuid.uuid4().hex[:12]}"
+        schema = [f for f in target.schema if f.name in columns]
+        # Created expiring before anything is loaded: a process killed at any point after this
+        # leaves a table that BigQuery deletes by itself.
+        created = bigquery.Table(staging, schema=schema)
+        created.expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+        client.create_table(created)
         try:
-            for i, source in enumerate(sources):
+            for source in sources:
                 load = bigquery.LoadJobConfig(
                     source_format=bigquery.SourceFormat.PARQUET,
-                    schema=[f for f in target.schema if f.name in columns],
-                    write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE
-                    if i == 0
-                    else bigquery.WriteDisposition.WRITE_APPEND,
+                    schema=schema,
+                    write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
                 )
                 load.parquet_options = bigquery.ParquetOptions()
                 load.parquet_options.enable_list_inference = True
                 client.load_table_from_file(source, staging, job_config=load).result()
-                if i == 0:
-                    self._expire(staging)
             sql, params = merge_statement(table, staging, columns, run_filter, key_columns)
             client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
         finally:
             client.delete_table(staging, not_found_ok=True)
-
-    def _expire(self, staging: str) -> None:
-        # If this process dies before the finally clause, the staging table cleans itself up.
-        staged = self.client().get_table(staging)
-        staged.expires = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
-        with contextlib.suppress(GoogleAPICallError):  # a courtesy: the finally clause deletes it anyway
-            self.client().update_table(staged, ["expires"])
 
     # -- reading ------------------------------------------------------------------
     def read(self, asset: Target, lazy: bool = False, allow_missing: bool = False) -> pl.DataFrame | pl.LazyFrame:

@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import psycopg
@@ -31,16 +32,19 @@ def store(tmp_path: Path, fresh_postgres: str) -> ObjectStoreResource:
 _DSN: dict[str, str] = {}
 
 
-def _materialize(store: ObjectStoreResource) -> dg.ExecuteInProcessResult:
-    resources = {
+def registry_resources(store: ObjectStoreResource, dsn: str) -> dict[str, Any]:
+    return {
         "object_store": store,
-        "postgres": PostgresResource(dsn=_DSN[store.root]),
+        "postgres": PostgresResource(dsn=dsn),
         "registry_settings": RegistrySettings(metadata_bucket=META),
         # The resources that root the platform's own datasets: sources.json names their buckets.
         "lake_io_manager": ParquetIOManager(store=store, bucket="lake-elsewhere", prefix="lake"),
         "aggregates_source": AggregatesSource(dsn="postgresql://unused", bucket="dumps-elsewhere"),
     }
-    return dg.materialize([registry], resources=resources)
+
+
+def _materialize(store: ObjectStoreResource) -> dg.ExecuteInProcessResult:
+    return dg.materialize([registry], resources=registry_resources(store, _DSN[store.root]))
 
 
 def test_sources_json_lists_every_declared_dataset_and_keeps_unknown_keys(store: ObjectStoreResource) -> None:
