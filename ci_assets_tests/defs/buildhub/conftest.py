@@ -1,5 +1,6 @@
 """A Buildhub bucket on moto's S3, a fresh PostgreSQL database, and the resources that use them."""
 
+import contextlib
 import dataclasses
 import datetime as dt
 import random
@@ -40,18 +41,25 @@ class BuildhubWorld:
         return dt.datetime.now(dt.UTC).date().isoformat()
 
 
-@pytest.fixture
-def world(moto_endpoint: str, fresh_postgres: str) -> Iterator[BuildhubWorld]:
+@contextlib.contextmanager
+def buildhub_world(moto_endpoint: str, dsn: str) -> Iterator[BuildhubWorld]:
+    """A new bucket on moto's S3 and the resources that read it into the database at `dsn`."""
     bucket = f"buildhub-{uuid.uuid4().hex[:10]}"
     store = S3ObjectStore(endpoint_url=moto_endpoint)
     store.create_bucket(bucket)
     resources = {
         "object_store": S3ObjectStoreResource(endpoint_url=moto_endpoint),
-        "postgres": PostgresResource(dsn=fresh_postgres),
+        "postgres": PostgresResource(dsn=dsn),
         "buildhub_settings": BuildhubSettings(bucket=bucket, sqs_endpoint_url=moto_endpoint),
     }
     with dg.DagsterInstance.ephemeral() as instance:
-        yield BuildhubWorld(store, bucket, resources, instance, fresh_postgres)
+        yield BuildhubWorld(store, bucket, resources, instance, dsn)
+
+
+@pytest.fixture
+def world(moto_endpoint: str, fresh_postgres: str) -> Iterator[BuildhubWorld]:
+    with buildhub_world(moto_endpoint, fresh_postgres) as world:
+        yield world
 
 
 @dataclasses.dataclass(frozen=True)
