@@ -9,9 +9,10 @@ notifications can all report the same key without a day running twice.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal
 
 import psycopg
@@ -64,6 +65,25 @@ class KeyInventory:
     """One system's keys in the shared table."""
 
     system: str
+
+    @contextlib.contextmanager
+    def days_held(self, conn: psycopg.Connection, bucket: str, days: Sequence[dt.date]) -> Iterator[None]:
+        """Hold the bucket's `days` for one run at a time, on `conn` (autocommit), until the block ends.
+
+        A day's partition is read from its keys and replaced whole: two runs of the same day at
+        once (a sensor's request and a retry, or the UI's) could otherwise store the older key
+        set last, over the newer, after the newer run marked its keys ingested. The second run
+        waits, then reads every key. Days are taken in order, so multi-day runs never deadlock;
+        a killed run's locks go with its connection.
+        """
+        keys = [f"ci_assets.inventory/{self.system}/{bucket}/{day.isoformat()}" for day in sorted(set(days))]
+        for key in keys:
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", (key,))
+        try:
+            yield
+        finally:
+            for key in reversed(keys):
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (key,))
 
     def ensure_schema(self, conn: psycopg.Connection) -> None:
         # Two runs may start at once on a fresh database; serialise the DDL.

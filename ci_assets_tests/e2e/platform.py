@@ -123,8 +123,8 @@ class DevPlatform:
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         return graphql(self.url, query, variables)
 
-    def runs(self, **run_filter: Any) -> list[dict[str, Any]]:
-        data = self.graphql(_RUNS, {"filter": run_filter, "limit": 200})["runsOrError"]
+    def runs(self, limit: int = 200, **run_filter: Any) -> list[dict[str, Any]]:
+        data = self.graphql(_RUNS, {"filter": run_filter, "limit": limit})["runsOrError"]
         if data["__typename"] != "Runs":
             raise AssertionError(f"runs query failed: {data}")
         return data["results"]

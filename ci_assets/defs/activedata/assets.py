@@ -70,6 +70,92 @@ def _read(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileR
         return key, None, "gone"
 
 
+def _store_days(
+    source: str,
+    days: list[dt.date],
+    object_store: ObjectStoreResource,
+    postgres: PostgresResource,
+    activedata_settings: ActiveDataSettings,
+    asset_key: dg.AssetKey,
+):
+    """Read the days' files, yield the records (the IO manager stores them), then mark the keys."""
+    with postgres.connect() as conn:
+        INVENTORY.ensure_schema(conn)
+        rows = INVENTORY.keys_for_days(conn, source, days)
+    # A day is read whole each time (its partition is replaced whole), whatever the cache says.
+    keys = [(r.arrival_day, r.key) for r in rows]
+    with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
+        read = list(pool.map(lambda item: _read(object_store, source, item[1]), keys))
+    columns: dict[str, list] = {c: [] for c in SCHEMA}
+    rejected, gone = [], 0
+    states = []
+    for row, (key, found, why) in zip(rows, read, strict=True):
+        day = row.arrival_day
+        states.append((key, row.etag, "ingested" if found is not None else "gone" if why == "gone" else "rejected"))
+        if found is None:
+            gone += why == "gone"
+            if why != "gone":
+                rejected.append(quarantine.Rejected(f"s3://{source}/{key}", why or "", None, {}, str(day)))
+            continue
+        columns["_id"] += found.ids
+        columns["key"] += [key] * len(found.ids)
+        columns["line"] += found.lines
+        columns["arrival_day"] += [day] * len(found.ids)
+        columns["record"] += found.records
+        rejected += [
+            quarantine.Rejected(f"s3://{source}/{key}#L{b.line}", b.reason, b.raw, {"line": b.line}, str(day))
+            for b in found.bad
+        ]
+    records = pl.DataFrame(columns, schema=SCHEMA)
+    # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
+    # check below still names every repeat, since the source should not send them.
+    repeats = records.filter(pl.col("_id").is_duplicated().over("arrival_day"))
+    unique = records.unique(subset=["arrival_day", "_id"], keep="first", maintain_order=True)
+    frame, violations = contracts.enforce(CONTRACT, unique, days)
+    broken = contracts.rejections(
+        unique,
+        violations,
+        locate=lambda row: f"s3://{source}/{row['key']}#L{row['line']}",
+        partition=lambda row: str(row["arrival_day"]),
+    )
+    foreign = [v.row for v in violations if v.rule == PREFIXED.name]
+    foreign_rows = unique[foreign] if foreign else unique.clear()
+    # A record is one input; a file that could not be read (gone, or a key that breaks the
+    # convention) counts once.
+    tally = reconciliation.Tally(
+        received=records.height + len(rejected) + gone,
+        accepted=frame.height,
+        duplicate=records.height - unique.height,
+        rejected=len(rejected) + unique.height - frame.height,
+        ignored=gone,
+    )
+    detail = {"files": len(keys), "files_gone": gone}
+    detail["rejected_by_rule"] = dg.MetadataValue.json(contracts.rejected_by_rule(violations))
+    yield dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
+    # Only once the partition is stored (the IO manager has run by now) are its keys ingested: a
+    # run killed before that leaves them pending, and the sensor's next look still sees them.
+    with postgres.connect() as conn:
+        quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected + broken)
+        INVENTORY.mark(conn, source, states)
+    yield reconciliation.check_result(asset_key, tally)
+    yield dg.AssetCheckResult(
+        check_name="id_starts_with_file_key",
+        passed=foreign_rows.is_empty(),
+        metadata={
+            "records": foreign_rows.height,
+            "sample": dg.MetadataValue.json(foreign_rows.head(SAMPLE).select("_id", "key").to_dicts()),
+        },
+    )
+    yield dg.AssetCheckResult(
+        check_name="id_unique_in_partition",
+        passed=repeats.is_empty(),
+        metadata={
+            "records": repeats.height,
+            "sample": dg.MetadataValue.json(repeats.head(SAMPLE).select("_id", "key", "line").to_dicts()),
+        },
+    )
+
+
 def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefinition:
     """The records of one bucket; `bucket=None` is Bugzilla's, whose bucket is a setting (the seed names none)."""
     asset_key = dg.AssetKey([GROUP, name or short_name(bucket or "")])
@@ -105,81 +191,8 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
     ):
         source = bucket or activedata_settings.bugzilla_bucket
         days = [dt.date.fromisoformat(k) for k in context.partition_keys]
-        with postgres.connect() as conn:
-            INVENTORY.ensure_schema(conn)
-            rows = INVENTORY.keys_for_days(conn, source, days)
-        # A day is read whole each time (its partition is replaced whole), whatever the cache says.
-        keys = [(r.arrival_day, r.key) for r in rows]
-        with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
-            read = list(pool.map(lambda item: _read(object_store, source, item[1]), keys))
-        columns: dict[str, list] = {c: [] for c in SCHEMA}
-        rejected, gone = [], 0
-        states = []
-        for row, (key, found, why) in zip(rows, read, strict=True):
-            day = row.arrival_day
-            states.append((key, row.etag, "ingested" if found is not None else "gone" if why == "gone" else "rejected"))
-            if found is None:
-                gone += why == "gone"
-                if why != "gone":
-                    rejected.append(quarantine.Rejected(f"s3://{source}/{key}", why or "", None, {}, str(day)))
-                continue
-            columns["_id"] += found.ids
-            columns["key"] += [key] * len(found.ids)
-            columns["line"] += found.lines
-            columns["arrival_day"] += [day] * len(found.ids)
-            columns["record"] += found.records
-            rejected += [
-                quarantine.Rejected(f"s3://{source}/{key}#L{b.line}", b.reason, b.raw, {"line": b.line}, str(day))
-                for b in found.bad
-            ]
-        records = pl.DataFrame(columns, schema=SCHEMA)
-        # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
-        # check below still names every repeat, since the source should not send them.
-        repeats = records.filter(pl.col("_id").is_duplicated().over("arrival_day"))
-        unique = records.unique(subset=["arrival_day", "_id"], keep="first", maintain_order=True)
-        frame, violations = contracts.enforce(CONTRACT, unique, days)
-        broken = contracts.rejections(
-            unique,
-            violations,
-            locate=lambda row: f"s3://{source}/{row['key']}#L{row['line']}",
-            partition=lambda row: str(row["arrival_day"]),
-        )
-        foreign = [v.row for v in violations if v.rule == PREFIXED.name]
-        foreign_rows = unique[foreign] if foreign else unique.clear()
-        # A record is one input; a file that could not be read (gone, or a key that breaks the
-        # convention) counts once.
-        tally = reconciliation.Tally(
-            received=records.height + len(rejected) + gone,
-            accepted=frame.height,
-            duplicate=records.height - unique.height,
-            rejected=len(rejected) + unique.height - frame.height,
-            ignored=gone,
-        )
-        detail = {"files": len(keys), "files_gone": gone}
-        detail["rejected_by_rule"] = dg.MetadataValue.json(contracts.rejected_by_rule(violations))
-        yield dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
-        # Only once the partition is stored (the IO manager has run by now) are its keys ingested: a
-        # run killed before that leaves them pending, and the sensor's next look still sees them.
-        with postgres.connect() as conn:
-            quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected + broken)
-            INVENTORY.mark(conn, source, states)
-        yield reconciliation.check_result(asset_key, tally)
-        yield dg.AssetCheckResult(
-            check_name="id_starts_with_file_key",
-            passed=foreign_rows.is_empty(),
-            metadata={
-                "records": foreign_rows.height,
-                "sample": dg.MetadataValue.json(foreign_rows.head(SAMPLE).select("_id", "key").to_dicts()),
-            },
-        )
-        yield dg.AssetCheckResult(
-            check_name="id_unique_in_partition",
-            passed=repeats.is_empty(),
-            metadata={
-                "records": repeats.height,
-                "sample": dg.MetadataValue.json(repeats.head(SAMPLE).select("_id", "key", "line").to_dicts()),
-            },
-        )
+        with postgres.connect(autocommit=True) as held, INVENTORY.days_held(held, source, days):
+            yield from _store_days(source, days, object_store, postgres, activedata_settings, asset_key)
 
     return records
 

@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import random
+from collections.abc import Iterable
 from typing import Any
 
 import kombu
@@ -46,6 +47,22 @@ def seed_uptime(store: Any, days: int = 7, instances: int = 25) -> int:
     return written
 
 
+def publish(conn: kombu.Connection, user: str, name: str, bodies: Iterable[bytes]) -> None:
+    """Queue `bodies` on the exchange `name` names, as Taskcluster would, for `user`'s drain."""
+    exchange = kombu.Exchange(broker_name(conn, EXCHANGES[name]), type="topic", durable=True)
+    queue = kombu.Queue(broker_name(conn, queue_name(user, name)), exchange, routing_key="#")
+    producer = conn.Producer()
+    for body in bodies:
+        producer.publish(
+            body,
+            exchange=exchange,
+            routing_key="primary",
+            declare=[queue],
+            content_type="application/json",
+            content_encoding="binary",
+        )
+
+
 def seed_demo(resources: dict[str, Any]) -> str:
     uptime_files = seed_uptime(resources["object_store"])
     billing_rows = seed_billing(resources["sql"].warehouse_dir)
@@ -58,29 +75,13 @@ def seed_demo(resources: dict[str, Any]) -> str:
         except FileExistsError:
             return f"pulse messages already queued once; {uptime_files} new uptime files, {billing_rows} billing rows"
         rng = random.Random(2024)
-        producer = conn.Producer()
         now = dt.datetime.now(dt.UTC)
-        for name, exchange_name in EXCHANGES.items():
-            exchange = kombu.Exchange(broker_name(conn, exchange_name), type="topic", durable=True)
-            queue = kombu.Queue(broker_name(conn, queue_name(pulse.user, name)), exchange, routing_key="#")
-            for i in range(MESSAGES // len(EXCHANGES)):
-                body = message(rng, name, now - dt.timedelta(minutes=i))
-                producer.publish(
-                    json.dumps(body).encode(),
-                    exchange=exchange,
-                    routing_key="primary",
-                    declare=[queue],
-                    content_type="application/json",
-                    content_encoding="binary",
-                )
-            producer.publish(
-                b"{broken",
-                exchange=exchange,
-                routing_key="primary",
-                declare=[queue],
-                content_type="application/json",
-                content_encoding="binary",
-            )
+        for name in EXCHANGES:
+            bodies = [
+                json.dumps(message(rng, name, now - dt.timedelta(minutes=i))).encode()
+                for i in range(MESSAGES // len(EXCHANGES))
+            ]
+            publish(conn, pulse.user, name, [*bodies, b"{broken"])
     return (
         f"{MESSAGES} pulse messages (and 3 broken ones) queued for the fxci drain; {uptime_files} uptime files; "
         f"{billing_rows} billing rows"
