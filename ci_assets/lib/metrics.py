@@ -13,7 +13,9 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import markus
+from ci_assets.lib.lazy import lazy
+
+markus = lazy("markus")  # imported on first use: most runs record no metric
 
 _configured = threading.Lock()
 _done = False

@@ -7,7 +7,6 @@ changed; the runs download. A sensor never downloads a document itself.
 import datetime as dt
 import json
 
-import boto3
 import dagster as dg
 
 from ci_assets.defs.buildhub import store
@@ -100,6 +99,8 @@ def sqs_sensor(
     if not buildhub_settings.sqs_queue_url:
         return dg.SkipReason("no SQS queue configured (CI_ASSETS_BUILDHUB_SQS_QUEUE_URL)")
     # boto3 itself: dagster-aws has no SQS resource (tested in ci_assets_tests/lib/storage/test_ecosystem.py).
+    import boto3  # only where the SQS sensor ticks: every run loads this module
+
     sqs = boto3.client("sqs", endpoint_url=buildhub_settings.sqs_endpoint_url)
     queue = buildhub_settings.sqs_queue_url
     metrics = MetricsRecorder(METRICS_NAMESPACE)

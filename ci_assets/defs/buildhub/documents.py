@@ -13,11 +13,17 @@ import hashlib
 import json
 import posixpath
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import fastjsonschema
-import jsonschema
 import yaml
+
+from ci_assets.lib.lazy import lazy
+
+if TYPE_CHECKING:
+    import fastjsonschema
+    import jsonschema
+else:  # imported on first use (ci_assets.lib.lazy): the first document compiles the schema anyway
+    fastjsonschema, jsonschema = lazy("fastjsonschema"), lazy("jsonschema")
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 KEY_SUFFIX = "buildhub.json"

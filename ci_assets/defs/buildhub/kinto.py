@@ -10,20 +10,25 @@ buildhub.json document: validated, hashed, inserted if new. Run it until
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import dagster as dg
-import requests
 
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.assets import add_build_partitions
 from ci_assets.defs.buildhub.automation import METRICS_NAMESPACE
 from ci_assets.defs.buildhub.documents import Invalid, parse_document
 from ci_assets.lib import quarantine
+from ci_assets.lib.lazy import lazy
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.postgres import PostgresResource
+
+if TYPE_CHECKING:
+    import requests
+else:  # imported on first use (ci_assets.lib.lazy): only the migration job talks to Kinto
+    requests = lazy("requests")
 
 RECORDS_PATH = "/buckets/build-hub/collections/releases/records"
 
@@ -35,7 +40,7 @@ class KintoConfig(dg.Config):
     max_attempts: int = 3
 
 
-def _get(session: requests.Session, url: str, attempts: int) -> requests.Response:
+def _get(session: "requests.Session", url: str, attempts: int) -> "requests.Response":
     """GET with a bounded number of tries and a growing pause; HTTP errors are not retried."""
     for attempt in range(1, attempts + 1):
         try:
@@ -49,7 +54,7 @@ def _get(session: requests.Session, url: str, attempts: int) -> requests.Respons
     raise AssertionError("unreachable")
 
 
-def pages(config: KintoConfig, session: requests.Session) -> Iterator[list[dict[str, Any]]]:
+def pages(config: KintoConfig, session: "requests.Session") -> Iterator[list[dict[str, Any]]]:
     base = config.kinto_url.rstrip("/")
     url = f"{base}{RECORDS_PATH}?_sort=last_modified&_limit={config.page_size}"
     if config.since is not None:

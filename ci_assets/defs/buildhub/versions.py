@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mozilla_version.errors import PatternNotMatchedError
-from mozilla_version.gecko import GeckoVersion
+from ci_assets.lib.lazy import lazy
+
+if TYPE_CHECKING:
+    from mozilla_version import errors, gecko
+else:  # imported on first use (ci_assets.lib.lazy): every run loads this module, few sort versions
+    errors, gecko = lazy("mozilla_version.errors"), lazy("mozilla_version.gecko")
 
 _PARTS = re.compile(r"(\d+)")
 
@@ -16,8 +20,8 @@ _PARTS = re.compile(r"(\d+)")
 @functools.lru_cache(maxsize=65536)
 def version_key(text: str) -> tuple[Any, ...]:
     try:
-        return (0, GeckoVersion.parse(text), "")
-    except (PatternNotMatchedError, ValueError, TypeError):
+        return (0, gecko.GeckoVersion.parse(text), "")
+    except (errors.PatternNotMatchedError, ValueError, TypeError):
         natural = tuple(int(p) if p.isdigit() else p for p in _PARTS.split(text) if p)
         return (1, _Natural(natural), text)
 

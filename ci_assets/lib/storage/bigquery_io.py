@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 import dagster as dg
 import polars as pl
-from google.api_core.exceptions import NotFound
 from pydantic import PrivateAttr
 
 from ci_assets.lib.lazy import lazy
@@ -41,6 +40,7 @@ if TYPE_CHECKING:
     from google.cloud import bigquery
 else:  # imported on first use (ci_assets.lib.lazy)
     bigquery = lazy("google.cloud.bigquery")
+google_errors = lazy("google.api_core.exceptions")
 
 _TIME_TYPES = ("DATE", "TIMESTAMP", "DATETIME")
 # The client's default retries server errors for ten minutes; a run should fail sooner.
@@ -132,7 +132,7 @@ class BigQueryWriter(TableWriter):
         client = self.client()
         try:
             return client.get_table(table)
-        except NotFound:
+        except google_errors.NotFound:
             pass
         schema = (
             schema_from_metadata(metadata["bigquery_schema"])
@@ -194,7 +194,7 @@ class BigQueryWriter(TableWriter):
         params: list[Any] = []
         try:
             target = self.client().get_table(table)
-        except NotFound:
+        except google_errors.NotFound:
             raise FileNotFoundError(f"table {table} does not exist yet; materialize its asset first") from None
         if asset.asset_partitions_def is not None:
             types = _column_types(target)

@@ -6,8 +6,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 
 from ci_assets.lib.lazy import lazy
 
@@ -47,8 +45,8 @@ def make_client(project: str, endpoint: str | None = None, location: str | None 
         return bigquery.Client(
             project=project,
             location=location,
-            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-            client_options=ClientOptions(api_endpoint=endpoint),
+            credentials=lazy("google.auth.credentials").AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options=lazy("google.api_core.client_options").ClientOptions(api_endpoint=endpoint),
         )
     return bigquery.Client(project=project, location=location)
 

@@ -16,7 +16,6 @@ from pydantic import PrivateAttr
 
 from ci_assets.lib.storage.local_store import LocalObjectStore
 from ci_assets.lib.storage.object_store import DEFAULT_PAGE_SIZE, ListPage, ObjectInfo, ObjectStore, StoredObject
-from ci_assets.lib.storage.s3_store import S3ObjectStore
 
 
 class ObjectStoreResource(dg.ConfigurableResource, ObjectStore):
@@ -108,6 +107,8 @@ class S3ObjectStoreResource(ObjectStoreResource):
         from dagster_aws.s3 import S3Resource
 
         config = tuple((name, getattr(self, name)) for name in S3Resource.model_fields)
+        from ci_assets.lib.storage.s3_store import S3ObjectStore  # boto3 only where S3 is used
+
         return S3ObjectStore(endpoint_url=self.endpoint_url, client=_s3_client(config))
 
 

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import duckdb
 import polars as pl
 from pydantic import PrivateAttr
 
@@ -22,11 +21,13 @@ from ci_assets.lib.lazy import lazy
 from ci_assets.lib.storage.bigquery_tables import make_client
 
 if TYPE_CHECKING:
+    import duckdb
     import sqlglot
     from google.cloud import bigquery
     from sqlglot import exp
 else:  # imported on first use (ci_assets.lib.lazy)
     bigquery, sqlglot, exp = lazy("google.cloud.bigquery"), lazy("sqlglot"), lazy("sqlglot.expressions")
+    duckdb = lazy("duckdb")
 
 Params = Mapping[str, Any]
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import dagster as dg
 import polars as pl
-import pyarrow.parquet as pq
 
 from ci_assets.lib.storage.frames import primary_key
 from ci_assets.lib.storage.target import Target
@@ -74,4 +73,4 @@ def write_streamed(item: Streamable, dest: str) -> None:
 
 def file_summary(path: str) -> tuple[pl.Schema, int]:
     """The schema and row count of a Parquet file, from its footer."""
-    return pl.read_parquet_schema(path), pq.read_metadata(path).num_rows
+    return pl.read_parquet_schema(path), pl.scan_parquet(path).select(pl.len()).collect().item()
