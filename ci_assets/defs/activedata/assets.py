@@ -10,7 +10,7 @@ from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, sh
 from ci_assets.defs.activedata.contracts import CONTRACT, PREFIXED
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.partitions import ARRIVAL_DAYS
-from ci_assets.defs.activedata.records import BadLine, FileText, inflate, read_day
+from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
@@ -58,14 +58,14 @@ def source_entry(bucket: str | None, asset_path: list[str]) -> dict[str, object]
     return lake_source(name, asset_path, ["arrival_day"], f"{_contents(bucket)}, from s3://{bucket}")
 
 
-def _fetch(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileText | None, str | None]:
-    """(key, the file inflated or None, why the file has none)."""
+def _read(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileRecords | None, str | None]:
+    """(key, records or None, why the file has none)."""
     try:
-        parse_key(key)
+        parsed = parse_key(key)
     except KeyConventionError as e:
         return key, None, f"key breaks the convention: {e}"
     try:
-        return key, inflate(store.get_bytes(bucket, key)), None
+        return key, read_records(parsed, store.get_bytes(bucket, key)), None
     except ObjectNotFoundError:
         return key, None, "gone"
 
@@ -85,31 +85,28 @@ def _store_days(
     # A day is read whole each time (its partition is replaced whole), whatever the cache says.
     keys = [(r.arrival_day, r.key) for r in rows]
     with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
-        fetched = list(pool.map(lambda item: _fetch(object_store, source, item[1]), keys))
-    found = [(key, text) for key, text, _ in fetched if text is not None]
-    parsed, bad_lines = read_day(found)
-    bad_by_key: dict[str, list[BadLine]] = {}
-    for key, bad in bad_lines:
-        bad_by_key.setdefault(key, []).append(bad)
+        read = list(pool.map(lambda item: _read(object_store, source, item[1]), keys))
+    columns: dict[str, list] = {c: [] for c in SCHEMA}
     rejected, gone = [], 0
     states = []
-    for row, (key, text, why) in zip(rows, fetched, strict=True):
+    for row, (key, found, why) in zip(rows, read, strict=True):
         day = row.arrival_day
-        states.append((key, row.etag, "ingested" if text is not None else "gone" if why == "gone" else "rejected"))
-        if text is None:
+        states.append((key, row.etag, "ingested" if found is not None else "gone" if why == "gone" else "rejected"))
+        if found is None:
             gone += why == "gone"
             if why != "gone":
                 rejected.append(quarantine.Rejected(f"s3://{source}/{key}", why or "", None, {}, str(day)))
             continue
+        columns["_id"] += found.ids
+        columns["key"] += [key] * len(found.ids)
+        columns["line"] += found.lines
+        columns["arrival_day"] += [day] * len(found.ids)
+        columns["record"] += found.records
         rejected += [
             quarantine.Rejected(f"s3://{source}/{key}#L{b.line}", b.reason, b.raw, {"line": b.line}, str(day))
-            for b in bad_by_key.get(key, [])
+            for b in found.bad
         ]
-    arrival = pl.DataFrame(
-        {"key": [r.key for r in rows], "arrival_day": [r.arrival_day for r in rows]},
-        schema={"key": pl.String, "arrival_day": pl.Date},
-    )
-    records = parsed.join(arrival, on="key", how="left", maintain_order="left").select(list(SCHEMA)).cast(SCHEMA)
+    records = pl.DataFrame(columns, schema=SCHEMA)
     # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
     # check below still names every repeat, since the source should not send them.
     repeats = records.filter(pl.col("_id").is_duplicated().over("arrival_day"))

@@ -27,7 +27,7 @@ def test_an_older_run_of_a_day_never_stores_its_key_set_over_a_newer_ones(
     tick(resources)
 
     a_has_read, a_may_go = threading.Event(), threading.Event()
-    original = assets._fetch
+    original = assets._read
 
     def read(*args: object) -> object:  # the day's keys are read; its files are being downloaded
         if not a_has_read.is_set():
@@ -35,7 +35,7 @@ def test_an_older_run_of_a_day_never_stores_its_key_set_over_a_newer_ones(
             assert a_may_go.wait(60)
         return original(*args)
 
-    monkeypatch.setattr(assets, "_fetch", read)
+    monkeypatch.setattr(assets, "_read", read)
     runs = [threading.Thread(target=materialize_day, args=(tmp_path, fresh_postgres, day))]
     runs[0].start()
     try:
