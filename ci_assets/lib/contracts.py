@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import threading
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
@@ -129,6 +130,7 @@ class Contract:
         self.rules = [r for f in self.fields for r in _nested_required(f)] + list(rules)
         self._schema: Any = None
         self._type: dg.DagsterType | None = None  # dagster-pandera's, built on first check
+        self._building = threading.RLock()  # the schema and type are built once, whichever thread asks
         self._asset_type: ContractType | None = None  # one per contract: Dagster wants type names unique
 
     @classmethod
@@ -139,8 +141,19 @@ class Contract:
     def required(self) -> list[str]:
         return [f["name"] for f in self.fields if f.get("mode") == "REQUIRED"]
 
+    def prepare_in_background(self) -> threading.Thread:
+        """Build the schema and the type in a thread of their own: pandera's import (pandas' with
+        it, about a second) then overlaps a step's downloads instead of following them."""
+        thread = threading.Thread(target=_pandera_type, args=(self,), name=f"contract {self.name}", daemon=True)
+        thread.start()
+        return thread
+
     @property
     def schema(self) -> pa.DataFrameSchema:
+        with self._building:
+            return self._built_schema()
+
+    def _built_schema(self) -> pa.DataFrameSchema:
         if self._schema is None:
             import pandera.polars as pa
 
@@ -331,6 +344,11 @@ def broken_by_rule(broken: pl.DataFrame) -> dict[str, int]:
 
 
 def _pandera_type(contract: Contract) -> dg.DagsterType:
+    with contract._building:
+        return _built_type(contract)
+
+
+def _built_type(contract: Contract) -> dg.DagsterType:
     if contract._type is None:
         from dagster_pandera import pandera_schema_to_dagster_type
 

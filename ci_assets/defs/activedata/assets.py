@@ -79,6 +79,7 @@ def _store_days(
     asset_key: dg.AssetKey,
 ):
     """Read the days' files, yield the records (the IO manager stores them), then mark the keys."""
+    CONTRACT.prepare_in_background()  # its import overlaps the downloads
     with postgres.connect() as conn:
         INVENTORY.ensure_schema(conn)
         rows = INVENTORY.keys_for_days(conn, source, days)
