@@ -5,9 +5,11 @@ one INSERT ... ON CONFLICT DO NOTHING, one commit. Ours: `ingest_keys` (parallel
 downloads, one transaction per batch of 500). Each writes into its own fresh database.
 Target: >= 5x the baseline's throughput.
 
-Run twice: against moto's S3 server (in its own process), and against the local
-object store. moto answers at most ~500 GETs a second on this machine, which caps
-any S3 client; the local store shows what the pipeline itself does.
+Run three times: against moto's S3 server (in its own process), against moto behind a
+loopback proxy that holds each request `--latency-ms` (20) first, as real S3's round trips
+do, and against the local object store. moto answers at most ~500 GETs a second on this
+machine, which caps any S3 client; the proxied run shows what concurrency buys when each
+request costs what it does on S3; the local store shows what the pipeline itself does.
 
     python bench/buildhub_ingest.py [--documents 20000]
 """
@@ -35,6 +37,7 @@ from ci_assets.lib.storage.object_store import ObjectStore
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets.lib.storage.s3_store import S3ObjectStore
 from ci_assets_tests.services.databases import scratch_database
+from ci_assets_tests.services.faulty_proxy import Faults, faulty_proxy
 
 
 def baseline(s3: ObjectStore, bucket: str, keys: list[str], dsn: str) -> int:
@@ -95,7 +98,14 @@ def compare(label: str, objects: ObjectStore, bucket: str, documents: dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--documents", type=int, default=20_000)
-    parser.add_argument("--stores", default="moto,local", help="which object stores to run against")
+    parser.add_argument("--stores", default="moto,latency,local", help="which object stores to run against")
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="S3 round trip added by the proxy run")
+    parser.add_argument(
+        "--latency-documents",
+        type=int,
+        default=2_000,
+        help="documents of the proxied run (one at a time, 20,000 would take the baseline 8 minutes)",
+    )
     args = parser.parse_args()
     rng = random.Random(5)
     documents: dict[str, bytes] = {}
@@ -104,19 +114,32 @@ def main() -> None:
         documents[key_for(document)] = encode(document)
     bucket = "bench-buildhub"
 
-    if "moto" in args.stores:
-        run_on_moto(bucket, documents)
+    if "moto" in args.stores or "latency" in args.stores:
+        latency = (args.latency_ms, args.latency_documents) if "latency" in args.stores else None
+        run_on_moto(bucket, documents, "moto" in args.stores, latency)
     if "local" in args.stores:
         run_on_local(bucket, documents)
 
 
-def run_on_moto(bucket: str, documents: dict[str, bytes]) -> None:
+def run_on_moto(bucket: str, documents: dict[str, bytes], plain: bool, latency: tuple[float, int] | None) -> None:
     with moto_server() as endpoint:
         client = boto3.client("s3", endpoint_url=endpoint)
-        client.create_bucket(Bucket=bucket)
-        with ThreadPoolExecutor(16) as pool:
-            list(pool.map(lambda kv: client.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), documents.items()))
-        compare("moto's S3 server (own process)", S3ObjectStore(endpoint_url=endpoint), bucket, documents)
+
+        def fill(name: str, items: dict[str, bytes]) -> None:
+            client.create_bucket(Bucket=name)
+            with ThreadPoolExecutor(16) as pool:
+                list(pool.map(lambda kv: client.put_object(Bucket=name, Key=kv[0], Body=kv[1]), items.items()))
+
+        if plain:
+            fill(bucket, documents)
+            compare("moto's S3 server (own process)", S3ObjectStore(endpoint_url=endpoint), bucket, documents)
+        if latency is not None:
+            latency_ms, count = latency
+            some = dict(list(documents.items())[:count])
+            fill(bucket + "-slow", some)
+            with faulty_proxy(endpoint, Faults(latency=latency_ms / 1000)) as slow:
+                label = f"moto's S3 server behind {latency_ms:.0f} ms a request"
+                compare(label, S3ObjectStore(endpoint_url=slow), bucket + "-slow", some)
 
 
 def run_on_local(bucket: str, documents: dict[str, bytes]) -> None:

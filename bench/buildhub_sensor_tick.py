@@ -7,14 +7,15 @@ tick <= 2x the small bucket's. Median of 5 ticks each.
 
 moto answers ListObjectsV2 by filtering every key of the bucket in Python, so on
 moto even a StartAfter listing costs the bucket's size; S3 itself seeks to the
-marker. The local store prunes whole folders that sort before the cursor.
+marker. The local store prunes whole folders that sort before the cursor. A third run
+puts a loopback proxy in front of moto that holds each request `--latency-ms` (20) first,
+as real S3's round trips do.
 
     python bench/buildhub_sensor_tick.py [--big 50000] [--small 1000]
 """
 
 import argparse
 import datetime as dt
-import json
 import statistics
 import tempfile
 import time
@@ -34,6 +35,7 @@ from ci_assets.lib.storage.object_store_resource import (
 )
 from ci_assets.lib.storage.postgres import PostgresResource
 from ci_assets_tests.services.databases import scratch_database
+from ci_assets_tests.services.faulty_proxy import Faults, faulty_proxy
 
 NEW = 100
 REPEAT = 5
@@ -61,7 +63,14 @@ def tick_times(objects: ObjectStore, resource: ObjectStoreResource, dsn: str, si
         "postgres": PostgresResource(dsn=dsn),
         "buildhub_settings": BuildhubSettings(bucket=bucket),
     }
-    cursor = json.dumps({"": key(size - 1)})  # where the previous tick stopped
+    # The sensor has seen the bucket: ticks from no cursor until one finds nothing new (a tick takes
+    # at most max_keys_per_tick keys; the first also does the day's re-listing from the start).
+    cursor, found = None, True
+    while found:
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = new_keys_sensor(dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance))
+        assert isinstance(result, dg.SensorResult)
+        cursor, found = result.cursor or cursor, bool(result.run_requests)
     times = []
     for round_ in range(REPEAT):
         fill(range(size + round_ * NEW, size + (round_ + 1) * NEW))
@@ -90,6 +99,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--big", type=int, default=50_000)
     parser.add_argument("--small", type=int, default=1_000)
+    parser.add_argument("--latency-ms", type=float, default=20.0, help="S3 round trip added by the proxy run")
     args = parser.parse_args()
     with scratch_database("bench_tick") as dsn:
         with tempfile.TemporaryDirectory(prefix="bench-tick-") as root:
@@ -98,6 +108,9 @@ def main() -> None:
         with moto_server() as endpoint:
             s3 = S3ObjectStoreResource(endpoint_url=endpoint)
             measure("moto's S3 server", s3, s3, dsn, args.small, args.big)
+            with faulty_proxy(endpoint, Faults(latency=args.latency_ms / 1000)) as slow:
+                s3 = S3ObjectStoreResource(endpoint_url=slow)
+                measure(f"moto's S3 server, {args.latency_ms:.0f} ms a request", s3, s3, dsn, args.small, args.big)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """A loopback HTTP proxy in front of a real server (moto's S3) that answers some requests with an
 error the real service sends under load (S3's 503 SlowDown, 500 InternalError) and forwards the rest
-unchanged: how the tests show that a client retries within bounds, then fails clearly."""
+unchanged: how the tests show that a client retries within bounds, then fails clearly. It can also
+hold every request for a while first (`latency`): the benchmarks' S3 whose requests cost what real
+S3's do (~20 ms) rather than what a loopback moto's cost."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import dataclasses
 import http.client
 import http.server
 import threading
+import time
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
@@ -22,7 +25,8 @@ INTERNAL = (500, b"<Error><Code>InternalError</Code><Message>We encountered an i
 class Faults:
     """`fail(method, path, n)` -> an error to answer the n-th request (1-based) with, or None to forward."""
 
-    fail: Callable[[str, str, int], tuple[int, bytes] | None]
+    fail: Callable[[str, str, int], tuple[int, bytes] | None] = lambda method, path, n: None
+    latency: float = 0.0  # seconds each request waits before it is answered or forwarded
     seen: int = 0
     failed: int = 0
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
@@ -44,6 +48,8 @@ def faulty_proxy(target: str, faults: Faults) -> Iterator[str]:
                 faults.seen += 1
                 error = faults.fail(self.command, self.path, faults.seen)
                 faults.failed += error is not None
+            if faults.latency:
+                time.sleep(faults.latency)
             if error is not None:
                 status, payload = error
                 self.send_response(status)
