@@ -103,6 +103,9 @@ class LocalObjectStore(ObjectStore):
         with self.staged_file(bucket, key) as temp, open(temp, "wb") as out:
             yield out
 
+    def sweep_leftovers(self, bucket: str, key: str) -> None:
+        scratch.sweep(self._path(bucket, key).parent, TEMP_MARKER)
+
     @contextlib.contextmanager
     def staged_file(self, bucket: str, key: str) -> Iterator[str]:
         path = self._path(bucket, key)
@@ -113,7 +116,6 @@ class LocalObjectStore(ObjectStore):
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise InvalidKeyError(f"key {key!r} lies under another key in the local store") from None
-        scratch.sweep(path.parent, TEMP_MARKER)  # what a killed writer left beside this key
         temp = path.with_name(scratch.owned_name(TEMP_MARKER, path.name))
         try:
             yield str(temp)

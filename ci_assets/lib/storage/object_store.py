@@ -109,6 +109,12 @@ class ObjectStore(abc.ABC):
         """A filesystem path for the object when the store has one (lets readers scan lazily)."""
         return None
 
+    def sweep_leftovers(self, bucket: str, key: str) -> None:
+        """Remove what writers killed mid-write left staged beside `key` (S3's PutObject leaves nothing).
+        A writer that replaces the same keys again and again (a partition's file) calls it first;
+        staging itself does not, as that would scan a whole folder for every object put."""
+        return None
+
     def put(self, bucket: str, key: str, data: bytes | BinaryIO) -> str:
         """Store `data` atomically and return the new ETag."""
         with self.writer(bucket, key) as out:

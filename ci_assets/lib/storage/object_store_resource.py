@@ -70,6 +70,9 @@ class ObjectStoreResource(dg.ConfigurableResource, ObjectStore):
     def local_path(self, bucket: str, key: str) -> str | None:
         return self.impl.local_path(bucket, key)
 
+    def sweep_leftovers(self, bucket: str, key: str) -> None:
+        self.impl.sweep_leftovers(bucket, key)
+
 
 class LocalObjectStoreResource(ObjectStoreResource):
     """Objects under `<root>/<bucket>/<key>` on local disk (the embedded default)."""

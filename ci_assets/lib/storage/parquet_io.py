@@ -8,6 +8,7 @@ whole, and writing a partition twice leaves one copy.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -73,8 +74,12 @@ class ParquetWriter(TableWriter):
         frame = pl.read_parquet(io.BytesIO(store.get_bytes(self.bucket, key)))
         return frame.lazy() if lazy else frame
 
+    def _staged(self, key: str) -> contextlib.AbstractContextManager[str]:
+        self.store.sweep_leftovers(self.bucket, key)  # a partition killed mid-write before
+        return self.store.staged_file(self.bucket, key)
+
     def _write(self, key: str, frame: pl.DataFrame) -> None:
-        with self.store.staged_file(self.bucket, key) as path:
+        with self._staged(key) as path:
             frame.write_parquet(path)
 
     # -- the writer -----------------------------------------------------------------
@@ -115,7 +120,7 @@ class ParquetWriter(TableWriter):
         rows, schema = {}, pl.Schema()
         for key, item in streamed.items():
             path = self.partition_path(target.asset_key, metadata, target.asset_partitions_def, key)
-            with self.store.staged_file(self.bucket, path) as dest:
+            with self._staged(path) as dest:
                 write_streamed(item, dest)
                 schema, rows[key or "all"] = file_summary(dest)
         location = self.store.uri(self.bucket, self.asset_dir(target.asset_key, metadata))
