@@ -141,33 +141,28 @@ class Contract:
     def required(self) -> list[str]:
         return [f["name"] for f in self.fields if f.get("mode") == "REQUIRED"]
 
-    def prepare_in_background(self) -> threading.Thread:
-        """Build the schema and the type in a thread of their own: pandera's import (pandas' with
-        it, about a second) then overlaps a step's downloads instead of following them."""
-        thread = threading.Thread(target=_pandera_type, args=(self,), name=f"contract {self.name}", daemon=True)
-        thread.start()
-        return thread
+    def prepare_in_background(self) -> None:
+        """Build the schema and the type in a thread: pandera's import (pandas' with it, about a second)
+        then overlaps a step's downloads instead of following them."""
+        threading.Thread(target=_pandera_type, args=(self,), name=f"contract {self.name}", daemon=True).start()
 
     @property
     def schema(self) -> pa.DataFrameSchema:
         with self._building:
-            return self._built_schema()
+            if self._schema is None:
+                import pandera.polars as pa
 
-    def _built_schema(self) -> pa.DataFrameSchema:
-        if self._schema is None:
-            import pandera.polars as pa
-
-            columns = {
-                f["name"]: pa.Column(
-                    _checked_dtype(f),
-                    nullable=f["name"] not in self.required,
-                    checks=[r.check() for r in self.rules if r.column == f["name"]],
-                    required=True,
-                )
-                for f in self.fields
-            }
-            self._schema = pa.DataFrameSchema(columns, unique=self.unique or None, name=self.name, strict=True)
-        return self._schema
+                columns = {
+                    f["name"]: pa.Column(
+                        _checked_dtype(f),
+                        nullable=f["name"] not in self.required,
+                        checks=[r.check() for r in self.rules if r.column == f["name"]],
+                        required=True,
+                    )
+                    for f in self.fields
+                }
+                self._schema = pa.DataFrameSchema(columns, unique=self.unique or None, name=self.name, strict=True)
+            return self._schema
 
     def check_columns(self, schema: pl.Schema) -> None:
         """Raise ContractError unless the frame has exactly the contract's columns, of its types."""
@@ -345,19 +340,15 @@ def broken_by_rule(broken: pl.DataFrame) -> dict[str, int]:
 
 def _pandera_type(contract: Contract) -> dg.DagsterType:
     with contract._building:
-        return _built_type(contract)
+        if contract._type is None:
+            from dagster_pandera import pandera_schema_to_dagster_type
 
-
-def _built_type(contract: Contract) -> dg.DagsterType:
-    if contract._type is None:
-        from dagster_pandera import pandera_schema_to_dagster_type
-
-        with warnings.catch_warnings():
-            # dagster-pandera's converter is the integration we build contracts on, by choice; it is
-            # marked beta, and would say so for each table.
-            warnings.simplefilter("ignore", dg.BetaWarning)
-            contract._type = pandera_schema_to_dagster_type(contract.schema)
-    return contract._type
+            with warnings.catch_warnings():
+                # dagster-pandera's converter is the integration we build contracts on, by choice; it is
+                # marked beta, and would say so for each table.
+                warnings.simplefilter("ignore", dg.BetaWarning)
+                contract._type = pandera_schema_to_dagster_type(contract.schema)
+        return contract._type
 
 
 def _type_check(contract: Contract, context: Any, value: Any, where: str = "") -> dg.TypeCheck:
