@@ -83,7 +83,7 @@ def convert(
     `contract=None` writes every converted row unscreened, as the converter did before contracts
     (for measuring what the contract costs)."""
     _keep_freed_memory()
-    frames: queue.Queue = queue.Queue(maxsize=2 * workers)
+    frames: queue.Queue = queue.Queue(maxsize=workers)
     stop = threading.Event()
 
     def one_file(data_file: DataFile) -> TableResult:
@@ -117,7 +117,8 @@ def convert(
     def produce() -> Iterator[TableResult]:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aggregates-convert") as pool:
             try:
-                yield from pool.map(one_file, plan.files)
+                # Largest first: the last file to finish is then a small one, not a lone big one.
+                yield from pool.map(one_file, sorted(plan.files, key=lambda f: -f.path.stat().st_size))
             finally:
                 stop.set()
 

@@ -86,7 +86,8 @@ def line_chunks(path: Path, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
             # Keep the tail back: it may hold the end-of-data line.
             cut = block.rfind(b"\n", 0, max(0, len(block) - 64)) + 1
             if cut > 0:
-                yield pending + block[:cut]
+                # One copy: slicing `block` first would make two.
+                yield b"".join((pending, memoryview(block)[:cut]))
                 pending = block[cut:]
             else:
                 pending += block

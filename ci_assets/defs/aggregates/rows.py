@@ -51,14 +51,7 @@ def parse_chunk(
     gzip member whose CRC held, and the TOC typed the column bigint[]) needs only the shape checks
     that are exact over PostgreSQL's bigint[] output (`printed_histogram_keeps_the_rule`); anything
     else is matched against the rule's whole pattern, byte by byte."""
-    raw = pl.read_csv(
-        chunk,
-        separator="\t",
-        has_header=False,
-        quote_char=None,
-        schema=_RAW_SCHEMA,
-        null_values="\\N",
-    )
+    raw = read_copy(chunk)
     # Each line is one row: COPY escapes newlines and tabs inside values, a two-column table
     # has no empty lines, and a line with another number of fields fails the read above.
     constants = [pl.lit(ingest_date).alias("ingest_date")] + [
@@ -94,6 +87,11 @@ def parse_chunk(
         *constants, *DIMENSION_KEYS, "aggregate"
     )
     return pl.concat([fast, slow]), bad
+
+
+def read_copy(chunk: bytes) -> pl.DataFrame:
+    """The chunk's two COPY columns as text, escapes unresolved; `\\N` is NULL."""
+    return pl.read_csv(chunk, separator="\t", has_header=False, quote_char=None, schema=_RAW_SCHEMA, null_values="\\N")
 
 
 def _pieces() -> list[pl.Expr]:

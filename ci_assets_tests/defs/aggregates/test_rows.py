@@ -1,0 +1,80 @@
+"""The converter's fast path decides every row as the per-row path does, on the COPY text
+PostgreSQL itself prints for jsonb dimensions and bigint[] histograms (escapes and all)."""
+
+import datetime as dt
+import json
+
+import psycopg
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ci_assets.defs.aggregates.names import TableName
+from ci_assets.defs.aggregates.rows import DIMENSION_KEYS, _row, parse_chunk
+
+DAY = dt.date(2019, 12, 1)
+TABLE = TableName("build_id", "nightly", "72", "20191201")
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=6)
+# Values that could fool a cut at the metric or a match of the head and tail, besides any text.
+_TRICKY = st.sampled_from(['"', "\\", '", "metric": "', '", "osVersion": "', 'a"}', "\t", "\n", "é", "", "{"])
+_VALUE = st.one_of(_TEXT, _TRICKY, st.integers(), st.none(), st.lists(st.integers(), max_size=2))
+
+
+def _dimensions(values: dict[str, object], change: str) -> str:
+    if change == "drop":
+        values.pop("label")
+    elif change == "extra":
+        values["labels"] = "x"
+    elif change == "rename":
+        values["Metric"] = values.pop("metric")
+    return json.dumps(values)
+
+
+_DIMENSIONS = st.one_of(
+    st.builds(
+        _dimensions,
+        st.fixed_dictionaries(dict.fromkeys(DIMENSION_KEYS, st.one_of(_TEXT, _TRICKY, _TEXT, _VALUE))),
+        st.sampled_from(["none", "none", "none", "drop", "extra", "rename"]),
+    ),
+    st.sampled_from(["[]", '"text"', "{}", "null"]),
+    st.none(),
+)
+_HISTOGRAM = st.one_of(
+    st.lists(st.integers(-(2**63), 2**63 - 1), max_size=4).map(lambda v: "{" + ",".join(map(str, v)) + "}"),
+    st.sampled_from(["{NULL,1}", "{{1,2},{3,4}}", "[2:3]={1,2}", "{}"]),
+    st.none(),
+)
+
+
+@pytest.fixture(scope="module")
+def copy_out(postgres_dsn: str):
+    """Rows as PostgreSQL's COPY TO prints them for a (jsonb, bigint[]) table."""
+    with psycopg.connect(postgres_dsn, autocommit=True) as conn:
+
+        def printed(rows: list[tuple[str | None, str | None]]) -> bytes:
+            query = "COPY (SELECT d::jsonb, h::bigint[] FROM unnest(%s::text[], %s::text[]) t(d, h)) TO STDOUT"
+            with conn.cursor().copy(query, ([r[0] for r in rows], [r[1] for r in rows])) as copy:
+                return b"".join(bytes(block) for block in copy)
+
+        yield printed
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_DIMENSIONS, _HISTOGRAM), min_size=1, max_size=12))
+def test_every_row_comes_out_as_the_per_row_path_decides(copy_out, rows: list[tuple[str | None, str | None]]) -> None:
+    chunk = copy_out(rows)
+    frame, bad = parse_chunk(chunk, TABLE, DAY, 1, printed_by_postgres=True)
+
+    expected_rows, expected_bad = [], []
+    for line, text in enumerate(chunk.decode().removesuffix("\n").split("\n"), start=1):  # not splitlines: U+0085
+        dimensions, histogram = (None if field == "\\N" else field for field in text.split("\t"))
+        values, reason = _row(dimensions, histogram)
+        if reason:
+            expected_bad.append((line, reason))
+        else:
+            expected_rows.append(tuple(values))
+    made = frame.select(*DIMENSION_KEYS, "aggregate").rows()
+    assert sorted(made) == sorted(expected_rows)
+    assert [(b.line, b.reason) for b in bad] == expected_bad
+    assert frame.height + len(bad) == len(rows)
