@@ -25,6 +25,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -101,9 +102,14 @@ print(time.perf_counter() - t0)
 """
 
 
+def database_exists() -> bool:
+    with psycopg.connect(ADMIN) as conn:
+        return bool(conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DSN.rsplit("/", 1)[1],)).fetchone())
+
+
 def ensure_day(tables: int, rows: int) -> Path:
     directory = CACHE / f"{tables}x{rows}"
-    if (directory / "toc.dat").exists():
+    if (directory / "toc.dat").exists() and database_exists():
         return directory
     with psycopg.connect(ADMIN, autocommit=True) as conn:
         conn.execute("DROP DATABASE IF EXISTS ci_assets_bench_aggregates_day WITH (FORCE)")
@@ -125,6 +131,15 @@ def copy_rows_and_bytes(files: list[Path]) -> tuple[int, int]:
         size += len(data)
         rows += data.rstrip(b"\n").count(b"\n")  # n rows + the `\.` line have n newlines between them
     return rows, size
+
+
+def dump_seconds() -> float:
+    """pg_dump of the day again (what the day's dump asset costs before any conversion)."""
+    binary = pg_dump.choose(pg_dump.server_major(DSN))
+    with tempfile.TemporaryDirectory() as scratch:
+        t0 = time.perf_counter()
+        pg_dump.dump(binary, DSN, [dump_pattern("submission_date", DAY)], Path(scratch) / "dump")
+        return time.perf_counter() - t0
 
 
 def split_by_size(files: list[Path], processes: int) -> list[list[str]]:
@@ -170,6 +185,7 @@ def main() -> None:
     directory = ensure_day(args.tables, args.rows)
     files = sorted(directory.glob("*.dat.gz"))
     copy_rows, copy_bytes = copy_rows_and_bytes(files)
+    dumped = dump_seconds()
     compressed = sum(p.stat().st_size for p in files)
 
     floors: dict[int, list[float]] = {2: [], args.workers: []}
@@ -209,6 +225,7 @@ def main() -> None:
         total = statistics.median(values)
         print(f"    + {name:24s} {total - before:+6.2f} s  (cumulative {total:5.2f} s)")
         before = total
+    print(f"  pg_dump of the day (the dump asset's work, once): {dumped:6.2f} s")
     print(f"  converter peak RSS:               {rss:6.0f} MB  (target <= 512 MB)")
     print(f"  rows written {rows:,} + quarantined {runs[0]['bad']} vs COPY rows {copy_rows:,}: "
           f"{'equal' if rows + runs[0]['bad'] == copy_rows and not runs[0]['bad'] else 'DIFFERENT'}")  # fmt: skip

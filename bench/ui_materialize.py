@@ -6,7 +6,8 @@ fxci/worker_metrics_v1 (50 uptime series) through the launch dialog, follows the
 run's page and stops the clock when the page shows Success. The run's own timestamps split the
 time into: the dialog (click to the run's creation), the start (creation to RUN_START: the
 daemon dequeuing it, then the run's process starting Python, Dagster and the code location),
-the run (RUN_START to RUN_SUCCESS: the step and its checks) and the page noticing the end.
+the run (RUN_START to RUN_SUCCESS: the step and its checks) and the page noticing the end; the
+start is cut again at the run's own events (queue, launch, process, set-up: see _START_MARKS).
 
     .venv/bin/python bench/ui_materialize.py [--rounds 10]
 """
@@ -32,6 +33,15 @@ from ci_assets_tests.e2e.platform import DevPlatform
 _RUN_TIMES = """
 query Run($id: ID!) { runOrError(runId: $id) { ... on Run { creationTime startTime endTime status } } }
 """
+_RUN_EVENTS = """
+query Events($id: ID!) {
+  logsForRun(runId: $id) { ... on EventConnection { events { __typename ... on MessageEvent { timestamp message } } } }
+}
+"""
+# The start, cut at the run's own events: the queue (until the daemon dequeues it), the launch
+# (the daemon asking the code server to start it), the process (a fresh Python importing Dagster
+# and the code location until its first event) and the run's set-up until RUN_START.
+_START_MARKS = ("RunDequeuedEvent", "RunStartingEvent", "EngineEvent", "RunStartEvent")
 
 
 def main() -> None:
@@ -77,16 +87,27 @@ def measure(platform: DevPlatform, rounds: int) -> list[dict[str, float]]:
                 "run": run["endTime"] - run["startTime"],
                 "page": seen - clicked - (run["endTime"] - clicked_wall),
             }
+            timing |= start_parts(platform, run_page.rsplit("/", 1)[-1], run["creationTime"])
             if n:
                 results.append(timing)
-                print(f"round {n:2d}: " + "  ".join(f"{k} {v:6.2f}s" for k, v in timing.items()), flush=True)
+                print(f"round {n:2d}: " + "  ".join(f"{k} {v:5.2f}s" for k, v in timing.items()), flush=True)
         chromium.close()
     return results
 
 
+def start_parts(platform: DevPlatform, run_id: str, created: float) -> dict[str, float]:
+    events = platform.graphql(_RUN_EVENTS, {"id": run_id})["logsForRun"]["events"]
+    first: dict[str, float] = {}
+    for event in events:
+        first.setdefault(event["__typename"], int(event["timestamp"]) / 1000)
+    marks = [created, *(first[m] for m in _START_MARKS)]
+    names = ("queue", "launch", "process", "set-up")
+    return {name: end - begin for name, begin, end in zip(names, marks, marks[1:], strict=True)}
+
+
 def report(rounds: list[dict[str, float]]) -> None:
     print(f"\nclick 'Materialize…' -> Success on the run's page, {len(rounds)} rounds (medians):")
-    for part in ("total", "dialog", "start", "run", "page"):
+    for part in ("total", "dialog", "start", "queue", "launch", "process", "set-up", "run", "page"):
         values = [r[part] for r in rounds]
         print(f"  {part:7s} median {statistics.median(values):6.2f}s  (min {min(values):.2f}s, max {max(values):.2f}s)")
 

@@ -29,15 +29,22 @@ class SearchSite:
 
 
 @contextlib.contextmanager
-def search_site(builds: int, seed: int = 100, name: str = "search_site") -> Iterator[SearchSite]:
+def search_site(
+    builds: int, seed: int = 100, name: str = "search_site", keep: int | None = None
+) -> Iterator[SearchSite]:
+    """`keep`: hold only every n-th document in `documents`, about `keep` of them (millions of
+    builds are generated and stored chunk by chunk, never all in memory)."""
+    every = max(1, builds // keep) if keep else 1
     with scratch_database(name) as dsn:
         rng = random.Random(seed)
-        documents = [make_document(rng) for _ in range(builds)]
+        documents: list[dict[str, Any]] = []
         with psycopg.connect(dsn) as conn:
             store.ensure_schema(conn)
-            for start in range(0, len(documents), 5000):
-                chunk = documents[start : start + 5000]
+            for start in range(0, builds, 5000):
+                chunk = [make_document(rng) for _ in range(min(5000, builds - start))]
                 store.insert_builds(conn, [store.NewBuild(build_hash(d), d, None, None) for d in chunk])
+                conn.commit()
+                documents.extend(chunk[(-start) % every :: every])
             ensure_reader_role(conn)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"VACUUM ANALYZE {store.SCHEMA}.main_build")
