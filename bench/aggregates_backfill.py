@@ -75,7 +75,7 @@ def main() -> None:
             result = run(Path(tmp) / "single", instance, f"{days[0]}|build_id", f"{days[-1]}|submission_date")
             single = time.perf_counter() - t0
             assert len(result.asset_materializations_for_node("aggregates__parquet")) == 2 * len(days)
-        files = {m: sorted(p.relative_to(Path(tmp) / m / "lake") for p in (Path(tmp) / m / "lake").rglob("*.parquet"))
+        files = {m: sorted(p.relative_to(Path(tmp) / m) for p in (Path(tmp) / m).rglob("*.parquet"))
                  for m in ("per-day", "single")}  # fmt: skip
         assert files["per-day"] == files["single"] and len(files["single"]) == 2 * len(days), files
 
