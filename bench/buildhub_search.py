@@ -17,6 +17,7 @@ import statistics
 import time
 
 import httpx
+import psycopg
 
 from ci_assets_tests.services.search_site import search_site
 
@@ -54,7 +55,10 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     with search_site(args.builds, seed=100, name="bench_search", keep=10 * args.requests) as site:
-        print(f"{args.builds:,} builds generated, stored and analysed in {time.perf_counter() - started:.0f} s")
+        with psycopg.connect(site.dsn) as conn:
+            size = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
+        print(f"{args.builds:,} builds generated, stored and analysed in {time.perf_counter() - started:.0f} s; "
+              f"the database holds {size / 1e9:.2f} GB ({size / args.builds:,.0f} B a build, indexed)")  # fmt: skip
         rng, documents = random.Random(101), site.documents
         url = f"{site.url}/api/search"
         with httpx.Client(timeout=60) as client:
