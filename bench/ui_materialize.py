@@ -7,7 +7,7 @@ run's page and stops the clock when the page shows Success. The run's own timest
 time into: the dialog (click to the run's creation), the start (creation to RUN_START: the
 daemon dequeuing it, then the run's process starting Python, Dagster and the code location),
 the run (RUN_START to RUN_SUCCESS: the step and its checks) and the page noticing the end; the
-start is cut again at the run's own events (queue, launch, process, set-up: see _START_MARKS).
+start is cut again at the run's own events (queue, process, set-up: see _START_MARKS).
 
     .venv/bin/python bench/ui_materialize.py [--rounds 10]
 """
@@ -38,10 +38,10 @@ query Events($id: ID!) {
   logsForRun(runId: $id) { ... on EventConnection { events { __typename ... on MessageEvent { timestamp message } } } }
 }
 """
-# The start, cut at the run's own events: the queue (until the daemon dequeues it), the launch
-# (the daemon asking the code server to start it), the process (a fresh Python importing Dagster
-# and the code location until its first event) and the run's set-up until RUN_START.
-_START_MARKS = ("RunDequeuedEvent", "RunStartingEvent", "EngineEvent", "RunStartEvent")
+# The start, cut at the run's own events: the queue (until the daemon dequeues and launches it),
+# the process (the run's process starting until its first event, "Started process for run") and
+# its set-up (loading the job from the code location) until RUN_START.
+_START_MARKS = ("RunStartingEvent", "EngineEvent", "RunStartEvent")
 
 
 def main() -> None:
@@ -100,14 +100,16 @@ def start_parts(platform: DevPlatform, run_id: str, created: float) -> dict[str,
     first: dict[str, float] = {}
     for event in events:
         first.setdefault(event["__typename"], int(event["timestamp"]) / 1000)
+    if any(m not in first for m in _START_MARKS):
+        raise SystemExit(f"run {run_id} lacks some of {_START_MARKS}: its events are {sorted(first)}")
     marks = [created, *(first[m] for m in _START_MARKS)]
-    names = ("queue", "launch", "process", "set-up")
-    return {name: end - begin for name, begin, end in zip(names, marks, marks[1:], strict=True)}
+    names = ("queue", "process", "set-up")
+    return {name: end - begin for name, begin, end in zip(names, marks[:-1], marks[1:], strict=True)}
 
 
 def report(rounds: list[dict[str, float]]) -> None:
     print(f"\nclick 'Materialize…' -> Success on the run's page, {len(rounds)} rounds (medians):")
-    for part in ("total", "dialog", "start", "queue", "launch", "process", "set-up", "run", "page"):
+    for part in ("total", "dialog", "start", "queue", "process", "set-up", "run", "page"):
         values = [r[part] for r in rounds]
         print(f"  {part:7s} median {statistics.median(values):6.2f}s  (min {min(values):.2f}s, max {max(values):.2f}s)")
 

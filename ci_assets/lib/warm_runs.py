@@ -1,0 +1,196 @@
+"""Runs that start in a process which has already imported Dagster and the code location.
+
+Dagster's own launcher asks the code server to start each run, and the code server spawns a
+fresh interpreter for it (`multiprocessing`'s spawn context, fixed in `dagster._grpc.server`):
+every run pays Dagster's import (~1 s here), the code location's (~0.5 s) and, at its first
+type check, pandera's with pandas (~1 s) before doing anything. `WarmRunLauncher` keeps one
+run worker waiting with all of that imported and the instance open: a launch hands it the
+run's id and starts the next one. Each worker still runs exactly one run in a process of its
+own, through the body of `dagster api execute_run`, so a run behaves as under Dagster's
+launcher (its events, its interrupt handling, its exit code).
+
+A waiting worker holds the code as it was when it started: a launch after any source file of
+the code location changed replaces it with a fresh one (the run starts cold, the next warm).
+Workers are children of the process that launches (the daemon, behind the run queue); one
+waiting for a run exits when that process goes away (its stdin closes).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import Field
+from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
+
+PID_TAG = "ci_assets/run_worker_pid"
+# What a waiting worker imports before it is given a run: what every run of this code location needs.
+PRELOAD = (
+    "dagster._cli.api",
+    "dagster._core.storage.event_log.sqlite",
+    "ci_assets.definitions",
+    "dagster_pandera",
+    "pandera.polars",
+)
+_SOURCES = Path(__file__).resolve().parents[1]  # the ci_assets package
+_REFILL_AFTER_SECONDS = 5
+
+
+class _Worker:
+    def __init__(self, instance_ref: str) -> None:
+        self.started = time.time()
+        command = [sys.executable, "-m", "ci_assets.lib.warm_runs"]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
+        assert self.process.stdin is not None
+        self.process.stdin.write(instance_ref + "\n")  # it opens the instance while it waits
+        self.process.stdin.flush()
+
+    def hand(self, run_id: str) -> int:
+        assert self.process.stdin is not None
+        self.process.stdin.write(run_id + "\n")
+        self.process.stdin.close()
+        return self.process.pid
+
+    def discard(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
+def _sources_changed_since(moment: float) -> bool:
+    return any(path.stat().st_mtime > moment for path in _SOURCES.rglob("*.py"))
+
+
+class WarmRunLauncher(RunLauncher, ConfigurableClass):
+    """Launches each run in a run worker that is already waiting, then starts the next."""
+
+    def __init__(self, inst_data: ConfigurableClassData | None = None, waiting: int = 2) -> None:
+        self._inst_data = inst_data
+        self._lock = threading.Lock()
+        self._size = waiting
+        self._waiting: list[_Worker] = []  # oldest first
+        self._disposed = False
+        self._launched: dict[str, subprocess.Popen] = {}
+        super().__init__()
+
+    @property
+    def inst_data(self) -> ConfigurableClassData | None:
+        return self._inst_data
+
+    @classmethod
+    def config_type(cls) -> dict:
+        # Two by default: a worker takes a few seconds to import, and runs often come in twos
+        # and threes (a sensor's tick, a backfill's first runs); each waiting one holds ~250 MB.
+        return {"waiting": Field(int, is_required=False, default_value=2)}
+
+    @classmethod
+    def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> WarmRunLauncher:
+        return cls(inst_data=inst_data, waiting=config_value.get("waiting", 2))
+
+    def launch_run(self, context: LaunchRunContext) -> None:
+        run = context.dagster_run
+        with self._lock:
+            self._launched = {r: p for r, p in self._launched.items() if p.poll() is None}  # reaps the finished
+            worker = self._take_worker()
+            pid = worker.hand(run.run_id)
+            self._launched[run.run_id] = worker.process
+        self._instance.add_run_tags(run.run_id, {PID_TAG: str(pid)})
+        threading.Thread(target=self._refill, args=(worker.process,), daemon=True).start()
+
+    def _refill(self, launched: subprocess.Popen) -> None:
+        """Replace the worker taken once its run is done or has had a few seconds alone: importing
+        takes a whole core for seconds, which a short run (and the UI showing it) would share."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            launched.wait(timeout=_REFILL_AFTER_SECONDS)
+        with self._lock:
+            while not self._disposed and len(self._waiting) < self._size:
+                self._waiting.append(_Worker(self._instance_ref()))
+
+    def _instance_ref(self) -> str:
+        from dagster._serdes import serialize_value
+
+        return serialize_value(self._instance.get_ref())
+
+    def _take_worker(self) -> _Worker:
+        while self._waiting:
+            worker = self._waiting.pop(0)
+            if worker.process.poll() is None and not _sources_changed_since(worker.started):
+                return worker
+            worker.discard()
+        return _Worker(self._instance_ref())
+
+    def terminate(self, run_id: str) -> bool:
+        run = self._instance.get_run_by_id(run_id)
+        if not run or run.is_finished or PID_TAG not in run.tags:
+            return False
+        self._instance.report_run_canceling(run)
+        try:
+            os.kill(int(run.tags[PID_TAG]), signal.SIGINT)  # the worker turns it into Dagster's interrupt
+        except ProcessLookupError:
+            return False
+        return True
+
+    @property
+    def supports_check_run_worker_health(self) -> bool:
+        return True
+
+    def check_run_worker_health(self, run: Any) -> CheckRunHealthResult:
+        process = self._launched.get(run.run_id)
+        if process is not None:
+            code = process.poll()
+            if code is None:
+                return CheckRunHealthResult(WorkerStatus.RUNNING)
+            del self._launched[run.run_id]
+            if code == 0:
+                return CheckRunHealthResult(WorkerStatus.SUCCESS)
+            return CheckRunHealthResult(WorkerStatus.FAILED, f"run worker exited with code {code}")
+        pid = run.tags.get(PID_TAG)
+        if pid is None:
+            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "no run worker recorded")
+        try:
+            os.kill(int(pid), 0)  # launched by another process of this machine: alive or not
+        except ProcessLookupError:
+            return CheckRunHealthResult(WorkerStatus.NOT_FOUND, f"run worker {pid} is gone")
+        return CheckRunHealthResult(WorkerStatus.RUNNING)
+
+    def dispose(self) -> None:
+        with self._lock:
+            self._disposed = True
+            for worker in self._waiting:
+                worker.discard()
+            self._waiting = []
+
+
+def _wait_for_a_run() -> None:
+    """Import, open the instance (its storages, their schema checks), then run the run id given
+    as `dagster api execute_run` would: that command's body, on this already open instance."""
+    import importlib
+
+    for module in PRELOAD:
+        importlib.import_module(module)
+    from dagster import DagsterInstance
+    from dagster._cli.api import _execute_run_command_body
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._serdes import deserialize_value
+    from dagster._utils.interrupts import capture_interrupts
+
+    instance_ref = deserialize_value(sys.stdin.readline(), InstanceRef)
+    with capture_interrupts(), DagsterInstance.from_ref(instance_ref) as instance:
+        instance.get_run_by_id("")  # opens the run storage now rather than in the run's time
+        run_id = sys.stdin.readline().strip()
+        if not run_id:
+            return  # the launcher went away before giving this worker a run
+        code = _execute_run_command_body(run_id, instance, lambda event: None, set_exit_code_on_failure=False)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    _wait_for_a_run()
