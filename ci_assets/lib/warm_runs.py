@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -43,26 +44,37 @@ PRELOAD = (
 )
 _SOURCES = Path(__file__).resolve().parents[1]  # the ci_assets package
 _REFILL_AFTER_SECONDS = 5
+_READY_FD = "CI_ASSETS_RUN_WORKER_READY_FD"
 
 
 class _Worker:
     def __init__(self, instance_ref: str) -> None:
         self.started = time.time()
+        ready_read, ready_write = os.pipe()  # it writes a byte there once it waits, all loaded
         command = [sys.executable, "-m", "ci_assets.lib.warm_runs"]
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, text=True)
+        env = {**os.environ, _READY_FD: str(ready_write)}
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, pass_fds=(ready_write,), env=env)
+        os.close(ready_write)
+        self._ready = os.fdopen(ready_read, "rb", buffering=0)
         assert self.process.stdin is not None
         self.process.stdin.write(instance_ref + "\n")  # it opens the instance while it waits
         self.process.stdin.flush()
+
+    def wait_ready(self, timeout: float) -> None:
+        """Until it waits with everything loaded (or has died, or `timeout` passed)."""
+        select.select([self._ready], [], [], timeout)
 
     def hand(self, run_id: str) -> int:
         assert self.process.stdin is not None
         self.process.stdin.write(run_id + "\n")
         self.process.stdin.close()
+        self._ready.close()
         return self.process.pid
 
     def discard(self) -> None:
         self.process.kill()
         self.process.wait()
+        self._ready.close()
 
 
 def _sources_changed_since(moment: float) -> bool:
@@ -106,13 +118,18 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         threading.Thread(target=self._refill, args=(worker.process,), daemon=True).start()
 
     def _refill(self, launched: subprocess.Popen) -> None:
-        """Replace the worker taken once its run is done or has had a few seconds alone: importing
-        takes a whole core for seconds, which a short run (and the UI showing it) would share."""
+        """Replace the worker taken once its run is done or has had a few seconds alone, one worker
+        loading at a time: loading takes a whole core for seconds, which a short run (and the UI
+        showing it) or another loading worker would share."""
         with contextlib.suppress(subprocess.TimeoutExpired):
             launched.wait(timeout=_REFILL_AFTER_SECONDS)
-        with self._lock:
-            while not self._disposed and len(self._waiting) < self._size:
-                self._waiting.append(_Worker(self._instance_ref()))
+        while True:
+            with self._lock:
+                if self._disposed or len(self._waiting) >= self._size:
+                    return
+                worker = _Worker(self._instance_ref())
+                self._waiting.append(worker)
+            worker.wait_ready(timeout=120)
 
     def _instance_ref(self) -> str:
         from dagster._serdes import serialize_value
@@ -185,6 +202,10 @@ def _wait_for_a_run() -> None:
     instance_ref = deserialize_value(sys.stdin.readline(), InstanceRef)
     with capture_interrupts(), DagsterInstance.from_ref(instance_ref) as instance:
         instance.get_run_by_id("")  # opens the run storage now rather than in the run's time
+        ready = int(os.environ.pop(_READY_FD))
+        with contextlib.suppress(BrokenPipeError):  # handed its run before it was ready: nobody asks
+            os.write(ready, b"r")
+        os.close(ready)
         run_id = sys.stdin.readline().strip()
         if not run_id:
             return  # the launcher went away before giving this worker a run
