@@ -71,3 +71,9 @@ def test_local_dagster_home_lives_under_ci_assets_home(ci_home: Path) -> None:
         assert type(instance.run_storage).__name__ == "SqliteRunStorage"
         assert dg.materialize([probe], partition_key="2024-01-03", instance=instance).success
         assert instance.get_materialized_partitions(probe.key) == {"2024-01-03"}
+        # Every configured part is built (their config is only checked when first used): the
+        # queue with its limits, the warm launcher, run monitoring and retries.
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == 4
+        assert type(instance.run_launcher).__name__ == "WarmRunLauncher"
+        assert instance.run_monitoring_enabled and instance.run_retries_max_retries == 1
