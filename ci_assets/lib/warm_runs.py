@@ -44,16 +44,14 @@ PRELOAD = (
 )
 _SOURCES = Path(__file__).resolve().parents[1]  # the ci_assets package
 _REFILL_AFTER_SECONDS = 5
-_READY_FD = "CI_ASSETS_RUN_WORKER_READY_FD"
 
 
 class _Worker:
     def __init__(self, instance_ref: str) -> None:
         self.started = time.time()
         ready_read, ready_write = os.pipe()  # it writes a byte there once it waits, all loaded
-        command = [sys.executable, "-m", "ci_assets.lib.warm_runs"]
-        env = {**os.environ, _READY_FD: str(ready_write)}
-        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, pass_fds=(ready_write,), env=env)
+        command = [sys.executable, "-m", "ci_assets.lib.warm_runs", str(ready_write)]
+        self.process = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, pass_fds=(ready_write,))
         os.close(ready_write)
         self._ready = os.fdopen(ready_read, "rb", buffering=0)
         assert self.process.stdin is not None
@@ -202,7 +200,7 @@ def _wait_for_a_run() -> None:
     instance_ref = deserialize_value(sys.stdin.readline(), InstanceRef)
     with capture_interrupts(), DagsterInstance.from_ref(instance_ref) as instance:
         instance.get_run_by_id("")  # opens the run storage now rather than in the run's time
-        ready = int(os.environ.pop(_READY_FD))
+        ready = int(sys.argv[1])
         with contextlib.suppress(BrokenPipeError):  # handed its run before it was ready: nobody asks
             os.write(ready, b"r")
         os.close(ready)
