@@ -16,6 +16,7 @@ Targets: <= 4x the ISA-L floor (so faster than `gzip -dc`), peak RSS <= 512 MB, 
 the files' COPY rows.
 
     python bench/aggregates_convert.py [--tables 108] [--rows 61000] [--repeat 3] [--workers 3]
+                                       [--compression uncompressed|lz4|zstd|snappy]
 """
 
 import argparse
@@ -50,10 +51,11 @@ from ci_assets.defs.aggregates.dump_plan import plan_dump
 directory, out = Path(sys.argv[1]), Path(sys.argv[2])
 t0 = time.perf_counter()
 plan = plan_dump(directory, "submission_date", dt.date(2019, 12, 1))
-result = convert(plan, dt.date(2019, 12, 1), out, workers=int(sys.argv[3]))
+result = convert(plan, dt.date(2019, 12, 1), out, workers=int(sys.argv[3]), compression=sys.argv[4])
 seconds = time.perf_counter() - t0
 rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "rows": result.rows, "copy_rows": result.copy_rows, "bad": result.bad_rows,
+print(json.dumps({"seconds": seconds, "rows": result.rows, "bytes": out.stat().st_size,
+                  "copy_rows": result.copy_rows, "bad": result.bad_rows,
                   "tables": len(result.tables), "rss_mb": rss}))
 """
 
@@ -181,6 +183,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=61_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument(
+        "--compression", default="uncompressed", help="the Parquet codec (the asset writes uncompressed)"
+    )
     args = parser.parse_args()
     directory = ensure_day(args.tables, args.rows)
     files = sorted(directory.glob("*.dat.gz"))
@@ -193,7 +198,7 @@ def main() -> None:
     stages: list[list[float]] = [[] for _ in STAGES]
     runs = []
     out = CACHE / "out.parquet"
-    command = [sys.executable, "-c", CHILD, str(directory), str(out), str(args.workers)]
+    command = [sys.executable, "-c", CHILD, str(directory), str(out), str(args.workers), args.compression]
     for _ in range(args.repeat):
         for processes in floors:
             floors[processes].append(gzip_floor_seconds(files, processes))
@@ -226,6 +231,7 @@ def main() -> None:
         print(f"    + {name:24s} {total - before:+6.2f} s  (cumulative {total:5.2f} s)")
         before = total
     print(f"  pg_dump of the day (the dump asset's work, once): {dumped:6.2f} s")
+    print(f"  Parquet written ({args.compression}):     {runs[0]['bytes'] / 1e6:6.0f} MB")
     print(f"  converter peak RSS:               {rss:6.0f} MB  (target <= 512 MB)")
     print(f"  rows written {rows:,} + quarantined {runs[0]['bad']} vs COPY rows {copy_rows:,}: "
           f"{'equal' if rows + runs[0]['bad'] == copy_rows and not runs[0]['bad'] else 'DIFFERENT'}")  # fmt: skip
