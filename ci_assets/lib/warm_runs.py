@@ -3,11 +3,11 @@
 Dagster's own launcher asks the code server to start each run, and the code server spawns a
 fresh interpreter for it (`multiprocessing`'s spawn context, fixed in `dagster._grpc.server`):
 every run pays Dagster's import (~1 s here), the code location's (~0.5 s) and, at its first
-type check, pandera's with pandas (~1 s) before doing anything. `WarmRunLauncher` keeps one
-run worker waiting with all of that imported and the instance open: a launch hands it the
-run's id and starts the next one. Each worker still runs exactly one run in a process of its
-own, through the body of `dagster api execute_run`, so a run behaves as under Dagster's
-launcher (its events, its interrupt handling, its exit code).
+type check, pandera's with pandas (~1 s) before doing anything. `WarmRunLauncher` keeps run
+workers waiting (two by default) with all of that imported and the instance open: a launch
+hands one the run's id, and another is started to take its place. Each worker still runs
+exactly one run in a process of its own, through the body of `dagster api execute_run`, so a
+run behaves as under Dagster's launcher (its events, its interrupt handling, its exit code).
 
 A waiting worker holds the code as it was when it started: a launch after any source file of
 the code location changed replaces it with a fresh one (the run starts cold, the next warm).
@@ -44,6 +44,9 @@ PRELOAD = (
 )
 _SOURCES = Path(__file__).resolve().parents[1]  # the ci_assets package
 _REFILL_AFTER_SECONDS = 5
+# Two: a worker takes a few seconds to load, and runs often come in twos and threes (a sensor's
+# tick, a backfill's first runs); each waiting one holds ~250 MB.
+_DEFAULT_WAITING = 2
 
 
 class _Worker:
@@ -75,14 +78,15 @@ class _Worker:
         self._ready.close()
 
 
-def _sources_changed_since(moment: float) -> bool:
-    return any(path.stat().st_mtime > moment for path in _SOURCES.rglob("*.py"))
+def _newest_source() -> float:
+    """When a source file of the code location last changed (a worker older than that is stale)."""
+    return max(path.stat().st_mtime for path in _SOURCES.rglob("*.py"))
 
 
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
     """Launches each run in a run worker that is already waiting, then starts the next."""
 
-    def __init__(self, inst_data: ConfigurableClassData | None = None, waiting: int = 2) -> None:
+    def __init__(self, inst_data: ConfigurableClassData | None = None, waiting: int = _DEFAULT_WAITING) -> None:
         self._inst_data = inst_data
         self._lock = threading.Lock()
         self._size = waiting
@@ -97,13 +101,11 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
 
     @classmethod
     def config_type(cls) -> dict:
-        # Two by default: a worker takes a few seconds to import, and runs often come in twos
-        # and threes (a sensor's tick, a backfill's first runs); each waiting one holds ~250 MB.
-        return {"waiting": Field(int, is_required=False, default_value=2)}
+        return {"waiting": Field(int, is_required=False, default_value=_DEFAULT_WAITING)}
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> WarmRunLauncher:
-        return cls(inst_data=inst_data, waiting=config_value.get("waiting", 2))
+        return cls(inst_data=inst_data, waiting=config_value.get("waiting", _DEFAULT_WAITING))
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
@@ -135,9 +137,10 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         return serialize_value(self._instance.get_ref())
 
     def _take_worker(self) -> _Worker:
+        newest = _newest_source() if self._waiting else 0.0  # one look at the sources a launch
         while self._waiting:
             worker = self._waiting.pop(0)
-            if worker.process.poll() is None and not _sources_changed_since(worker.started):
+            if worker.process.poll() is None and worker.started >= newest:
                 return worker
             worker.discard()
         return _Worker(self._instance_ref())

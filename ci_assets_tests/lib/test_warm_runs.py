@@ -15,6 +15,7 @@ from dagster._core.launcher.base import WorkerStatus
 
 from ci_assets.lib import warm_runs
 from ci_assets.lib.warm_runs import PID_TAG, WarmRunLauncher
+from ci_assets_tests.lib import warm_jobs
 
 LAUNCHER = "run_launcher:\n  module: ci_assets.lib.warm_runs\n  class: WarmRunLauncher\ntelemetry:\n  enabled: false\n"
 
@@ -38,7 +39,7 @@ def waiting_worker(instance: dg.DagsterInstance, timeout: float = 30) -> warm_ru
 
 
 def launch(instance: dg.DagsterInstance, name: str) -> dg.DagsterRun:
-    job = dg.reconstructable(getattr(__import__("ci_assets_tests.lib.warm_jobs", fromlist=[name]), name))
+    job = dg.reconstructable(getattr(warm_jobs, name))
     definition = job.get_definition()
     run = instance.create_run_for_job(job_def=definition, job_code_origin=job.get_python_origin())
     instance.launch_run(run.run_id, workspace=None)  # type: ignore[arg-type]
@@ -73,7 +74,7 @@ def test_the_second_run_starts_in_the_worker_that_waited_for_it(instance: dg.Dag
 def test_a_worker_older_than_the_code_is_not_used(instance: dg.DagsterInstance, monkeypatch) -> None:
     finished(instance, launch(instance, "quick").run_id)
     stale = waiting_worker(instance)
-    monkeypatch.setattr(warm_runs, "_sources_changed_since", lambda moment: True)
+    monkeypatch.setattr(warm_runs, "_newest_source", lambda: time.time() + 3600)
     run = finished(instance, launch(instance, "quick").run_id)
     assert run.status == dg.DagsterRunStatus.SUCCESS
     assert stale.process.poll() is not None and int(run.tags[PID_TAG]) != stale.process.pid
