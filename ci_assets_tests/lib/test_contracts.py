@@ -120,6 +120,33 @@ def test_the_frame_and_the_streamed_enforcement_set_aside_the_same_rows(rows: li
     assert contracts.dagster_type(_SMALL).type_check(None, kept).success
 
 
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_ROW, max_size=12))
+def test_keeps_says_what_pandera_says(rows: list[dict[str, Any]]) -> None:
+    """A frame `keeps` (one polars pass) goes unchecked by pandera: it must be one pandera passes."""
+    import pandera.errors
+
+    frame = pl.DataFrame(rows, schema=fields_frame_schema(_FIELDS))
+    try:
+        _SMALL.schema.validate(frame, lazy=True)
+    except pandera.errors.SchemaErrors:
+        passes = False
+    else:
+        passes = True
+    assert contracts.keeps(_SMALL, frame) == passes
+    assert contracts.dagster_type(_SMALL).type_check(None, frame).success == passes
+
+
+def test_a_required_float_that_is_nan_is_missing() -> None:
+    fields = [{"name": "x", "type": "FLOAT", "mode": "REQUIRED"}]
+    contract = contracts.Contract("floats", fields)
+    frame = pl.DataFrame({"x": [1.0, float("nan")]})
+    assert not contracts.keeps(contract, frame)
+    kept, violations = contracts.enforce(contract, frame)
+    assert kept["x"].to_list() == [1.0] and [(v.row, v.rule) for v in violations] == [(1, "not_nullable")]
+    assert not contracts.dagster_type(contract).type_check(None, frame).success
+
+
 def test_a_column_of_another_type_breaks_the_contract_as_a_whole() -> None:
     frame = pl.DataFrame({"id": ["x"], "day": ["2026-11-01"], "n": [1], "state": ["a"]})
     with pytest.raises(contracts.ContractError, match="column day is String, not Date"):

@@ -1,16 +1,14 @@
 """One asset per ActiveData bucket: the records of the files that arrived on a day."""
 
 import datetime as dt
-from concurrent.futures import ThreadPoolExecutor
 
 import dagster as dg
 import polars as pl
 
 from ci_assets.defs.activedata.buckets import CONTENTS, PREFIX, bucket_names, short_name
 from ci_assets.defs.activedata.contracts import CONTRACT, PREFIXED
-from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
+from ci_assets.defs.activedata.day_files import read_day_files
 from ci_assets.defs.activedata.partitions import ARRIVAL_DAYS
-from ci_assets.defs.activedata.records import FileRecords, read_records
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
@@ -18,7 +16,6 @@ from ci_assets.lib.inventory import KeyInventory
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.frames import fields_frame_schema, fields_schema
-from ci_assets.lib.storage.object_store import ObjectNotFoundError
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
 
@@ -58,18 +55,6 @@ def source_entry(bucket: str | None, asset_path: list[str]) -> dict[str, object]
     return lake_source(name, asset_path, ["arrival_day"], f"{_contents(bucket)}, from s3://{bucket}")
 
 
-def _read(store: ObjectStoreResource, bucket: str, key: str) -> tuple[str, FileRecords | None, str | None]:
-    """(key, records or None, why the file has none)."""
-    try:
-        parsed = parse_key(key)
-    except KeyConventionError as e:
-        return key, None, f"key breaks the convention: {e}"
-    try:
-        return key, read_records(parsed, store.get_bytes(bucket, key)), None
-    except ObjectNotFoundError:
-        return key, None, "gone"
-
-
 def _store_days(
     source: str,
     days: list[dt.date],
@@ -79,39 +64,19 @@ def _store_days(
     asset_key: dg.AssetKey,
 ):
     """Read the days' files, yield the records (the IO manager stores them), then mark the keys."""
-    CONTRACT.prepare_in_background()  # its import overlaps the downloads
     with postgres.connect() as conn:
         INVENTORY.ensure_schema(conn)
         rows = INVENTORY.keys_for_days(conn, source, days)
     # A day is read whole each time (its partition is replaced whole), whatever the cache says.
-    keys = [(r.arrival_day, r.key) for r in rows]
-    with ThreadPoolExecutor(max_workers=activedata_settings.download_threads) as pool:
-        read = list(pool.map(lambda item: _read(object_store, source, item[1]), keys))
-    columns: dict[str, list] = {c: [] for c in SCHEMA}
-    rejected, gone = [], 0
-    states = []
-    for row, (key, found, why) in zip(rows, read, strict=True):
-        day = row.arrival_day
-        states.append((key, row.etag, "ingested" if found is not None else "gone" if why == "gone" else "rejected"))
-        if found is None:
-            gone += why == "gone"
-            if why != "gone":
-                rejected.append(quarantine.Rejected(f"s3://{source}/{key}", why or "", None, {}, str(day)))
-            continue
-        columns["_id"] += found.ids
-        columns["key"] += [key] * len(found.ids)
-        columns["line"] += found.lines
-        columns["arrival_day"] += [day] * len(found.ids)
-        columns["record"] += found.records
-        rejected += [
-            quarantine.Rejected(f"s3://{source}/{key}#L{b.line}", b.reason, b.raw, {"line": b.line}, str(day))
-            for b in found.bad
-        ]
-    records = pl.DataFrame(columns, schema=SCHEMA)
+    files = [(r.arrival_day, r.key, r.etag) for r in rows]
+    day_files = read_day_files(
+        object_store, source, files, activedata_settings.download_threads, activedata_settings.parse_processes, SCHEMA
+    )
+    records, rejected, gone = day_files.records, day_files.rejected, day_files.gone
     # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
     # check below still names every repeat, since the source should not send them.
-    repeats = records.filter(pl.col("_id").is_duplicated().over("arrival_day"))
-    unique = records.unique(subset=["arrival_day", "_id"], keep="first", maintain_order=True)
+    repeats = records.filter(pl.struct("arrival_day", "_id").is_duplicated())
+    unique = records.unique(["arrival_day", "_id"], keep="first", maintain_order=True) if repeats.height else records
     frame, violations = contracts.enforce(CONTRACT, unique, days)
     broken = contracts.rejections(
         unique,
@@ -130,14 +95,14 @@ def _store_days(
         rejected=len(rejected) + unique.height - frame.height,
         ignored=gone,
     )
-    detail = {"files": len(keys), "files_gone": gone}
+    detail = {"files": len(files), "files_gone": gone}
     detail["rejected_by_rule"] = dg.MetadataValue.json(contracts.rejected_by_rule(violations))
     yield dg.Output(frame, metadata=reconciliation.metadata(tally, detail))
     # Only once the partition is stored (the IO manager has run by now) are its keys ingested: a
     # run killed before that leaves them pending, and the sensor's next look still sees them.
     with postgres.connect() as conn:
         quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected + broken)
-        INVENTORY.mark(conn, source, states)
+        INVENTORY.mark(conn, source, day_files.states)
     yield reconciliation.check_result(asset_key, tally)
     yield dg.AssetCheckResult(
         check_name="id_starts_with_file_key",

@@ -27,15 +27,15 @@ def test_an_older_run_of_a_day_never_stores_its_key_set_over_a_newer_ones(
     tick(resources)
 
     a_has_read, a_may_go = threading.Event(), threading.Event()
-    original = assets._read
+    original = assets.read_day_files
 
-    def read(*args: object) -> object:  # the day's keys are read; its files are being downloaded
+    def read(*args: object) -> object:  # the day's keys are read; its files are about to be downloaded
         if not a_has_read.is_set():
             a_has_read.set()
             assert a_may_go.wait(60)
         return original(*args)
 
-    monkeypatch.setattr(assets, "_read", read)
+    monkeypatch.setattr(assets, "read_day_files", read)
     runs = [threading.Thread(target=materialize_day, args=(tmp_path, fresh_postgres, day))]
     runs[0].start()
     try:

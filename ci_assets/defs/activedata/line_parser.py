@@ -1,0 +1,170 @@
+"""ActiveData files read in a process of its own, each line through records.py as in the step.
+
+Parsing a day is about 2.5 CPU-seconds of orjson and Python per million lines, all of it under
+the GIL: in the run's process, the download threads waited behind it for the GIL they need for
+every request, and the two together cost more CPU than each alone (bench/activedata_read.py).
+Here they run side by side. The process starts in a tenth of a second (it loads records.py by
+its path, never Dagster), reads the step's files in the order they are sent, and answers each
+with its records as columns: the `_id`s and the records' text as one UTF-8 buffer and offsets
+each (Arrow's layout, so the step builds its frame without a Python object per record), the
+line numbers, and the bad lines.
+
+    request: file number (u32), body size (u64), body       reply: payload size (u64), pickle
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import importlib.util
+import itertools
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from array import array
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+_RECORDS = Path(__file__).with_name("records.py")
+_REQUEST = struct.Struct("<IQ")
+_REPLY = struct.Struct("<Q")
+
+
+@dataclasses.dataclass(frozen=True)
+class Columns:
+    """One file's records: `ids` and `records` are UTF-8 text cut by int64 `*_offsets` (n + 1 of
+    them), `lines` int64; `bad` as (line, reason, raw)."""
+
+    ids: bytes
+    id_offsets: bytes
+    lines: bytes
+    records: bytes
+    record_offsets: bytes
+    bad: list[tuple[int, str, bytes]]
+
+    @property
+    def count(self) -> int:
+        return len(self.lines) // 8
+
+
+def _offsets(lengths: Iterable[int]) -> bytes:
+    return array("q", itertools.accumulate(lengths, initial=0)).tobytes()
+
+
+def columns(found: Any) -> Columns:
+    """A records.FileRecords as columns."""
+    ids = "".join(found.ids)
+    if ids.isascii():  # a character is a byte: no need to encode each `_id`
+        id_offsets = _offsets(map(len, found.ids))
+        encoded = ids.encode()
+    else:
+        each = [i.encode() for i in found.ids]
+        id_offsets, encoded = _offsets(map(len, each)), b"".join(each)
+    bad = [(b.line, b.reason, b.raw) for b in found.bad]
+    records = b"".join(found.records)
+    return Columns(
+        encoded, id_offsets, array("q", found.lines).tobytes(), records, _offsets(map(len, found.records)), bad
+    )
+
+
+def _serve() -> None:
+    spec = importlib.util.spec_from_file_location("activedata_records", _RECORDS)
+    assert spec is not None and spec.loader is not None
+    records = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(records)
+    requests, replies = sys.stdin.buffer, sys.stdout.buffer
+    while header := requests.read(_REQUEST.size):
+        number, size = _REQUEST.unpack(header)
+        found = columns(records.read_records(requests.read(size)))
+        fields = [getattr(found, f.name) for f in dataclasses.fields(found)]  # astuple would copy each buffer
+        payload = pickle.dumps((number, fields), protocol=5)
+        replies.write(_REPLY.pack(len(payload)) + payload)
+        replies.flush()
+
+
+class ParserExitedError(RuntimeError):
+    pass
+
+
+class _Process:
+    """One parsing process; its replies are read as they come, so neither pipe fills while the other waits."""
+
+    def __init__(self, replies: dict[int, Columns]) -> None:
+        self.popen = subprocess.Popen([sys.executable, "-P", __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        self.replies = replies
+        self.reader = threading.Thread(target=self._read, name="activedata line parser", daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        while header := self.popen.stdout.read(_REPLY.size):
+            (size,) = _REPLY.unpack(header)
+            number, fields = pickle.loads(self.popen.stdout.read(size))
+            self.replies[number] = Columns(*fields)
+
+    def send(self, number: int, body: bytes) -> None:
+        assert self.popen.stdin is not None
+        try:
+            self.popen.stdin.write(_REQUEST.pack(number, len(body)))
+            self.popen.stdin.write(body)
+        except BrokenPipeError as e:
+            raise ParserExitedError(f"a line parser exited ({self.popen.wait()})") from e
+
+    def finish(self) -> None:
+        assert self.popen.stdin is not None
+        with contextlib.suppress(BrokenPipeError):
+            self.popen.stdin.close()
+        self.reader.join()
+        if code := self.popen.wait():
+            raise ParserExitedError(f"a line parser exited with {code}")
+
+    def close(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.kill()
+        self.popen.wait()
+        self.reader.join()
+        for pipe in (self.popen.stdin, self.popen.stdout):
+            if pipe is not None and not pipe.closed:
+                with contextlib.suppress(BrokenPipeError):
+                    pipe.close()
+
+
+class LineParser:
+    """`submit` each file's body with its number, then `results()`: number → Columns. Files go to
+    `processes` processes in turn. A context manager: no process outlives it."""
+
+    def __init__(self, processes: int) -> None:
+        self._replies: dict[int, Columns] = {}
+        self._processes: list[_Process] = []
+        try:
+            for _ in range(processes):
+                self._processes.append(_Process(self._replies))
+        except BaseException:
+            self.close()
+            raise
+        self._turn = itertools.cycle(self._processes)
+
+    def submit(self, number: int, body: bytes) -> None:
+        next(self._turn).send(number, body)
+
+    def results(self) -> dict[int, Columns]:
+        for process in self._processes:
+            process.finish()
+        return self._replies
+
+    def close(self) -> None:
+        for process in self._processes:
+            process.close()
+
+    def __enter__(self) -> LineParser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+if __name__ == "__main__":
+    _serve()
