@@ -46,3 +46,4 @@ def moto_server(latency_ms: float = 0.0) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.kill()
+        proc.wait()

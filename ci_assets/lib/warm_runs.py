@@ -39,9 +39,7 @@ PRELOAD = (
     "dagster._cli.api",
     "dagster._core.storage.event_log.sqlite",
     "ci_assets.definitions",
-    "dagster_pandera",
-    "pandera.polars",
-)
+)  # not pandera (and pandas): a contract asks it only of a frame that breaks something
 _SOURCES = Path(__file__).resolve().parents[1]  # the ci_assets package
 _REFILL_AFTER_SECONDS = 5
 # Two: a worker takes a few seconds to load, and runs often come in twos and threes (a sensor's

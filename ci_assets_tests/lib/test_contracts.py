@@ -137,6 +137,31 @@ def test_keeps_says_what_pandera_says(rows: list[dict[str, Any]]) -> None:
     assert contracts.dagster_type(_SMALL).type_check(None, frame).success == passes
 
 
+def test_a_frame_that_keeps_its_contract_never_imports_pandera() -> None:
+    """A clean frame is enforced and type-checked without pandera (and pandas, ~1 s a process);
+    one that breaks a rule brings it in to name the rule."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, datetime as dt, polars as pl\n"
+        "from ci_assets.lib import contracts\n"
+        "from ci_assets.defs.activedata.contracts import CONTRACT\n"
+        "from ci_assets.defs.activedata.assets import SCHEMA\n"
+        "day = dt.date(2026, 11, 30)\n"
+        "row = {'_id': 'tc.1.0', 'key': 'tc.1.json.gz', 'line': 1, 'arrival_day': day, 'record': '{}'}\n"
+        "frame = pl.DataFrame([row], schema=SCHEMA)\n"
+        "kept, violations = contracts.enforce(CONTRACT, frame, [day])\n"
+        "assert kept.height == 1 and not violations\n"
+        "assert contracts.dagster_type(CONTRACT).type_check(None, kept).success\n"
+        "print('pandera' in sys.modules)\n"
+        "_, violations = contracts.enforce(CONTRACT, frame.with_columns(line=pl.lit(0, pl.Int64)), [day])\n"
+        "print([v.rule for v in violations], 'pandera' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-2:] == ["False", "['greater_than_or_equal_to(1)'] True"]
+
+
 def test_a_required_float_that_is_nan_is_missing() -> None:
     fields = [{"name": "x", "type": "FLOAT", "mode": "REQUIRED"}]
     contract = contracts.Contract("floats", fields)
