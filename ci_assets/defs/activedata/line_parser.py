@@ -9,7 +9,11 @@ with its records as columns: the `_id`s and the records' text as one UTF-8 buffe
 each (Arrow's layout, so the step builds its frame without a Python object per record), the
 line numbers, and the bad lines.
 
-    request: file number (u32), body size (u64), body       reply: payload size (u64), pickle
+    request: file number (u32), body size (u64), body
+    reply:   file number (u32), the six parts' sizes (u64 each), the parts (the bad lines pickled)
+
+The reply's buffers are written and read as they are: a pickle would copy the day's text once
+more on each side.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from typing import Any
 
 _RECORDS = Path(__file__).with_name("records.py")
 _REQUEST = struct.Struct("<IQ")
-_REPLY = struct.Struct("<Q")
+_REPLY = struct.Struct("<I6Q")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,9 +83,10 @@ def _serve() -> None:
     while header := requests.read(_REQUEST.size):
         number, size = _REQUEST.unpack(header)
         found = columns(records.read_records(requests.read(size)))
-        fields = [getattr(found, f.name) for f in dataclasses.fields(found)]  # astuple would copy each buffer
-        payload = pickle.dumps((number, fields), protocol=5)
-        replies.write(_REPLY.pack(len(payload)) + payload)
+        parts = [found.ids, found.id_offsets, found.lines, found.records, found.record_offsets, pickle.dumps(found.bad)]
+        replies.write(_REPLY.pack(number, *map(len, parts)))
+        for part in parts:
+            replies.write(part)
         replies.flush()
 
 
@@ -100,10 +105,12 @@ class _Process:
 
     def _read(self) -> None:
         assert self.popen.stdout is not None
-        while header := self.popen.stdout.read(_REPLY.size):
-            (size,) = _REPLY.unpack(header)
-            number, fields = pickle.loads(self.popen.stdout.read(size))
-            self.replies[number] = Columns(*fields)
+        while len(header := self.popen.stdout.read(_REPLY.size)) == _REPLY.size:
+            number, *sizes = _REPLY.unpack(header)
+            parts = [self.popen.stdout.read(size) for size in sizes]
+            if [len(part) for part in parts] != sizes:
+                return  # cut short: the process died (results() says which files have no reply)
+            self.replies[number] = Columns(*parts[:5], pickle.loads(parts[5]))
 
     def send(self, number: int, body: bytes) -> None:
         assert self.popen.stdin is not None
@@ -138,6 +145,7 @@ class LineParser:
 
     def __init__(self, processes: int) -> None:
         self._replies: dict[int, Columns] = {}
+        self._sent = 0
         self._processes: list[_Process] = []
         try:
             for _ in range(processes):
@@ -149,10 +157,13 @@ class LineParser:
 
     def submit(self, number: int, body: bytes) -> None:
         next(self._turn).send(number, body)
+        self._sent += 1
 
     def results(self) -> dict[int, Columns]:
         for process in self._processes:
             process.finish()
+        if len(self._replies) != self._sent:
+            raise ParserExitedError(f"the line parsers answered {len(self._replies)} of {self._sent} files")
         return self._replies
 
     def close(self) -> None:
