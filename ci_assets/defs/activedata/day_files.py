@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.line_parser import Columns, LineParser
@@ -46,6 +46,8 @@ def read_day_files(
     schema: pl.Schema,
 ) -> DayFiles:
     """`files`: (arrival day, key, etag), in the order the records keep."""
+    import pyarrow as pa  # here, not at the top: loading the code location (every run's process) skips its 0.4 s
+
     read: dict[int, Columns | str] = {}
     with LineParser(parsers) as parser:
         with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -100,5 +102,7 @@ def read_day_files(
     return DayFiles(frame.select(pl.col(c).cast(t) for c, t in schema.items()), rejected, states, gone)
 
 
-def _strings(data: bytes, offsets: bytes) -> pa.Array:
+def _strings(data: bytes, offsets: bytes) -> Any:
+    import pyarrow as pa
+
     return pa.LargeStringArray.from_buffers(len(offsets) // 8 - 1, pa.py_buffer(offsets), pa.py_buffer(data))
