@@ -21,11 +21,12 @@ PROJECT = "fxci-production-level1-workers"
 
 
 def test_loading_the_code_location_imports_no_pandera() -> None:
-    """pandera imports pandas: a contract loads it when first used, in the step that needs it."""
+    """pandera imports pandas: a contract loads it when first used, in the step that needs it; pyarrow
+    (0.4 s) likewise waits for the ActiveData step that builds its frame with it."""
     import subprocess
     import sys
 
-    probe = "import sys, ci_assets.definitions; print(sorted({'pandera', 'pandas'} & set(sys.modules)))"
+    probe = "import sys, ci_assets.definitions; print(sorted({'pandera', 'pandas', 'pyarrow'} & set(sys.modules)))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert loaded.stdout.strip().splitlines()[-1] == "[]"
 
