@@ -31,7 +31,7 @@ from ci_assets.defs.fxci.assets import TASK_RUNS, TASKS
 from ci_assets.defs.fxci.contracts import CONTRACTS, PARTITION_COLUMNS, PRIMARY_KEYS
 from ci_assets.defs.fxci.pulse_rows import Rows, rows_for
 from ci_assets.defs.fxci.samples import message
-from ci_assets.lib import contracts
+from ci_assets.lib import contract_type, contracts
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetWriter
 from ci_assets.lib.storage.target import Target
@@ -48,7 +48,7 @@ from ci_assets.defs.aggregates.convert import convert
 from ci_assets.defs.aggregates.dump_plan import plan_dump
 from ci_assets.defs.aggregates.parquet_asset import PARQUET_KEY
 from ci_assets.defs.aggregates.partitions import PARTITIONS
-from ci_assets.lib import contracts
+from ci_assets.lib import contract_type
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetWriter
 from ci_assets.lib.storage.streamed import ParquetFile
@@ -63,7 +63,7 @@ plan = plan_dump(directory, "submission_date", day)
 result = convert(plan, day, out, workers=3, contract=CONTRACT if enforced else None)
 converted = time.perf_counter() - t0
 if enforced:
-    assert contracts.dagster_type(CONTRACT).type_check(None, {key: ParquetFile(str(out))}).success
+    assert contract_type.dagster_type(CONTRACT).type_check(None, {key: ParquetFile(str(out))}).success
 checked = time.perf_counter() - t0
 writer.write(target, {key: ParquetFile(str(out))})
 seconds = time.perf_counter() - t0
@@ -124,7 +124,7 @@ def store_pulse(rows: dict[str, list[dict]], enforced: bool, lake: str) -> tuple
             started = time.perf_counter()
             frame, violations = contracts.enforce(CONTRACTS[table], frame)
             assert not violations
-            assert contracts.dagster_type(CONTRACTS[table]).type_check(None, frame).success
+            assert contract_type.dagster_type(CONTRACTS[table]).type_check(None, frame).success
             contract += time.perf_counter() - started
         writer.write(Target.of_spec(spec, ["2026-11-30"]), frame)
     return time.perf_counter() - t0, contract

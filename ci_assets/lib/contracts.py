@@ -9,9 +9,9 @@ not nullable (in a RECORD too), the primary key unique, plus the value rules a s
   one frame in memory) split the rows that keep it from the ones that break it, each with the
   rule's name and the value, for the quarantine; a partition's rows must also fall in the
   partitions being written.
-- `dagster_type` makes it the asset's type, the last guard: a frame that still breaks it fails
-  the step before the IO manager stores anything (a LazyFrame or a Parquet file is checked for
-  its columns and types, as pandera checks a LazyFrame).
+- `contract_type.dagster_type` makes it the asset's type, the last guard: a frame that still
+  breaks it fails the step before the IO manager stores anything (a LazyFrame or a Parquet file
+  is checked for its columns and types, as pandera checks a LazyFrame).
 
 Both first ask `keeps`: the contract as polars expressions over the whole frame, one pass. Only a
 frame that breaks something goes to pandera, which names each broken rule by row and column
@@ -23,20 +23,17 @@ process does) costs neither.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import threading
-import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import dagster as dg
 import polars as pl
 
 from ci_assets.lib import quarantine
-from ci_assets.lib.storage.frames import field_dtype, fields_schema, read_fields
+from ci_assets.lib.storage.frames import field_dtype, read_fields
 
 if TYPE_CHECKING:
     import pandera.polars as pa
@@ -133,9 +130,7 @@ class Contract:
             raise ValueError(f"{name}: rules for column(s) {unknown} that the schema does not have")
         self.rules = [r for f in self.fields for r in _nested_required(f)] + list(rules)
         self._schema: Any = None
-        self._type: dg.DagsterType | None = None  # dagster-pandera's, built on first check
-        self._building = threading.RLock()  # the schema and type are built once, whichever thread asks
-        self._asset_type: ContractType | None = None  # one per contract: Dagster wants type names unique
+        self._building = threading.RLock()  # the schema is built once, whichever thread asks
 
     @classmethod
     def from_file(cls, name: str, path: Path, **kwargs: Any) -> Contract:
@@ -351,69 +346,3 @@ def broken_by_rule(broken: pl.DataFrame) -> dict[str, int]:
         return {}
     counts = broken.select(pl.col(BROKEN).explode().value_counts(sort=True)).unnest(BROKEN)
     return dict(sorted(zip(counts[BROKEN].to_list(), counts["count"].to_list(), strict=True)))
-
-
-def _pandera_type(contract: Contract) -> dg.DagsterType:
-    with contract._building:
-        if contract._type is None:
-            from dagster_pandera import pandera_schema_to_dagster_type
-
-            with warnings.catch_warnings():
-                # dagster-pandera's converter is the integration we build contracts on, by choice; it is
-                # marked beta, and would say so for each table.
-                warnings.simplefilter("ignore", dg.BetaWarning)
-                contract._type = pandera_schema_to_dagster_type(contract.schema)
-        return contract._type
-
-
-def _type_check(contract: Contract, context: Any, value: Any, where: str = "") -> dg.TypeCheck:
-    from ci_assets.lib.storage.streamed import ParquetFile
-
-    if isinstance(value, Mapping):  # a range's partitions, each checked
-        for key, part in value.items():
-            result = _type_check(contract, context, part, f" (partition {key})")
-            if not result.success:
-                return result
-        return dg.TypeCheck(success=True)
-    if isinstance(value, pl.DataFrame):
-        with contextlib.suppress(ContractError):  # a missing column or a wrong type: pandera's report says which
-            if keeps(contract, value):
-                return dg.TypeCheck(success=True)
-        result = _pandera_type(contract).type_check(context, value)
-        if not result.success:
-            return dg.TypeCheck(False, f"{result.description}{where}", result.metadata)
-        return result
-    if isinstance(value, ParquetFile):
-        value = pl.scan_parquet(value.path)
-    if isinstance(value, pl.LazyFrame):
-        try:
-            contract.check_columns(value.collect_schema())
-        except ContractError as e:
-            return dg.TypeCheck(False, f"{e}{where}")
-        return dg.TypeCheck(success=True)
-    return dg.TypeCheck(False, f"{contract.name}: a {type(value).__name__} is not a table{where}")
-
-
-class ContractType(dg.DagsterType):
-    """An asset's type made from its contract (kept, so the graph can be checked against its schema files)."""
-
-    def __init__(self, contract: Contract):
-        self.contract = contract
-        super().__init__(
-            type_check_fn=lambda context, value: _type_check(contract, context, value),
-            name=f"{contract.name}_contract",
-            description=f"{contract.name}: its schema file's columns, types and REQUIRED"
-            + (f", the key ({', '.join(contract.unique)}) unique" if contract.unique else "")
-            + (", the rules " + "; ".join(f"{r.column}: {r.name}" for r in contract.rules) if contract.rules else "")
-            + " (one polars pass; pandera, through dagster-pandera, reports what a frame breaks).",
-            typing_type=Any,
-            metadata={"schema": dg.MetadataValue.table_schema(fields_schema(contract.fields))},
-        )
-
-
-def dagster_type(contract: Contract) -> dg.DagsterType:
-    """The contract as an asset's type: its check is dagster-pandera's (each failed rule reported by
-    column), built when a step first checks an output, so loading the code location imports no pandera."""
-    if contract._asset_type is None:
-        contract._asset_type = ContractType(contract)
-    return contract._asset_type

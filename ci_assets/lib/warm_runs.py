@@ -2,9 +2,9 @@
 
 Dagster's own launcher asks the code server to start each run, and the code server spawns a
 fresh interpreter for it (`multiprocessing`'s spawn context, fixed in `dagster._grpc.server`):
-every run pays Dagster's import (~1 s here), the code location's (~0.5 s) and, at its first
-type check, pandera's with pandas (~1 s) before doing anything. `WarmRunLauncher` keeps run
-workers waiting (two by default) with all of that imported and the instance open: a launch
+every run pays Dagster's import (~1 s here) and the code location's (~0.5 s) before doing
+anything. `WarmRunLauncher` keeps run workers waiting (two by default) with both imported and
+the instance open: a launch
 hands one the run's id, and another is started to take its place. Each worker still runs
 exactly one run in a process of its own, through the body of `dagster api execute_run`, so a
 run behaves as under Dagster's launcher (its events, its interrupt handling, its exit code).

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_assets.definitions import asset_graph
-from ci_assets.lib import contracts
+from ci_assets.lib import contract_type, contracts
 from ci_assets.lib.storage.frames import field_dtype, fields_frame_schema
 
 TABLE_IO_MANAGERS = {"lake_io_manager", "warehouse_io_manager"}
@@ -34,12 +34,12 @@ def _contracts() -> dict[str, contracts.Contract]:
     from ci_assets.defs.fxci.contracts import CONTRACTS as FXCI  # the pulse tables' drain writes them itself
     from ci_assets.defs.sources.contracts import DIMENSIONS, SOURCES  # documents the registry writes itself
 
-    found = {t.contract.name: t.contract for t in _outputs().values() if isinstance(t, contracts.ContractType)}
+    found = {t.contract.name: t.contract for t in _outputs().values() if isinstance(t, contract_type.ContractType)}
     return found | {c.name: c for c in [*FXCI.values(), SOURCES, DIMENSIONS]}
 
 
 def test_every_table_the_io_managers_store_has_its_contract_as_its_type() -> None:
-    untyped = sorted(key for key, t in _outputs().items() if not isinstance(t, contracts.ContractType))
+    untyped = sorted(key for key, t in _outputs().items() if not isinstance(t, contract_type.ContractType))
     assert untyped == []
     # fxci 4, aggregates 1, buildhub 2, activedata 3, the registry's 2.
     assert len(_contracts()) == 12
@@ -117,7 +117,7 @@ def test_the_frame_and_the_streamed_enforcement_set_aside_the_same_rows(rows: li
     assert screened.kept.collect().equals(kept)
     assert screened.count_broken() == len({v.row for v in violations}) == frame.height - kept.height
     assert contracts.broken_by_rule(screened.broken.collect()) == contracts.rejected_by_rule(violations)
-    assert contracts.dagster_type(_SMALL).type_check(None, kept).success
+    assert contract_type.dagster_type(_SMALL).type_check(None, kept).success
 
 
 @settings(max_examples=80, deadline=None)
@@ -134,7 +134,7 @@ def test_keeps_says_what_pandera_says(rows: list[dict[str, Any]]) -> None:
     else:
         passes = True
     assert contracts.keeps(_SMALL, frame) == passes
-    assert contracts.dagster_type(_SMALL).type_check(None, frame).success == passes
+    assert contract_type.dagster_type(_SMALL).type_check(None, frame).success == passes
 
 
 def test_a_frame_that_keeps_its_contract_never_imports_pandera() -> None:
@@ -145,7 +145,7 @@ def test_a_frame_that_keeps_its_contract_never_imports_pandera() -> None:
 
     probe = (
         "import sys, datetime as dt, polars as pl\n"
-        "from ci_assets.lib import contracts\n"
+        "from ci_assets.lib import contract_type, contracts\n"
         "from ci_assets.defs.activedata.contracts import CONTRACT\n"
         "from ci_assets.defs.activedata.assets import SCHEMA\n"
         "day = dt.date(2026, 11, 30)\n"
@@ -153,7 +153,7 @@ def test_a_frame_that_keeps_its_contract_never_imports_pandera() -> None:
         "frame = pl.DataFrame([row], schema=SCHEMA)\n"
         "kept, violations = contracts.enforce(CONTRACT, frame, [day])\n"
         "assert kept.height == 1 and not violations\n"
-        "assert contracts.dagster_type(CONTRACT).type_check(None, kept).success\n"
+        "assert contract_type.dagster_type(CONTRACT).type_check(None, kept).success\n"
         "print('pandera' in sys.modules)\n"
         "_, violations = contracts.enforce(CONTRACT, frame.with_columns(line=pl.lit(0, pl.Int64)), [day])\n"
         "print([v.rule for v in violations], 'pandera' in sys.modules)\n"
@@ -169,12 +169,12 @@ def test_a_required_float_that_is_nan_is_missing() -> None:
     assert not contracts.keeps(contract, frame)
     kept, violations = contracts.enforce(contract, frame)
     assert kept["x"].to_list() == [1.0] and [(v.row, v.rule) for v in violations] == [(1, "not_nullable")]
-    assert not contracts.dagster_type(contract).type_check(None, frame).success
+    assert not contract_type.dagster_type(contract).type_check(None, frame).success
 
 
 def test_a_column_of_another_type_breaks_the_contract_as_a_whole() -> None:
     frame = pl.DataFrame({"id": ["x"], "day": ["2026-11-01"], "n": [1], "state": ["a"]})
     with pytest.raises(contracts.ContractError, match="column day is String, not Date"):
         contracts.enforce(_SMALL, frame)
-    check = contracts.dagster_type(_SMALL).type_check(None, frame.lazy())
+    check = contract_type.dagster_type(_SMALL).type_check(None, frame.lazy())
     assert not check.success and "column day is String" in check.description

@@ -10,7 +10,7 @@ from ci_assets.defs.activedata.contracts import CONTRACT, PREFIXED
 from ci_assets.defs.activedata.day_files import read_day_files
 from ci_assets.defs.activedata.partitions import ARRIVAL_DAYS
 from ci_assets.defs.activedata.settings import ActiveDataSettings
-from ci_assets.lib import contracts, quarantine, reconciliation
+from ci_assets.lib import contract_type, contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.inventory import KeyInventory
 from ci_assets.lib.lake import lake_source
@@ -146,7 +146,7 @@ def bucket_asset(bucket: str | None, name: str | None = None) -> dg.AssetsDefini
         ],
         description=_description(bucket),
         # The contract is the asset's type: a frame that breaks it fails the step before anything is stored.
-        dagster_type=contracts.dagster_type(CONTRACT),
+        dagster_type=contract_type.dagster_type(CONTRACT),
     )
     @transient_retries()
     def records(

@@ -11,7 +11,7 @@ import polars as pl
 
 from ci_assets.defs.activedata.assets import BUGZILLA_ASSET, GROUP, QUARANTINE_SOURCE
 from ci_assets.defs.activedata.contracts import BUGZILLA, PROVENANCE, latest_by_identity, record_fields
-from ci_assets.lib import contracts, quarantine
+from ci_assets.lib import contract_type, quarantine
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
@@ -29,7 +29,7 @@ BUG = pl.Struct(record_fields(BUGZILLA))
     kinds={"parquet", "polars"},
     ins={"records": dg.AssetIn(key=BUGZILLA_ASSET.key, metadata={"allow_missing_partitions": True})},
     io_manager_key="lake_io_manager",
-    dagster_type=contracts.dagster_type(BUGZILLA),
+    dagster_type=contract_type.dagster_type(BUGZILLA),
     metadata={
         "source": lake_source("activedata-bugzilla-snapshots", KEY.path, [], "Bugzilla bug snapshots"),
         "dagster/column_schema": fields_schema(BUGZILLA.fields),

@@ -10,7 +10,7 @@ import polars as pl
 
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS, GROUP, QUARANTINE_SOURCE
 from ci_assets.defs.activedata.contracts import PROVENANCE, TREEHERDER, latest_by_identity, record_fields
-from ci_assets.lib import contracts, quarantine
+from ci_assets.lib import contract_type, quarantine
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
@@ -33,7 +33,7 @@ ORDER = ["last_modified", "arrival_day", "key", "line"]
         "snapshots": dg.AssetIn(key=BUCKET_ASSETS[TREEHERDER_BUCKET].key, metadata={"allow_missing_partitions": True})
     },
     io_manager_key="lake_io_manager",
-    dagster_type=contracts.dagster_type(TREEHERDER),
+    dagster_type=contract_type.dagster_type(TREEHERDER),
     metadata={
         "primary_key": TREEHERDER.unique,
         "dagster/column_schema": fields_schema(TREEHERDER.fields),

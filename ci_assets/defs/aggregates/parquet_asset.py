@@ -18,7 +18,7 @@ from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.rows import FIELDS
 from ci_assets.defs.aggregates.settings import AggregatesSource
-from ci_assets.lib import contracts, quarantine, reconciliation
+from ci_assets.lib import contract_type, contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.retries import transient_retries
@@ -198,7 +198,7 @@ def _checks(outcomes: list[PartitionOutcome]) -> list[dg.AssetCheckResult]:
     deps=[DUMP_KEY],
     io_manager_key="lake_io_manager",
     # The contract is the asset's type: a converted file with other columns or types is never stored.
-    dagster_type=contracts.dagster_type(CONTRACT),
+    dagster_type=contract_type.dagster_type(CONTRACT),
     metadata={
         "partition_expr": {"day": "ingest_date", "type": "aggregate_type"},
         "dagster/column_schema": fields_schema(FIELDS),

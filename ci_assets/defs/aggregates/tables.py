@@ -14,7 +14,7 @@ from ci_assets.defs.aggregates.dump_asset import GROUP
 from ci_assets.defs.aggregates.parquet_asset import PARQUET_KEY
 from ci_assets.defs.aggregates.partitions import TABLE_MAPPING, TABLE_PARTITIONS, split_key
 from ci_assets.defs.aggregates.rows import FIELDS
-from ci_assets.lib import contracts
+from ci_assets.lib import contract_type
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.storage.frames import fields_schema
 
@@ -40,7 +40,7 @@ def table_asset(aggregate_type: str) -> dg.AssetsDefinition:
         automation_condition=dg.AutomationCondition.eager(),
         ins={"rows": dg.AssetIn(key=PARQUET_KEY, partition_mapping=TABLE_MAPPING)},
         io_manager_key="warehouse_io_manager",
-        dagster_type=contracts.dagster_type(CONTRACT),
+        dagster_type=contract_type.dagster_type(CONTRACT),
         metadata={
             "table": f"{DATASET}.{name}",
             "partition_expr": {"day": "ingest_date", "type": "aggregate_type"},

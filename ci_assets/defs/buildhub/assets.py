@@ -11,7 +11,7 @@ from ci_assets.defs.buildhub.contracts import BUILD
 from ci_assets.defs.buildhub.ingest import SOURCE, ingest_keys
 from ci_assets.defs.buildhub.partitions import BUILD_IDS, UPLOAD_DAYS
 from ci_assets.defs.buildhub.settings import BuildhubSettings
-from ci_assets.lib import contracts, quarantine, reconciliation
+from ci_assets.lib import contract_type, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
 from ci_assets.lib.metrics import MetricsRecorder
@@ -117,7 +117,7 @@ BUILD_COLUMNS = fields_frame_schema(BUILD.fields)
         ),
         "dagster/column_schema": fields_schema(BUILD.fields),
     },
-    dagster_type=contracts.dagster_type(BUILD),
+    dagster_type=contract_type.dagster_type(BUILD),
     description="One build id across its platforms and locales, for inspecting or recomputing a single build.",
 )
 @transient_retries()

@@ -8,7 +8,7 @@ import polars as pl
 from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.assets import BUILDS, GROUP
 from ci_assets.defs.buildhub.contracts import CONTRACT, FIELDS, staged, typed
-from ci_assets.lib import contracts, quarantine, reconciliation
+from ci_assets.lib import contract_type, contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import FRESH_DAILY, OWNERS
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.frames import fields_schema
@@ -36,7 +36,7 @@ def builds_frame(documents: list[dict[str, Any]]) -> tuple[pl.DataFrame, pl.Data
     io_manager_key="warehouse_io_manager",
     metadata={"bigquery_schema": FIELDS, "dagster/column_schema": fields_schema(FIELDS)},
     # The contract is the asset's type: a row that breaks it fails the step before anything is stored.
-    dagster_type=contracts.dagster_type(CONTRACT),
+    dagster_type=contract_type.dagster_type(CONTRACT),
     # Rebuilt whole, so once a day after new builds, not after every ingest run.
     automation_condition=dg.AutomationCondition.on_cron("0 8 * * *", cron_timezone="UTC"),
     description="Every stored build as one warehouse row (Buildhub2's BigQuery schema), rebuilt whole.",

@@ -11,7 +11,7 @@ from ci_assets.defs.fxci import placement, schemas
 from ci_assets.defs.fxci.contracts import CONTRACTS, PARTITION_COLUMNS, PRIMARY_KEYS
 from ci_assets.defs.fxci.drain import drain
 from ci_assets.defs.fxci.partitions import DAYS
-from ci_assets.lib import contracts, first_seen, quarantine, reconciliation
+from ci_assets.lib import contract_type, contracts, first_seen, quarantine, reconciliation
 from ci_assets.lib.conventions import FRESH_DAILY, FRESH_HOURLY, OWNERS
 from ci_assets.lib.pulse import PulseResource
 from ci_assets.lib.retries import transient_retries
@@ -93,7 +93,7 @@ def daily_table(key: dg.AssetKey, partition_column: str, kinds: set[str], descri
         metadata=table_metadata(key.path[-1], partition_column),
         description=description,
         # The contract is the asset's type: a frame that breaks it fails the step before anything is stored.
-        dagster_type=contracts.dagster_type(CONTRACTS[key.path[-1]]),
+        dagster_type=contract_type.dagster_type(CONTRACTS[key.path[-1]]),
         **extra,
     )
 

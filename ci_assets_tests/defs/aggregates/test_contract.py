@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ci_assets.defs.aggregates.contracts import CONTRACT
 from ci_assets.defs.aggregates.parquet_asset import PartitionOutcome, _rejections
 from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA
-from ci_assets.lib import contracts
+from ci_assets.lib import contract_type, contracts
 from ci_assets.lib.storage.streamed import ParquetFile
 
 DAY = dt.date(2019, 12, 1)
@@ -78,7 +78,7 @@ def test_a_file_with_other_columns_fails_the_type_and_is_never_stored(tmp_path: 
     """The last guard: the contract as the asset's type refuses what the screen would not have let through."""
     good, bad = _file(tmp_path, [_row()]), tmp_path / "bad.parquet"
     pl.DataFrame([_row()]).drop("aggregate").write_parquet(bad)
-    asset_type = contracts.dagster_type(CONTRACT)
+    asset_type = contract_type.dagster_type(CONTRACT)
     assert asset_type.type_check(None, {"a": ParquetFile(str(good))}).success
     refused = asset_type.type_check(None, {"a": ParquetFile(str(good)), "b": ParquetFile(str(bad))})
     assert not refused.success and "missing column aggregate" in refused.description

@@ -17,7 +17,7 @@ from ci_assets.defs.buildhub.contracts import CONTRACT, staged, typed
 from ci_assets.defs.buildhub.documents import build_hash
 from ci_assets.defs.buildhub.samples import encode, key_for, make_document
 from ci_assets.defs.buildhub.warehouse import builds_frame, builds_table
-from ci_assets.lib import contracts
+from ci_assets.lib import contract_type
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -87,10 +87,10 @@ def test_the_table_sets_aside_a_stored_build_that_breaks_the_contract(fresh_post
 def test_a_frame_that_slips_through_fails_the_type_and_nothing_is_stored(tmp_path: Path) -> None:
     rng = random.Random(2)
     frame = typed(staged([make_document(rng), _with(make_document(rng), "target", "channel", None)]))
-    check = contracts.dagster_type(CONTRACT).type_check(None, frame)
+    check = contract_type.dagster_type(CONTRACT).type_check(None, frame)
     assert not check.success and "not_nullable(channel)" in str(check.metadata) + str(check.description)
 
-    @dg.asset(key=["buildhub", "builds_table"], dagster_type=contracts.dagster_type(CONTRACT), io_manager_key="io")
+    @dg.asset(key=["buildhub", "builds_table"], dagster_type=contract_type.dagster_type(CONTRACT), io_manager_key="io")
     def slipped() -> pl.DataFrame:
         return frame
 

@@ -11,7 +11,7 @@ import psycopg
 from ci_assets.defs.fxci.contracts import CONTRACTS
 from ci_assets.defs.fxci.settings import LOCAL_BUCKET, LocalUptimeSource
 from ci_assets.defs.fxci.worker_metrics import worker_metrics_v1
-from ci_assets.lib import contracts
+from ci_assets.lib import contract_type
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -71,7 +71,7 @@ def test_a_frame_that_slips_past_the_asset_fails_the_type_check_and_nothing_is_s
 
     @dg.asset(
         partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"),
-        dagster_type=contracts.dagster_type(CONTRACTS["worker_metrics_v1"]),
+        dagster_type=contract_type.dagster_type(CONTRACTS["worker_metrics_v1"]),
         metadata={"partition_expr": "submission_date"},
     )
     def careless() -> pl.DataFrame:
