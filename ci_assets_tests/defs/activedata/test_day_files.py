@@ -2,8 +2,10 @@
 as reading each file in the step's own process, whatever the files hold."""
 
 import datetime as dt
+import fcntl
 import gzip
 import tempfile
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -85,6 +87,15 @@ def test_a_parser_that_dies_fails_the_read_and_leaves_no_process() -> None:
         process.popen.kill()
         process.popen.wait()
         with pytest.raises(ParserExitedError):
-            parser.submit(0, b"x" * (1 << 20))  # more than a pipe holds
+            parser.submit(0, b"x" * (4 << 20))  # more than a pipe holds
             parser.results()
     assert process.popen.poll() is not None and process.popen.stdout.closed
+
+
+def test_a_file_and_its_reply_cross_the_pipes_in_one_write() -> None:
+    """The pipes are widened to 1 MB (a thousand records' reply is about 150 KB), where Linux allows it."""
+    with LineParser(1) as parser:
+        (process,) = parser._processes
+        sizes = {fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) for pipe in (process.popen.stdin, process.popen.stdout)}
+    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
+    assert sizes == {1 << 20 if limit >= 1 << 20 else 1 << 16}, sizes
