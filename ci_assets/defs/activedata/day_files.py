@@ -50,21 +50,26 @@ def read_day_files(
 
     read: dict[int, Columns | str] = {}
     with LineParser(parsers) as parser:
+
+        def fetch(n: int, key: str) -> None:
+            # The thread that downloaded a body sends it on: no turn of the main thread per file.
+            body = _fetch(store, bucket, key)
+            if body is None:
+                read[n] = GONE
+            else:
+                parser.submit(n, body)
+
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            fetches = {}
+            fetches = []
             for n, (_, key, _) in enumerate(files):
                 try:
                     parse_key(key)
                 except KeyConventionError as e:
                     read[n] = f"key breaks the convention: {e}"  # never downloaded
                     continue
-                fetches[pool.submit(_fetch, store, bucket, key)] = n
+                fetches.append(pool.submit(fetch, n, key))
             for done in as_completed(fetches):
-                body = done.result()
-                if body is None:
-                    read[fetches[done]] = GONE
-                else:
-                    parser.submit(fetches[done], body)
+                done.result()
         read |= parser.results()
     rejected, states, gone = [], [], 0
     ids, lines, texts, keys, days, counts = [], [], [], [], [], []

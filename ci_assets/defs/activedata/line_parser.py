@@ -113,6 +113,7 @@ class _Process:
         for pipe in (self.popen.stdin, self.popen.stdout):
             _widen(pipe)
         self.replies = replies
+        self.lock = threading.Lock()
         self.reader = threading.Thread(target=self._read, name="activedata line parser", daemon=True)
         self.reader.start()
 
@@ -128,8 +129,9 @@ class _Process:
     def send(self, number: int, body: bytes) -> None:
         assert self.popen.stdin is not None
         try:
-            self.popen.stdin.write(_REQUEST.pack(number, len(body)))
-            self.popen.stdin.write(body)
+            with self.lock:
+                self.popen.stdin.write(_REQUEST.pack(number, len(body)))
+                self.popen.stdin.write(body)
         except BrokenPipeError as e:
             raise ParserExitedError(f"a line parser exited ({self.popen.wait()})") from e
 
@@ -159,6 +161,7 @@ class LineParser:
     def __init__(self, processes: int) -> None:
         self._replies: dict[int, Columns] = {}
         self._sent = 0
+        self._lock = threading.Lock()
         self._processes: list[_Process] = []
         try:
             for _ in range(processes):
@@ -169,8 +172,11 @@ class LineParser:
         self._turn = itertools.cycle(self._processes)
 
     def submit(self, number: int, body: bytes) -> None:
-        next(self._turn).send(number, body)
-        self._sent += 1
+        """Safe from any thread: a file's request is written whole under its process's lock."""
+        with self._lock:
+            process = next(self._turn)
+            self._sent += 1
+        process.send(number, body)
 
     def results(self) -> dict[int, Columns]:
         for process in self._processes:

@@ -5,6 +5,7 @@ import datetime as dt
 import fcntl
 import gzip
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -99,3 +100,15 @@ def test_a_file_and_its_reply_cross_the_pipes_in_one_write() -> None:
         sizes = {fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) for pipe in (process.popen.stdin, process.popen.stdout)}
     limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
     assert sizes == {1 << 20 if limit >= 1 << 20 else 1 << 16}, sizes
+
+
+def test_files_sent_from_many_threads_at_once_come_back_whole() -> None:
+    """The download threads send their bodies themselves: no request interleaves with another."""
+    bodies = [gzip.compress(b"".join(b'{"_id": "f%d.%d"}\n' % (n, i) for i in range(n % 50))) for n in range(300)]
+    with LineParser(2) as parser, ThreadPoolExecutor(16) as pool:
+        list(pool.map(parser.submit, range(len(bodies)), bodies))
+        got = parser.results()
+    assert sorted(got) == list(range(len(bodies)))
+    for n, body in enumerate(bodies):
+        expected = read_records(body)
+        assert got[n].count == len(expected.ids) and got[n].ids == "".join(expected.ids).encode()
