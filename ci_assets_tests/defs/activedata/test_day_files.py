@@ -112,3 +112,26 @@ def test_files_sent_from_many_threads_at_once_come_back_whole() -> None:
     for n, body in enumerate(bodies):
         expected = read_records(body)
         assert got[n].count == len(expected.ids) and got[n].ids == "".join(expected.ids).encode()
+
+
+def test_a_parser_dying_mid_day_fails_the_read_from_the_download_threads(tmp_path, monkeypatch) -> None:
+    """The first file a thread sends finds its parser dead: the read raises, and no parser outlives it."""
+    store = LocalObjectStoreResource(root=str(tmp_path), fsync=False)
+    store.create_bucket(BUCKET)
+    for key in KEYS:
+        store.put(BUCKET, key, gzip.compress(b'{"_id": "tc.1623116:162311550.34.0"}\n' * 1000))
+    started: list[LineParser] = []
+    submit = LineParser.submit
+
+    def kill_then_submit(self: LineParser, number: int, body: bytes) -> None:
+        if not started:
+            started.append(self)
+            for process in self._processes:
+                process.popen.kill()
+                process.popen.wait()
+        submit(self, number, body)
+
+    monkeypatch.setattr(LineParser, "submit", kill_then_submit)
+    with pytest.raises(ParserExitedError):
+        read_day_files(store, BUCKET, [(DAY, key, None) for key in KEYS], threads=4, parsers=2, schema=SCHEMA)
+    assert all(p.popen.poll() is not None and p.popen.stdout.closed for p in started[0]._processes)
