@@ -85,10 +85,11 @@ from ci_assets.defs.aggregates.contracts import AGGREGATE_IS_AN_INTEGER_ARRAY, C
 from ci_assets.defs.aggregates.copy_text import line_chunks
 from ci_assets.defs.aggregates.dump_plan import plan_dump
 from ci_assets.lib import contracts
+from ci_assets.lib.freed_memory import keep_freed_memory
 directory, stage, workers = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 day = dt.date(2019, 12, 1)
 plan = plan_dump(directory, "submission_date", day)
-convert._keep_freed_memory()
+keep_freed_memory()
 def one_file(data_file):
     for chunk in line_chunks(data_file.path):
         if stage == 1:

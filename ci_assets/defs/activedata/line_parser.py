@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 _RECORDS = Path(__file__).with_name("records.py")
+_FREED_MEMORY = Path(__file__).parents[2] / "lib" / "freed_memory.py"
 _REQUEST = struct.Struct("<IQ")
 _REPLY = struct.Struct("<I6Q")
 _PIPE_BYTES = 1 << 20
@@ -76,11 +77,18 @@ def columns(found: Any) -> Columns:
     )
 
 
-def _serve() -> None:
-    spec = importlib.util.spec_from_file_location("activedata_records", _RECORDS)
+def _load(name: str, path: Path) -> Any:
+    """A module by its path: the package's `__init__` would import Dagster."""
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
-    records = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(records)
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _serve() -> None:
+    _load("freed_memory", _FREED_MEMORY).keep_freed_memory()  # each file's buffers: parsers' CPU 3.26 -> 3.02 s
+    records = _load("activedata_records", _RECORDS)
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     while header := requests.read(_REQUEST.size):
         number, size = _REQUEST.unpack(header)

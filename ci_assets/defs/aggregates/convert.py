@@ -11,7 +11,6 @@ conversion: the Parquet file is only kept when every table converted.
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import datetime as dt
 import queue
@@ -28,9 +27,9 @@ from ci_assets.defs.aggregates.copy_text import CHUNK_BYTES, checksummed, line_c
 from ci_assets.defs.aggregates.dump_plan import DataFile, DumpPlan, Excluded
 from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA, BadRow, parse_chunk
 from ci_assets.lib import contracts
+from ci_assets.lib.freed_memory import keep_freed_memory
 
 _DONE = object()
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +81,7 @@ def convert(
     """Write `plan`'s tables to the Parquet file `out`; raises (and leaves no file) if any is unreadable.
     `contract=None` writes every converted row unscreened, as the converter did before contracts
     (for measuring what the contract costs)."""
-    _keep_freed_memory()
+    keep_freed_memory()
     frames: queue.Queue = queue.Queue(maxsize=workers)
     stop = threading.Event()
 
@@ -147,21 +146,6 @@ def convert(
         out.unlink(missing_ok=True)
         raise error[0]
     return Conversion(results, plan.excluded)
-
-
-def _keep_freed_memory() -> None:
-    """Stop glibc from handing each freed chunk back to the kernel.
-
-    Every chunk allocates and frees buffers of tens of megabytes; by default glibc maps
-    and unmaps those each time, and the page faults cost a fifth of the conversion.
-    Keeping them in the heap bounds nothing new: the peak is the same.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return  # not glibc: nothing to tune
-    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-    libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
 
 
 def _write(frames: queue.Queue, out: Path, compression: str) -> None:
