@@ -12,7 +12,7 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(VENV)/.installed: $(UV) pyproject.toml uv.lock
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock $(wildcard ci_assets/*/*/*.c)
 	$(UV) sync --frozen --extra test --python $(PYTHON)
 	touch $@
 

@@ -75,12 +75,12 @@ for name in sys.argv[1:]:
 print(time.perf_counter() - t0)
 """
 
-STAGES = ("inflate", "parse COPY", "dimensions + aggregate", "contract")
+STAGES = ("inflate", "parse COPY into Arrow (C)", "contract")
 STAGE_CHILD = """
 import datetime as dt, sys, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from ci_assets.defs.aggregates import convert, rows
+from ci_assets.defs.aggregates import rows
 from ci_assets.defs.aggregates.contracts import AGGREGATE_IS_AN_INTEGER_ARRAY, CONTRACT
 from ci_assets.defs.aggregates.copy_text import line_chunks
 from ci_assets.defs.aggregates.dump_plan import plan_dump
@@ -92,12 +92,10 @@ plan = plan_dump(directory, "submission_date", day)
 keep_freed_memory()
 def one_file(data_file):
     for chunk in line_chunks(data_file.path):
-        if stage == 1:
-            rows.read_copy(chunk)
-        elif stage >= 2:
-            frame, _ = rows.parse_chunk(chunk, data_file.table, day, 1, printed_by_postgres=True)
-            if stage == 3:
-                contracts.split(CONTRACT, frame, [day], [AGGREGATE_IS_AN_INTEGER_ARRAY])
+        if stage >= 1:
+            table, _ = rows.parse_chunk(chunk, data_file.table, day, 1, printed_by_postgres=True)
+            if stage == 2:
+                contracts.sieve(CONTRACT, rows.as_frame(table), [day], [AGGREGATE_IS_AN_INTEGER_ARRAY])
 t0 = time.perf_counter()
 with ThreadPoolExecutor(workers) as pool:
     list(pool.map(one_file, sorted(plan.files, key=lambda f: -f.path.stat().st_size)))

@@ -319,14 +319,23 @@ def split(
     """`screen` for a chunk of a stream already in memory: (the rows that keep the contract, the
     others with their rules). Per chunk, so a key's uniqueness cannot be judged: refused for a
     contract with a key."""
+    ok, broken = sieve(contract, frame.lazy(), days, proven)
+    return (frame if ok is None else frame.filter(ok)), broken
+
+
+def sieve(
+    contract: Contract, frame: pl.LazyFrame, days: Collection[Any] | None = None, proven: Sequence[Rule] = ()
+) -> tuple[pl.Series | None, pl.DataFrame]:
+    """`split` for a chunk whose rows are held elsewhere (an Arrow table, say) and seen through
+    `frame`: which rows keep the contract (None when all do, the usual case) and the others with
+    their rules. Only the columns the contract reads are computed."""
     if contract.unique:
         raise ValueError(f"{contract.name} has a key: its uniqueness needs the whole frame, not a chunk")
-    screened = screen(contract, frame.lazy(), days, proven)
+    screened = screen(contract, frame, days, proven)
     ok = screened.frame.select(screened.ok.alias("ok")).collect()["ok"]
     if ok.all():
-        return frame, _NOTHING
-    broken = frame.filter(~ok).lazy().with_columns(screened.named.list.drop_nulls().alias(BROKEN)).collect()
-    return frame.filter(ok), broken
+        return None, _NOTHING
+    return ok, screened.broken.collect()
 
 
 _NOTHING = pl.DataFrame()

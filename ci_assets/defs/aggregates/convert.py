@@ -1,8 +1,9 @@
 """One dump directory becomes one Parquet file of the 13-column output, streamed.
 
 Worker threads each take a data file, decompress it (ISA-L, which releases the GIL)
-and parse it chunk by chunk (polars, likewise); a bounded queue hands the frames to
-the writer, which appends them to one Parquet file as row groups. Each chunk is screened
+and parse it chunk by chunk (`_copy_rows`, likewise); a bounded queue hands the rows to
+the writer (pyarrow's, which writes each chunk's dictionaries as they are), which appends
+them to one Parquet file, a row group per chunk. Each chunk is screened
 against the tables' contract on its way: rows that break it are kept aside, with their rules,
 for the quarantine. Memory is bounded
 by workers x chunk size, whatever the day's size. Any unreadable file fails the whole
@@ -20,12 +21,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
-from polars.io.plugins import register_io_source
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ci_assets.defs.aggregates.contracts import AGGREGATE_IS_AN_INTEGER_ARRAY, CONTRACT
 from ci_assets.defs.aggregates.copy_text import CHUNK_BYTES, checksummed, line_chunks
 from ci_assets.defs.aggregates.dump_plan import DataFile, DumpPlan, Excluded
-from ci_assets.defs.aggregates.rows import OUTPUT_SCHEMA, BadRow, parse_chunk
+from ci_assets.defs.aggregates.rows import ARROW_SCHEMA, OUTPUT_SCHEMA, BadRow, as_frame, parse_chunk
 from ci_assets.lib import contracts
 from ci_assets.lib.freed_memory import keep_freed_memory
 
@@ -88,22 +90,23 @@ def convert(
     def one_file(data_file: DataFile) -> TableResult:
         rows, lines, bad, broken = 0, 0, [], []
         for chunk in line_chunks(data_file.path, chunk_bytes):
-            frame, chunk_bad = parse_chunk(
+            rows_of_chunk, chunk_bad = parse_chunk(
                 chunk, data_file.table, ingest_date, lines + 1, printed_by_postgres=checksummed(data_file.path)
             )
-            lines += frame.height + len(chunk_bad)
+            lines += rows_of_chunk.num_rows + len(chunk_bad)
             bad.extend(chunk_bad)
             # The contract, on the chunk in memory (the file is never read again to check it).
             if contract is not None:
                 # parse_chunk makes every aggregate from a histogram it proved keeps the rule.
                 proven = [AGGREGATE_IS_AN_INTEGER_ARRAY] if contract is CONTRACT else []
-                frame, chunk_broken = contracts.split(contract, frame, [ingest_date], proven)
-                if chunk_broken.height:
+                ok, chunk_broken = contracts.sieve(contract, as_frame(rows_of_chunk), [ingest_date], proven)
+                if ok is not None:
+                    rows_of_chunk = rows_of_chunk.filter(ok.to_arrow())
                     broken.append(chunk_broken)
-            rows += frame.height
+            rows += rows_of_chunk.num_rows
             while not stop.is_set():
                 try:
-                    frames.put(frame, timeout=0.1)
+                    frames.put(rows_of_chunk, timeout=0.1)
                     break
                 except queue.Full:
                     continue
@@ -149,10 +152,18 @@ def convert(
 
 
 def _write(frames: queue.Queue, out: Path, compression: str) -> None:
-    def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        while (frame := frames.get()) is not _DONE:
-            yield frame
-
-    # polars encodes and writes row groups on its own threads while the workers parse.
-    lazy = register_io_source(source, schema=OUTPUT_SCHEMA, is_pure=False)
-    lazy.sink_parquet(out, compression=compression, statistics=False)
+    # Text columns arrive dictionary-encoded: the writer keeps each chunk's dictionary for its row
+    # group and encodes the codes, hashing nothing. `store_schema=False` leaves them plain UTF-8
+    # strings to every reader (no Arrow dictionary type in the file's metadata).
+    text = [f.name for f in ARROW_SCHEMA if pa.types.is_dictionary(f.type)]
+    with pq.ParquetWriter(
+        out,
+        ARROW_SCHEMA,
+        compression="none" if compression == "uncompressed" else compression,
+        use_dictionary=["ingest_date", *text],
+        write_statistics=False,
+        store_schema=False,
+    ) as writer:
+        while (rows := frames.get()) is not _DONE:
+            if rows.num_rows:
+                writer.write_table(rows, row_group_size=rows.num_rows)

@@ -1,9 +1,16 @@
 """COPY rows of an aggregate table become rows of the 13-column output (facts.md, "Output").
 
 Almost every row is canonical jsonb text with exactly the seven dimension keys and no
-escapes, and an integer array literal; those go through one vectorised regex each. The
-rest (escapes, other key sets, not JSON, NULL or empty histograms) are decided one by
-one: converted when they are sound, otherwise returned as bad rows with their reason.
+escapes, and an integer array literal: `_copy_rows` (C, one pass without the GIL) takes
+those, each dimension as a code into the chunk's dictionary of its values, and the aggregate
+as bytes. The rest (escapes, other key sets, not JSON, NULL or empty histograms, lines that
+are not two fields of UTF-8) are decided one by one: converted when they are sound,
+otherwise returned as bad rows with their reason.
+
+Rows travel as an Arrow table whose text columns are dictionary-encoded (`ARROW_SCHEMA`):
+the Parquet writer writes each dictionary once and the codes, where a plain text column
+would have every value hashed again to find its code. `as_frame` is the same rows for
+polars, the contract's engine.
 """
 
 from __future__ import annotations
@@ -12,9 +19,12 @@ import dataclasses
 import datetime as dt
 import re
 
+import numpy as np
 import orjson
 import polars as pl
+import pyarrow as pa
 
+from ci_assets.defs.aggregates import _copy_rows
 from ci_assets.defs.aggregates.contracts import HISTOGRAM, SCHEMA_FILE
 from ci_assets.defs.aggregates.copy_text import unescape
 from ci_assets.defs.aggregates.names import TableName
@@ -26,12 +36,14 @@ FIELDS: list[dict[str, str]] = read_fields(SCHEMA_FILE)
 OUTPUT_SCHEMA = fields_frame_schema(FIELDS)
 # What the converter builds, in the seed's column order.
 assert list(OUTPUT_SCHEMA) == ["ingest_date", *TABLE_COLUMNS, *DIMENSION_KEYS, "aggregate"], list(OUTPUT_SCHEMA)
-_RAW_SCHEMA = {"dimensions": pl.String, "histogram": pl.String}
-# jsonb prints keys shortest first, then bytewise: exactly the order of DIMENSION_KEYS,
-# each as `"key": "value"` joined by `, `. A row in that shape, with no escapes, splits
-# on `", "` into seven pieces that each begin with their key.
-_PREFIXES = ['{"os": "'] + [f'{k}": "' for k in DIMENSION_KEYS[1:]]
+_TEXT = pa.dictionary(pa.int32(), pa.string())
+ARROW_SCHEMA = pa.schema(
+    [("ingest_date", pa.date32())]
+    + [(c, _TEXT) for c in (*TABLE_COLUMNS, *DIMENSION_KEYS)]
+    + [("aggregate", pa.large_string())]
+)
 _HISTOGRAM = re.compile(HISTOGRAM)
+_EPOCH = dt.date(1970, 1, 1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,103 +55,103 @@ class BadRow:
 
 def parse_chunk(
     chunk: bytes, table: TableName, ingest_date: dt.date, first_line: int, printed_by_postgres: bool = False
-) -> tuple[pl.DataFrame, list[BadRow]]:
-    """`chunk` holds whole COPY lines of `table`, the first being line `first_line` of its file.
+) -> tuple[pa.Table, list[BadRow]]:
+    """`chunk` holds whole COPY lines of `table`, the first being line `first_line` of its file:
+    its rows (`ARROW_SCHEMA`; the fast path's first, then the others in line order) and its bad rows.
 
     Every aggregate made keeps the contract's `aggregate` rule by construction. How each histogram
     is checked depends on what its bytes are known to be: `printed_by_postgres` (they came out of a
-    gzip member whose CRC held, and the TOC typed the column bigint[]) needs only the shape checks
-    that are exact over PostgreSQL's bigint[] output (`printed_histogram_keeps_the_rule`); anything
-    else is matched against the rule's whole pattern, byte by byte."""
-    raw = read_copy(chunk)
-    # Each line is one row: COPY escapes newlines and tabs inside values, a two-column table
-    # has no empty lines, and a line with another number of fields fails the read above.
-    constants = [pl.lit(ingest_date).alias("ingest_date")] + [
-        pl.lit(getattr(table, c), pl.String).alias(c) for c in TABLE_COLUMNS
-    ]
-    split = raw.lazy().with_columns(
-        pl.col("dimensions").str.split_exact('", "', len(DIMENSION_KEYS) - 1).alias("piece")
-    )
-    converted = (
-        split.unnest("piece")
-        .select(
-            *constants,
-            *_dimension_values(),
-            _aggregate(),
-            _is_canonical(printed_by_postgres).fill_null(False).alias("sound"),
-        )
-        .collect(engine="streaming")
-    )
-    sound = converted.get_column("sound")
-    if sound.all():  # the usual case: no filter, so no copy of the chunk
-        return converted.drop("sound"), []
-    fast = converted.filter(sound).drop("sound")
-    sound = sound.not_()
-    slow_rows, bad = [], []
-    for index, (dimensions, histogram) in zip(sound.arg_true(), raw.filter(sound).iter_rows(), strict=True):
-        line = first_line + int(index)
-        values, reason = _row(dimensions, histogram)
+    gzip member whose CRC held, and the TOC typed the column bigint[]) needs only that each byte
+    between the braces is a digit, a comma or a minus, which is exact over PostgreSQL's bigint[]
+    output (a NULL, a nested array or a bounds decoration all bring other bytes); anything else is
+    matched against the rule's whole pattern. A dimension value is taken as it stands only when no
+    backslash is in the dimensions (jsonb escapes a quote inside a value, so without one the
+    seven quoted values are exactly the seven keys') and it is UTF-8 without control characters."""
+    lines, taken, codes, dictionaries, offsets, data, rejected = _copy_rows.parse(chunk, printed_by_postgres)
+    # Arrays over the buffers as they are: pa.array would import pandas (seconds) to convert anything.
+    codes = [np.frombuffer(c, np.int32) for c in codes]
+    values = [_array(pa.string(), len(o) // 4 - 1, o, d) for o, d in dictionaries]
+    aggregates = np.frombuffer(offsets, np.int64)
+    bad: list[BadRow] = []
+    slow: list[list[str]] = []
+    for index, start, end in rejected:
+        raw = bytes(chunk[start:end])
+        row, reason = _line(raw)
         if reason:
-            bad.append(BadRow(line, reason, f"{dimensions}\t{histogram}"))
+            bad.append(BadRow(first_line + index, reason, raw.decode(errors="backslashreplace")))
         else:
-            slow_rows.append(values)
-    slow = pl.DataFrame(slow_rows, schema=[*DIMENSION_KEYS, "aggregate"], orient="row").select(
-        *constants, *DIMENSION_KEYS, "aggregate"
+            slow.append(row)
+    if slow:
+        codes, values = _with_slow_dimensions(codes, values, slow)
+        data += "".join(row[-1] for row in slow).encode()
+        lengths = np.cumsum([len(row[-1].encode()) for row in slow], dtype=np.int64)
+        aggregates = np.concatenate([aggregates, aggregates[-1] + lengths])
+    rows = taken + len(slow)
+    zeros = np.zeros(rows, np.int32)
+    columns = [
+        _array(pa.date32(), rows, np.full(rows, (ingest_date - _EPOCH).days, np.int32)),
+        *(_dictionary(zeros, _strings([getattr(table, c)])) for c in TABLE_COLUMNS),
+        *(_dictionary(c, v) for c, v in zip(codes, values, strict=True)),
+        _array(pa.large_string(), rows, aggregates, data),
+    ]
+    assert lines == taken + len(rejected)
+    return pa.Table.from_arrays(columns, schema=ARROW_SCHEMA), bad
+
+
+def _array(kind: pa.DataType, length: int, *buffers: object) -> pa.Array:
+    return pa.Array.from_buffers(kind, length, [None, *(pa.py_buffer(b) for b in buffers)])
+
+
+def _strings(values: list[str]) -> pa.Array:
+    encoded = [v.encode() for v in values]
+    offsets = np.zeros(len(values) + 1, np.int32)
+    np.cumsum([len(e) for e in encoded], out=offsets[1:])
+    return _array(pa.string(), len(values), offsets, b"".join(encoded))
+
+
+def _dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
+    return pa.DictionaryArray.from_buffers(_TEXT, len(codes), [None, pa.py_buffer(codes)], values)
+
+
+def _with_slow_dimensions(
+    codes: list[np.ndarray], values: list[pa.Array], slow: list[list[str]]
+) -> tuple[list[np.ndarray], list[pa.Array]]:
+    """The dictionaries and codes with the per-row path's rows appended."""
+    new_codes, new_values = [], []
+    for k, (column, dictionary) in enumerate(zip(codes, values, strict=True)):
+        index = {v: i for i, v in enumerate(dictionary.to_pylist())}
+        extra = np.array([index.setdefault(row[k], len(index)) for row in slow], np.int32)
+        new_codes.append(np.concatenate([column, extra]))
+        new_values.append(_strings(list(index)))
+    return new_codes, new_values
+
+
+def as_frame(rows: pa.Table) -> pl.LazyFrame:
+    """`rows` as polars sees them, text columns as String: each a gather of its dictionary by the
+    codes, lazily, so a screen that reads only some columns builds only those."""
+    codes = pl.from_arrow(
+        pa.table({c: rows[c].combine_chunks().indices for c in rows.column_names if rows.schema.field(c).type == _TEXT})
     )
-    return pl.concat([fast, slow]), bad
+    plain = pl.from_arrow(rows.select(["ingest_date", "aggregate"]))
+    assert isinstance(codes, pl.DataFrame) and isinstance(plain, pl.DataFrame)
+    text = [
+        pl.lit(pl.Series(rows[c].combine_chunks().dictionary, dtype=pl.String)).gather(pl.col(c)).alias(c)
+        for c in codes.columns
+    ]
+    return pl.concat([codes, plain], how="horizontal").lazy().select("ingest_date", *text, "aggregate")
 
 
-def read_copy(chunk: bytes) -> pl.DataFrame:
-    """The chunk's two COPY columns as text, escapes unresolved; `\\N` is NULL."""
-    return pl.read_csv(chunk, separator="\t", has_header=False, quote_char=None, schema=_RAW_SCHEMA, null_values="\\N")
-
-
-def _pieces() -> list[pl.Expr]:
-    return [pl.col(f"field_{i}") for i in range(len(DIMENSION_KEYS))]
-
-
-def _is_canonical(printed_by_postgres: bool) -> pl.Expr:
-    # The column is jsonb (checked from the TOC), so a quote inside a value is escaped:
-    # no backslash means none is, and seven pieces that begin with their keys, the last
-    # closing the object with no quote in its value, are exactly the seven keys.
-    pieces, histogram = _pieces(), pl.col("histogram")
-    last_value = pieces[-1].str.slice(len(_PREFIXES[-1]), pieces[-1].str.len_bytes() - len(_PREFIXES[-1]) - 2)
-    canonical = (
-        ~pl.col("dimensions").str.contains("\\", literal=True)
-        & pieces[-1].str.ends_with('"}')
-        & ~last_value.str.contains('"', literal=True)
-    )
-    for piece, prefix in zip(pieces, _PREFIXES, strict=True):
-        canonical &= piece.str.starts_with(prefix)
-    if printed_by_postgres:
-        return canonical & printed_histogram_keeps_the_rule(histogram)
-    return canonical & histogram.str.contains(HISTOGRAM)
-
-
-def printed_histogram_keeps_the_rule(histogram: pl.Expr) -> pl.Expr:
-    """The contract's histogram pattern, for text PostgreSQL printed for a bigint[] value.
-
-    That text is `{}` or integers and NULLs in braces, nested once per dimension, optionally
-    after a bounds decoration (`[0:1]={1,2}`); its integers are already canonical (no leading
-    zeros, no `+`). Of those, the pattern keeps exactly the ones that start with a brace but
-    not two (one dimension, no decoration) and hold no `N` (no NULL): three literal searches
-    in place of a regex over every byte. Tested equal to the pattern on PostgreSQL's own
-    output of generated arrays."""
-    one_dimension = histogram.str.starts_with("{") & ~histogram.str.starts_with("{{")
-    return one_dimension & ~histogram.str.contains("N", literal=True)
-
-
-def _dimension_values() -> list[pl.Expr]:
-    values = [piece.str.slice(len(prefix)) for piece, prefix in zip(_pieces(), _PREFIXES, strict=True)]
-    values[-1] = values[-1].str.slice(0, values[-1].str.len_bytes() - 2)  # the closing `"}`
-    return [v.alias(k) for v, k in zip(values, DIMENSION_KEYS, strict=True)]
-
-
-def _aggregate() -> pl.Expr:
-    # The original converter's character swap, `{0,2,0}` -> `[0,2,0]`, on sound rows.
-    histogram = pl.col("histogram")
-    inner = histogram.str.slice(1, histogram.str.len_bytes() - 2)
-    return pl.concat_str(pl.lit("["), inner, pl.lit("]")).alias("aggregate")
+def _line(raw: bytes) -> tuple[list[str], str | None]:
+    """A line the fast path did not take: its two fields decided by the per-row path."""
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError as e:
+        return [], f"line is not UTF-8 ({e})"
+    fields = text.split("\t")
+    if len(fields) != 2:
+        return [], f"line is {len(fields)} field(s), not 2 (dimensions, histogram)"
+    dimensions, histogram = (None if f == "\\N" else f for f in fields)
+    return _row(dimensions, histogram)
 
 
 def _row(dimensions: str | None, histogram: str | None) -> tuple[list[str], str | None]:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_assets.defs.aggregates.names import TableName
-from ci_assets.defs.aggregates.rows import DIMENSION_KEYS, _row, parse_chunk
+from ci_assets.defs.aggregates.rows import DIMENSION_KEYS, _row, as_frame, parse_chunk
 
 DAY = dt.date(2019, 12, 1)
 TABLE = TableName("build_id", "nightly", "72", "20191201")
@@ -64,7 +64,8 @@ def copy_out(postgres_dsn: str):
 @given(st.lists(st.tuples(_DIMENSIONS, _HISTOGRAM), min_size=1, max_size=12))
 def test_every_row_comes_out_as_the_per_row_path_decides(copy_out, rows: list[tuple[str | None, str | None]]) -> None:
     chunk = copy_out(rows)
-    frame, bad = parse_chunk(chunk, TABLE, DAY, 1, printed_by_postgres=True)
+    rows_made, bad = parse_chunk(chunk, TABLE, DAY, 1, printed_by_postgres=True)
+    frame = as_frame(rows_made).collect()
 
     expected_rows, expected_bad = [], []
     for line, text in enumerate(chunk.decode().removesuffix("\n").split("\n"), start=1):  # not splitlines: U+0085
