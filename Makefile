@@ -12,8 +12,11 @@ $(UV):
 	$(PYTHON) -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# Bytecode compiled at install: where PYTHONDONTWRITEBYTECODE is set (as on these machines), every
+# process would otherwise compile Dagster, pandas and the rest from source at each import.
 $(VENV)/.installed: $(UV) pyproject.toml uv.lock $(wildcard ci_assets/*/*/*.c)
-	$(UV) sync --frozen --extra test --python $(PYTHON)
+	$(UV) sync --frozen --compile-bytecode --extra test --python $(PYTHON)
+	$(VENV)/bin/python -m compileall -q ci_assets
 	touch $@
 
 install: $(VENV)/.installed

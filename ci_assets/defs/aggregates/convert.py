@@ -152,15 +152,15 @@ def convert(
 
 
 def _write(frames: queue.Queue, out: Path, compression: str) -> None:
-    # Text columns arrive dictionary-encoded: the writer keeps each chunk's dictionary for its row
+    # Every column but the aggregate arrives dictionary-encoded: the writer keeps each chunk's dictionary for its row
     # group and encodes the codes, hashing nothing. `store_schema=False` leaves them plain UTF-8
-    # strings to every reader (no Arrow dictionary type in the file's metadata).
-    text = [f.name for f in ARROW_SCHEMA if pa.types.is_dictionary(f.type)]
+    # strings and dates to every reader (no Arrow dictionary type in the file's metadata).
+    encoded = [f.name for f in ARROW_SCHEMA if pa.types.is_dictionary(f.type)]
     with pq.ParquetWriter(
         out,
         ARROW_SCHEMA,
         compression="none" if compression == "uncompressed" else compression,
-        use_dictionary=["ingest_date", *text],
+        use_dictionary=encoded,
         write_statistics=False,
         store_schema=False,
     ) as writer:

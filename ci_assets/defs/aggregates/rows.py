@@ -38,7 +38,7 @@ OUTPUT_SCHEMA = fields_frame_schema(FIELDS)
 assert list(OUTPUT_SCHEMA) == ["ingest_date", *TABLE_COLUMNS, *DIMENSION_KEYS, "aggregate"], list(OUTPUT_SCHEMA)
 _TEXT = pa.dictionary(pa.int32(), pa.string())
 ARROW_SCHEMA = pa.schema(
-    [("ingest_date", pa.date32())]
+    [("ingest_date", pa.dictionary(pa.int32(), pa.date32()))]
     + [(c, _TEXT) for c in (*TABLE_COLUMNS, *DIMENSION_KEYS)]
     + [("aggregate", pa.large_string())]
 )
@@ -89,7 +89,7 @@ def parse_chunk(
     rows = taken + len(slow)
     zeros = np.zeros(rows, np.int32)
     columns = [
-        _array(pa.date32(), rows, np.full(rows, (ingest_date - _EPOCH).days, np.int32)),
+        _dictionary(zeros, _array(pa.date32(), 1, np.array([(ingest_date - _EPOCH).days], np.int32))),
         *(_dictionary(zeros, _strings([getattr(table, c)])) for c in TABLE_COLUMNS),
         *(_dictionary(c, v) for c, v in zip(codes, values, strict=True)),
         _array(pa.large_string(), rows, aggregates, data),
@@ -110,7 +110,8 @@ def _strings(values: list[str]) -> pa.Array:
 
 
 def _dictionary(codes: np.ndarray, values: pa.Array) -> pa.DictionaryArray:
-    return pa.DictionaryArray.from_buffers(_TEXT, len(codes), [None, pa.py_buffer(codes)], values)
+    kind = pa.dictionary(pa.int32(), values.type)
+    return pa.DictionaryArray.from_buffers(kind, len(codes), [None, pa.py_buffer(codes)], values)
 
 
 def _with_slow_dimensions(
@@ -127,18 +128,31 @@ def _with_slow_dimensions(
 
 
 def as_frame(rows: pa.Table) -> pl.LazyFrame:
-    """`rows` as polars sees them, text columns as String: each a gather of its dictionary by the
-    codes, lazily, so a screen that reads only some columns builds only those."""
-    codes = pl.from_arrow(
-        pa.table({c: rows[c].combine_chunks().indices for c in rows.column_names if rows.schema.field(c).type == _TEXT})
-    )
-    plain = pl.from_arrow(rows.select(["ingest_date", "aggregate"]))
-    assert isinstance(codes, pl.DataFrame) and isinstance(plain, pl.DataFrame)
-    text = [
-        pl.lit(pl.Series(rows[c].combine_chunks().dictionary, dtype=pl.String)).gather(pl.col(c)).alias(c)
-        for c in codes.columns
-    ]
-    return pl.concat([codes, plain], how="horizontal").lazy().select("ingest_date", *text, "aggregate")
+    """`rows` as polars sees them, of `OUTPUT_SCHEMA`. A column of one value (the table's name
+    parts and the day, always; a dimension, sometimes) is a polars scalar, so a rule on it is
+    checked once rather than on every row; the others are gathers of their dictionary by the
+    codes, lazily, so a screen builds only the columns it reads."""
+    arrays: dict[str, pa.Array] = {}
+    columns: list[pl.Expr] = []
+    for name, column in zip(rows.column_names, rows.columns, strict=True):
+        array = column.chunks[0] if column.num_chunks == 1 else column.combine_chunks()
+        if not pa.types.is_dictionary(array.type):
+            arrays[name] = array
+            columns.append(pl.col(name))
+        elif len(array.dictionary) == 1:
+            columns.append(pl.lit(array.dictionary[0].as_py(), OUTPUT_SCHEMA[name]).alias(name))
+        else:
+            arrays[f"{name} codes"] = array.indices
+            columns.append(pl.lit(_series(name, array.dictionary)).gather(pl.col(f"{name} codes")).alias(name))
+    frame = pl.from_arrow(pa.table(arrays))  # one conversion: polars' costs about as much per call as per column
+    assert isinstance(frame, pl.DataFrame)
+    return frame.lazy().select(columns)
+
+
+def _series(name: str, array: pa.Array) -> pl.Series:
+    series = pl.from_arrow(array)  # pl.Series(name, array, dtype) would convert value by value
+    assert isinstance(series, pl.Series)
+    return series.alias(name)
 
 
 def _line(raw: bytes) -> tuple[list[str], str | None]:

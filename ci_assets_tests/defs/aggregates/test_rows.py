@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ci_assets.defs.aggregates.names import TableName
-from ci_assets.defs.aggregates.rows import DIMENSION_KEYS, _row, as_frame, parse_chunk
+from ci_assets.defs.aggregates.rows import DIMENSION_KEYS, _line, _row, as_frame, parse_chunk
 
 DAY = dt.date(2019, 12, 1)
 TABLE = TableName("build_id", "nightly", "72", "20191201")
@@ -79,3 +79,54 @@ def test_every_row_comes_out_as_the_per_row_path_decides(copy_out, rows: list[tu
     assert sorted(made) == sorted(expected_rows)
     assert [(b.line, b.reason) for b in bad] == expected_bad
     assert frame.height + len(bad) == len(rows)
+
+
+# Mostly values a line is taken with, so that lines made wholly of them are common; then any text,
+# any bytes, and the bytes that must keep a line from the fast path.
+_PLAIN = st.text("abcXYZ09 ._-é", max_size=5).map(str.encode)
+_KEYED_VALUE = st.one_of(
+    _PLAIN,
+    _PLAIN,
+    _PLAIN,
+    st.text(max_size=5).map(str.encode),
+    st.binary(max_size=4),
+    st.sampled_from([b'"', b"\\", b"\x01", b"\x1f", b"\xc3", b"\xed\xa0\x80", b"\t", b"\x7f"]),
+)
+_CANONICAL_LINE = st.builds(
+    lambda values, histogram: (
+        (b"{" + b", ".join(b'"%s": "%s"' % (k.encode(), v) for k, v in zip(DIMENSION_KEYS, values, strict=True)) + b"}")
+        + b"\t"
+        + histogram
+    ),
+    st.lists(_KEYED_VALUE, min_size=7, max_size=7),
+    st.one_of(
+        st.text("{}0123456789,-N \r\t[]:=", max_size=10).map(str.encode),
+        st.lists(st.integers(-(2**70), 2**70), max_size=3).map(lambda v: ("{" + ",".join(map(str, v)) + "}").encode()),
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(_CANONICAL_LINE, st.binary(max_size=40)), max_size=8), st.booleans())
+def test_any_bytes_are_decided_line_by_line_as_the_per_row_path_does(lines: list[bytes], final_newline: bool) -> None:
+    """The C pass over anything at all: no crash, every line accounted for, and, where nothing is
+    known of the bytes, each line decided exactly as the per-row path decides it (the fast path
+    only ever takes a line whose values that path would give too). Bytes said to be PostgreSQL's
+    are trusted further, so there only the accounting is compared."""
+    chunk = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    raw_lines = chunk.split(b"\n")
+    if chunk.endswith(b"\n") or not chunk:
+        raw_lines.pop()
+    expected_rows, expected_bad = [], []
+    for number, raw in enumerate(raw_lines, start=1):
+        values, reason = _line(raw)
+        if reason:
+            expected_bad.append((number, reason))
+        else:
+            expected_rows.append(tuple(values))
+    made, bad = parse_chunk(chunk, TABLE, DAY, 1, printed_by_postgres=False)
+    assert sorted(as_frame(made).collect().select(*DIMENSION_KEYS, "aggregate").rows()) == sorted(expected_rows)
+    assert [(b.line, b.reason) for b in bad] == expected_bad
+    trusted, trusted_bad = parse_chunk(chunk, TABLE, DAY, 1, printed_by_postgres=True)
+    assert trusted.num_rows + len(trusted_bad) == len(raw_lines)
+    trusted.validate(full=True)  # valid Arrow: UTF-8 strings, codes inside their dictionaries
