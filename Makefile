@@ -14,7 +14,7 @@ $(UV):
 
 # Bytecode compiled at install: where PYTHONDONTWRITEBYTECODE is set (as on these machines), every
 # process would otherwise compile Dagster, pandas and the rest from source at each import.
-$(VENV)/.installed: $(UV) pyproject.toml uv.lock $(wildcard ci_assets/*/*/*.c)
+$(VENV)/.installed: $(UV) pyproject.toml uv.lock $(wildcard ci_assets/*/*/*.c ci_assets/*/*.h)
 	$(UV) sync --frozen --compile-bytecode --extra test --python $(PYTHON)
 	$(VENV)/bin/python -m compileall -q ci_assets
 	touch $@

@@ -9,7 +9,7 @@ import ci_assets
 LIB = Path(ci_assets.__file__).parent / "lib" / "freed_memory.py"
 RECORDS = Path(ci_assets.__file__).parent / "defs" / "activedata" / "records.py"
 
-# A line parser's work (files of JSON lines read one after another), in a process that never
+# A line parser's work (files of JSON lines read one after another, as `read_columns` does), in a process that never
 # imports Dagster; prints the process's minor page faults.
 WORK = """
 import gzip, importlib.util, resource, sys
@@ -27,7 +27,7 @@ bodies = [gzip.compress(lines[: len(lines) - n * 97]) for n in range(20)]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(10):
     for body in bodies:
-        records.read_records(body)
+        records.read_columns(body)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 

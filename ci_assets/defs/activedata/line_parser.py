@@ -1,13 +1,13 @@
-"""ActiveData files read in a process of its own, each line through records.py as in the step.
+"""ActiveData files read in a process of its own, through records.py's `read_columns`.
 
-Parsing a day is about 2.5 CPU-seconds of orjson and Python per million lines, all of it under
-the GIL: in the run's process, the download threads waited behind it for the GIL they need for
-every request, and the two together cost more CPU than each alone (bench/activedata_read.py).
-Here they run side by side. The process starts in a tenth of a second (it loads records.py by
-its path, never Dagster), reads the step's files in the order they are sent, and answers each
-with its records as columns: the `_id`s and the records' text as one UTF-8 buffer and offsets
-each (Arrow's layout, so the step builds its frame without a Python object per record), the
-line numbers, and the bad lines.
+Parsing a day was about 2.5 CPU-seconds of orjson and Python per million lines (most lines now
+go through the C pass, `_json_lines`), all of it under the GIL: in the run's process, the
+download threads waited behind it for the GIL they need for every request, and the two together
+cost more CPU than each alone (bench/activedata_read.py). Here they run side by side. The
+process starts in a tenth of a second (it loads records.py by its path, never Dagster), reads
+the step's files in the order they are sent, and answers each with its records as columns: the
+`_id`s and the records' text as one UTF-8 buffer and offsets each (Arrow's layout, so the step
+builds its frame without a Python object per record), the line numbers, and the bad lines.
 
     request: file number (u32), body size (u64), body
     reply:   file number (u32), the six parts' sizes (u64 each), the parts (the bad lines pickled)
@@ -28,8 +28,6 @@ import struct
 import subprocess
 import sys
 import threading
-from array import array
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -57,26 +55,6 @@ class Columns:
         return len(self.lines) // 8
 
 
-def _offsets(lengths: Iterable[int]) -> bytes:
-    return array("q", itertools.accumulate(lengths, initial=0)).tobytes()
-
-
-def columns(found: Any) -> Columns:
-    """A records.FileRecords as columns."""
-    ids = "".join(found.ids)
-    if ids.isascii():  # a character is a byte: no need to encode each `_id`
-        id_offsets = _offsets(map(len, found.ids))
-        encoded = ids.encode()
-    else:
-        each = [i.encode() for i in found.ids]
-        id_offsets, encoded = _offsets(map(len, each)), b"".join(each)
-    bad = [(b.line, b.reason, b.raw) for b in found.bad]
-    records = b"".join(found.records)
-    return Columns(
-        encoded, id_offsets, array("q", found.lines).tobytes(), records, _offsets(map(len, found.records)), bad
-    )
-
-
 def _load(name: str, path: Path) -> Any:
     """A module by its path: the package's `__init__` would import Dagster."""
     spec = importlib.util.spec_from_file_location(name, path)
@@ -92,8 +70,8 @@ def _serve() -> None:
     requests, replies = sys.stdin.buffer, sys.stdout.buffer
     while header := requests.read(_REQUEST.size):
         number, size = _REQUEST.unpack(header)
-        found = columns(records.read_records(requests.read(size)))
-        parts = [found.ids, found.id_offsets, found.lines, found.records, found.record_offsets, pickle.dumps(found.bad)]
+        *buffers, bad = records.read_columns(requests.read(size))
+        parts = [*buffers, pickle.dumps(bad)]
         replies.write(_REPLY.pack(number, *map(len, parts)))
         for part in parts:
             replies.write(part)

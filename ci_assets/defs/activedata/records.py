@@ -4,17 +4,47 @@ A line that is not JSON, not an object, or has no string `_id` is a bad line (wi
 file key and line number), never dropped; whether an `_id` starts with the file's key is
 the records' contract's to say (contracts.py).
 
-Standard library and orjson only: line_parser.py loads this file by its path in a process of
-its own, which never imports Dagster.
+Two paths, one answer: `read_columns` takes every line `_json_lines` (C) can prove orjson
+would read as a record, straight into Arrow-layout buffers, and leaves the rest to
+`read_records`, the per-line path through orjson, which is the definition.
+
+Standard library, isal and orjson only: line_parser.py loads this file by its path in a
+process of its own, which never imports Dagster (and the C pass by its path too).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import importlib.machinery
+import importlib.util
+import itertools
 import zlib
+from array import array
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import orjson
 from isal import igzip
+
+
+def _load_json_lines() -> Any:
+    """`_json_lines` by its path, beside this file: this module is itself loaded by path."""
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        path = Path(__file__).with_name("_json_lines" + suffix)
+        if path.exists():
+            spec = importlib.util.spec_from_file_location("_json_lines", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module
+    raise ImportError(f"_json_lines is not built beside {__file__} (uv sync builds it)")
+
+
+_json_lines = _load_json_lines()
+# One file's records as columns (line_parser.Columns' fields): `_id`s, their int64 offsets, line
+# numbers (int64), records' text, their int64 offsets, and the bad lines as (line, reason, raw).
+Parts = tuple[bytes, bytes, bytes, bytes, bytes, list[tuple[int, str, bytes]]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +66,19 @@ class FileRecords:
         return len(self.ids) + len(self.bad)
 
 
-def read_records(data: bytes) -> FileRecords:
-    out = FileRecords()
+def _text(data: bytes) -> bytes | BadLine:
     try:
-        text = igzip.decompress(data)
+        return igzip.decompress(data)
     except (OSError, EOFError, zlib.error) as e:
-        out.bad.append(BadLine(0, f"not a whole gzip file ({e})", data[:200]))
+        return BadLine(0, f"not a whole gzip file ({e})", data[:200])
+
+
+def read_records(data: bytes) -> FileRecords:
+    """The per-line path: every line through orjson."""
+    out = FileRecords()
+    text = _text(data)
+    if isinstance(text, BadLine):
+        out.bad.append(text)
         return out
     lines = text.split(b"\n")
     if lines and lines[-1] in (b"", b"\r"):
@@ -49,22 +86,62 @@ def read_records(data: bytes) -> FileRecords:
     if b"\r" in text:  # the seed says CR-delimited; accept CRLF too
         lines = [raw.removesuffix(b"\r") for raw in lines]
     # A million lines a day: the loop's names are local, and `type() is` (orjson makes exact types).
-    loads, not_json = orjson.loads, orjson.JSONDecodeError
     ids, numbers, records, bad = out.ids, out.lines, out.records, out.bad
     for number, line in enumerate(lines, start=1):
-        try:
-            record = loads(line)
-        except not_json as e:
-            bad.append(BadLine(number, f"not JSON ({e})", line))
-            continue
-        if type(record) is not dict:
-            bad.append(BadLine(number, f"a JSON {type(record).__name__}, not an object", line))
-            continue
-        record_id = record.get("_id")
-        if type(record_id) is not str or not record_id:
-            bad.append(BadLine(number, "no _id" if record_id is None else "_id is not a string", line))
-            continue
-        ids.append(record_id)
-        numbers.append(number)
-        records.append(line)
+        verdict = _verdict(number, line)
+        if type(verdict) is str:
+            ids.append(verdict)
+            numbers.append(number)
+            records.append(line)
+        else:
+            bad.append(verdict)
     return out
+
+
+def _verdict(number: int, line: bytes, loads=orjson.loads, not_json=orjson.JSONDecodeError) -> str | BadLine:
+    """The line's `_id`, or why it is a bad line."""
+    try:
+        record = loads(line)
+    except not_json as e:
+        return BadLine(number, f"not JSON ({e})", line)
+    if type(record) is not dict:
+        return BadLine(number, f"a JSON {type(record).__name__}, not an object", line)
+    record_id = record.get("_id")
+    if type(record_id) is not str or not record_id:
+        return BadLine(number, "no _id" if record_id is None else "_id is not a string", line)
+    return record_id
+
+
+def read_columns(data: bytes) -> Parts:
+    """`read_records` as columns, the same records and bad lines: the lines the C pass takes go
+    straight into the buffers; each other line is decided by `_verdict`. Should one of those be a
+    record after all (an `_id` with escapes, a number past the pass's bounds), the file is read
+    again by the per-line path, so the records stay in line order."""
+    text = _text(data)
+    if isinstance(text, BadLine):
+        return b"", _offsets([]), b"", b"", _offsets([]), [(text.line, text.reason, text.raw)]
+    *taken, others = _json_lines.read_lines(text)
+    bad = []
+    for number, start, end in others:
+        verdict = _verdict(number, text[start:end])
+        if type(verdict) is str:
+            return as_columns(read_records(data))
+        bad.append((verdict.line, verdict.reason, verdict.raw))
+    return (*taken, bad)
+
+
+def _offsets(lengths: Iterable[int]) -> bytes:
+    return array("q", itertools.accumulate(lengths, initial=0)).tobytes()
+
+
+def as_columns(found: FileRecords) -> Parts:
+    ids = "".join(found.ids)
+    if ids.isascii():  # a character is a byte: no need to encode each `_id`
+        id_offsets = _offsets(map(len, found.ids))
+        encoded = ids.encode()
+    else:
+        each = [i.encode() for i in found.ids]
+        id_offsets, encoded = _offsets(map(len, each)), b"".join(each)
+    bad = [(b.line, b.reason, b.raw) for b in found.bad]
+    records = b"".join(found.records)
+    return encoded, id_offsets, array("q", found.lines).tobytes(), records, _offsets(map(len, found.records)), bad

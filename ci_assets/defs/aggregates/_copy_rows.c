@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "utf8.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -72,35 +74,14 @@ static uint64_t hash_bytes(const char *p, Py_ssize_t n) {
 static int plain_utf8(const unsigned char *s, Py_ssize_t n) {
     Py_ssize_t i = 0;
     while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x20) return 0;
-        if (c < 0x80) {
+        if (s[i] < 0x20) return 0;
+        if (s[i] < 0x80) {
             i++;
             continue;
         }
-        int extra;
-        uint32_t cp;
-        if (c >= 0xC2 && c <= 0xDF) {
-            extra = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            extra = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            extra = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        if (i + extra >= n) return 0;
-        for (int k = 1; k <= extra; k++) {
-            unsigned char d = s[i + k];
-            if ((d & 0xC0) != 0x80) return 0;
-            cp = (cp << 6) | (d & 0x3F);
-        }
-        if ((extra == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-        i += extra + 1;
+        int length = utf8_sequence(s + i, n - i);
+        if (!length) return 0;
+        i += length;
     }
     return 1;
 }
