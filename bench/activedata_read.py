@@ -6,7 +6,8 @@ against a plain boto3 download of the same files with as many threads. moto runs
 process of its own. Prints records per second for both, and where the run's time goes: its
 step cut at its own events (read and check until the Output, the Parquet write until the IO
 manager is done, then the keys marked and the checks), the CPU seconds of this process, of its
-line parsers and of moto's during the run, and parsing every line alone (one thread, files already in memory).
+line parsers and of moto's during the run (and during the download), and parsing every line alone (one thread,
+files already in memory) by the per-line path and by the step's (records.py's C pass first).
 
 Run on moto as it is, and with each request held 20 ms (real S3's round trip; moto_process.py).
 
@@ -31,7 +32,7 @@ from moto_process import moto_server
 
 from ci_assets.defs.activedata.assets import BUCKET_ASSETS
 from ci_assets.defs.activedata.automation import new_keys_sensor
-from ci_assets.defs.activedata.records import read_records
+from ci_assets.defs.activedata.records import read_columns, read_records
 from ci_assets.defs.activedata.samples import bucket_file
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib.storage.object_store_resource import (
@@ -89,16 +90,20 @@ def measure(files_count: int, records_count: int, latency_ms: float, repeat: int
         moto = next(p for p in psutil.Process().children() if "ThreadedMotoServer" in " ".join(p.cmdline()))
         rounds = []
         for _ in range(repeat):  # alternately, so both see the machine in the same state
+            own_cpu, moto_cpu = time.process_time(), sum(moto.cpu_times()[:2])
             t0 = time.perf_counter()
             with ThreadPoolExecutor(settings.download_threads) as pool:
                 got = list(pool.map(lambda f: client.get_object(Bucket=BUCKET, Key=f[0])["Body"].read(), files))
             plain = time.perf_counter() - t0
+            download_cpu = (time.process_time() - own_cpu, sum(moto.cpu_times()[:2]) - moto_cpu)
             assert sum(map(len, got)) == size
             rounds.append((plain, *run_day(resources, day, moto, files_count * records_count)))
-        t0 = time.perf_counter()
-        for body in got:
-            read_records(body)
-        parse_alone = time.perf_counter() - t0
+        parse_alone = []
+        for read in (read_records, read_columns):  # the per-line path, and the step's (C pass first)
+            t0 = time.perf_counter()
+            for body in got:
+                read(body)
+            parse_alone.append(time.perf_counter() - t0)
 
     where = f"moto, each request held {latency_ms:.0f} ms" if latency_ms else "moto"
     records = files_count * records_count
@@ -119,7 +124,11 @@ def measure(files_count: int, records_count: int, latency_ms: float, repeat: int
         f"    CPU during the run: this process {own_cpu:.2f} s, its line parsers {parsers_cpu:.2f} s, moto's "
         f"{moto_cpu:.2f} s (2 cores: {2 * ours:.2f} s)"
     )
-    print(f"    parsing every line alone (one thread, in memory): {parse_alone:.2f} s")
+    print(f"    CPU during the last download: this process {download_cpu[0]:.2f} s, moto's {download_cpu[1]:.2f} s")
+    print(
+        f"    parsing every line alone (one thread, in memory): per-line path {parse_alone[0]:.2f} s, "
+        f"the step's (C pass, per-line path for the rest) {parse_alone[1]:.2f} s"
+    )
 
 
 def run_day(
