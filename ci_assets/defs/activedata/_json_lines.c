@@ -14,33 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "fast_path.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
 
 #define MAX_DEPTH 64
-
-typedef struct {
-    char *data;
-    size_t size, cap;
-} Buf;
-
-static int put(Buf *b, const void *p, size_t n) {
-    if (b->size + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->size + n) cap *= 2;
-        char *data = realloc(b->data, cap);
-        if (!data) return -1;
-        b->data = data;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->size, p, n);
-    b->size += n;
-    return 0;
-}
-
-static int put64(Buf *b, int64_t v) { return put(b, &v, sizeof v); }
 
 typedef struct {
     const unsigned char *p, *end;
@@ -278,7 +257,7 @@ static int run(Out *o, const char *text, Py_ssize_t n) {
             if (put(&o->ids, id, id_len) || put64(&o->id_offsets, (int64_t)o->ids.size) || put64(&o->lines, number) ||
                 put(&o->records, p, (size_t)(line_end - p)) || put64(&o->record_offsets, (int64_t)o->records.size))
                 return -1;
-        } else if (put64(&o->others, number) || put64(&o->others, p - text) || put64(&o->others, line_end - text)) {
+        } else if (put_line(&o->others, number, p - text, line_end - text)) {
             return -1;
         }
         if (!nl) break;
@@ -301,18 +280,7 @@ static PyObject *read_lines(PyObject *self, PyObject *args) {
     if (failed) {
         PyErr_NoMemory();
     } else {
-        Py_ssize_t count = (Py_ssize_t)(o.others.size / (3 * sizeof(int64_t)));
-        PyObject *others = PyList_New(count);
-        for (Py_ssize_t i = 0; others && i < count; i++) {
-            int64_t t[3];
-            memcpy(t, o.others.data + i * (Py_ssize_t)sizeof t, sizeof t);
-            PyObject *item = Py_BuildValue("(LLL)", (long long)t[0], (long long)t[1], (long long)t[2]);
-            if (!item) {
-                Py_CLEAR(others);
-                break;
-            }
-            PyList_SET_ITEM(others, i, item);
-        }
+        PyObject *others = lines_list(&o.others);
         if (others)
             result = Py_BuildValue("(NNNNNN)", bytes_of(&o.ids), bytes_of(&o.id_offsets), bytes_of(&o.lines),
                                    bytes_of(&o.records), bytes_of(&o.record_offsets), others);

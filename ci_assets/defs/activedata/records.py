@@ -75,11 +75,14 @@ def _text(data: bytes) -> bytes | BadLine:
 
 def read_records(data: bytes) -> FileRecords:
     """The per-line path: every line through orjson."""
-    out = FileRecords()
     text = _text(data)
     if isinstance(text, BadLine):
-        out.bad.append(text)
-        return out
+        return FileRecords(bad=[text])
+    return _records_of(text)
+
+
+def _records_of(text: bytes) -> FileRecords:
+    out = FileRecords()
     lines = text.split(b"\n")
     if lines and lines[-1] in (b"", b"\r"):
         lines.pop()  # the newline that ends the last record
@@ -115,8 +118,8 @@ def _verdict(number: int, line: bytes, loads=orjson.loads, not_json=orjson.JSOND
 def read_columns(data: bytes) -> Parts:
     """`read_records` as columns, the same records and bad lines: the lines the C pass takes go
     straight into the buffers; each other line is decided by `_verdict`. Should one of those be a
-    record after all (an `_id` with escapes, a number past the pass's bounds), the file is read
-    again by the per-line path, so the records stay in line order."""
+    record after all (an `_id` with escapes, a number past the pass's bounds), the file's text is
+    read again by the per-line path, so the records stay in line order."""
     text = _text(data)
     if isinstance(text, BadLine):
         return b"", _offsets([]), b"", b"", _offsets([]), [(text.line, text.reason, text.raw)]
@@ -125,7 +128,7 @@ def read_columns(data: bytes) -> Parts:
     for number, start, end in others:
         verdict = _verdict(number, text[start:end])
         if type(verdict) is str:
-            return as_columns(read_records(data))
+            return as_columns(_records_of(text))
         bad.append((verdict.line, verdict.reason, verdict.raw))
     return (*taken, bad)
 

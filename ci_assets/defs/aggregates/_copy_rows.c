@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "utf8.h"
+#include "fast_path.h"
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -36,22 +36,6 @@ typedef struct {
     size_t count, cap;
     int32_t *codes; /* one per taken line */
 } Dict;
-
-typedef struct {
-    char *data;
-    size_t size, cap;
-} Buf;
-
-static int grow(Buf *b, size_t more) {
-    if (b->size + more <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->size + more) cap *= 2;
-    char *data = realloc(b->data, cap);
-    if (!data) return -1;
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
 
 static uint64_t hash_bytes(const char *p, Py_ssize_t n) {
     uint64_t h = 0x9E3779B97F4A7C15ULL ^ (uint64_t)n;
@@ -221,30 +205,18 @@ static int take(Pass *ps, const char *p, const char *e, int printed) {
         d->codes[ps->taken] = got[k];
     }
     ps->taken++;
-    if (grow(&ps->offsets, sizeof(int64_t))) return -1;
-    int64_t end = (int64_t)ps->data_size;
-    memcpy(ps->offsets.data + ps->offsets.size, &end, sizeof end);
-    ps->offsets.size += sizeof end;
-    return 1;
+    return put64(&ps->offsets, (int64_t)ps->data_size) ? -1 : 1;
 }
 
 static void run(Pass *ps, const char *buf, Py_ssize_t n, int printed) {
     const char *p = buf, *end = buf + n;
-    int64_t zero = 0;
-    if (grow(&ps->offsets, sizeof zero)) goto oom;
-    memcpy(ps->offsets.data, &zero, sizeof zero);
-    ps->offsets.size = sizeof zero;
+    if (put64(&ps->offsets, 0)) goto oom;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *e = nl ? nl : end;
         int taken = take(ps, p, e, printed);
         if (taken < 0) goto oom;
-        if (!taken) {
-            if (grow(&ps->rejected, 3 * sizeof(int64_t))) goto oom;
-            int64_t triple[3] = {ps->lines, p - buf, e - buf};
-            memcpy(ps->rejected.data + ps->rejected.size, triple, sizeof triple);
-            ps->rejected.size += sizeof triple;
-        }
+        if (!taken && put_line(&ps->rejected, ps->lines, p - buf, e - buf)) goto oom;
         ps->lines++;
         p = nl ? nl + 1 : end;
     }
@@ -288,16 +260,8 @@ static PyObject *results(Pass *ps, PyObject *data) {
         PyList_SET_ITEM(values, k, v);
     }
     offsets = PyBytes_FromStringAndSize(ps->offsets.data, (Py_ssize_t)ps->offsets.size);
-    Py_ssize_t count = (Py_ssize_t)(ps->rejected.size / (3 * sizeof(int64_t)));
-    rejected = PyList_New(count);
+    rejected = lines_list(&ps->rejected);
     if (!offsets || !rejected) goto fail;
-    for (Py_ssize_t i = 0; i < count; i++) {
-        int64_t t[3];
-        memcpy(t, ps->rejected.data + i * (Py_ssize_t)sizeof t, sizeof t);
-        PyObject *item = Py_BuildValue("(LLL)", (long long)t[0], (long long)t[1], (long long)t[2]);
-        if (!item) goto fail;
-        PyList_SET_ITEM(rejected, i, item);
-    }
     if (_PyBytes_Resize(&data, (Py_ssize_t)ps->data_size) < 0) {
         data = NULL;
         goto fail;

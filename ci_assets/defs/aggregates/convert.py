@@ -152,9 +152,10 @@ def convert(
 
 
 def _write(frames: queue.Queue, out: Path, compression: str) -> None:
-    # Every column but the aggregate arrives dictionary-encoded: the writer keeps each chunk's dictionary for its row
-    # group and encodes the codes, hashing nothing. `store_schema=False` leaves them plain UTF-8
-    # strings and dates to every reader (no Arrow dictionary type in the file's metadata).
+    # Every column but the aggregate arrives dictionary-encoded: the writer keeps each chunk's
+    # dictionary for its row group and encodes the codes, hashing nothing. `store_schema=False`
+    # leaves them plain UTF-8 strings and dates to every reader (no Arrow dictionary type in the
+    # file's metadata).
     encoded = [f.name for f in ARROW_SCHEMA if pa.types.is_dictionary(f.type)]
     with pq.ParquetWriter(
         out,
