@@ -41,6 +41,7 @@ from ci_assets.lib.storage.object_store_resource import (
 )
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
+from ci_assets.lib.warm_runs import settle
 from ci_assets_tests.services.databases import scratch_database
 
 BUCKET = "active-data-test-result"
@@ -87,6 +88,7 @@ def measure(files_count: int, records_count: int, latency_ms: float, repeat: int
         assert request.partition_key == day
 
         client = boto3.client("s3", endpoint_url=endpoint)
+        settle()  # what a warm run worker does once it has loaded everything (warm_runs.py)
         moto = next(p for p in psutil.Process().children() if "ThreadedMotoServer" in " ".join(p.cmdline()))
         rounds = []
         for _ in range(repeat):  # alternately, so both see the machine in the same state
@@ -137,16 +139,16 @@ def run_day(
     """The asset's run of the day: its seconds, its step's parts, and the CPU (this process, the
     line parsers, moto) it took."""
     moto_cpu, own_cpu, parsers_cpu = sum(moto.cpu_times()[:2]), time.process_time(), children_cpu()
-    instance = dg.DagsterInstance.ephemeral()
-    t0 = time.perf_counter()
-    result = dg.materialize(
-        [BUCKET_ASSETS[BUCKET]], partition_key=day, resources=resources, run_config=QUIET, instance=instance
-    )
-    seconds = time.perf_counter() - t0
-    cpu = (time.process_time() - own_cpu, children_cpu() - parsers_cpu, sum(moto.cpu_times()[:2]) - moto_cpu)
-    meta = result.asset_materializations_for_node(BUCKET_ASSETS[BUCKET].node_def.name)[0].metadata
-    assert result.success and meta["accepted"].value == expected and meta["rejected"].value == 0
-    return seconds, step_times(instance, result.run_id), cpu
+    with dg.DagsterInstance.ephemeral() as instance:
+        t0 = time.perf_counter()
+        result = dg.materialize(
+            [BUCKET_ASSETS[BUCKET]], partition_key=day, resources=resources, run_config=QUIET, instance=instance
+        )
+        seconds = time.perf_counter() - t0
+        cpu = (time.process_time() - own_cpu, children_cpu() - parsers_cpu, sum(moto.cpu_times()[:2]) - moto_cpu)
+        meta = result.asset_materializations_for_node(BUCKET_ASSETS[BUCKET].node_def.name)[0].metadata
+        assert result.success and meta["accepted"].value == expected and meta["rejected"].value == 0
+        return seconds, step_times(instance, result.run_id), cpu
 
 
 def children_cpu() -> float:

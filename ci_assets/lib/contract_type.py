@@ -2,7 +2,8 @@
 
 A frame is screened with the contract's own polars expressions (`contracts.keeps`, one pass);
 one that breaks something goes to dagster-pandera's check, which reports each failed rule by
-column. A range's partitions (a mapping) are each checked; a LazyFrame or a converted Parquet
+column. A frame that `contracts.enforce` returned (the usual asset's output) was screened there
+already: it is not screened again. A range's partitions (a mapping) are each checked; a LazyFrame or a converted Parquet
 file is checked for its columns and types, as pandera checks a LazyFrame. The dagster-pandera
 type is built when a frame first needs it, so neither loading the code location nor a run whose
 frames keep their contracts imports pandera (and pandas).
@@ -20,7 +21,7 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from ci_assets.lib.contracts import Contract, ContractError, keeps
+from ci_assets.lib.contracts import Contract, ContractError, keeps, proven
 from ci_assets.lib.storage.frames import fields_schema
 
 _building = threading.Lock()  # each contract's types are built once, whichever thread asks
@@ -52,6 +53,8 @@ def _type_check(contract: Contract, context: Any, value: Any, where: str = "") -
                 return result
         return dg.TypeCheck(success=True)
     if isinstance(value, pl.DataFrame):
+        if proven(contract, value):  # `enforce` screened this very frame (one pass less per run)
+            return dg.TypeCheck(success=True)
         with contextlib.suppress(ContractError):  # a missing column or a wrong type: pandera's report says which
             if keeps(contract, value):
                 return dg.TypeCheck(success=True)

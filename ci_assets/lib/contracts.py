@@ -26,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import weakref
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -237,13 +238,45 @@ def enforce(
     say). With `days`, a row whose partition column is not one of them breaks `in_partition`. A frame
     that `keeps` it is returned as it is; pandera names what the others break."""
     if keeps(contract, frame, days):
-        return frame, []
+        return _proven(contract, frame), []
     violations = _violations(contract, frame) + _outside(contract, frame, days)
     if not violations:
-        return frame, []
+        return _proven(contract, frame), []
     bad = sorted({v.row for v in violations})
     kept = frame.with_row_index("__row").filter(~pl.col("__row").is_in(bad)).drop("__row")
-    return kept, violations
+    return _proven(contract, kept), violations
+
+
+# The frames `enforce` returned, by id: (the frame, weakly; its contract; its shape then). The
+# asset's type (contract_type.py) takes such a frame as checked rather than screening it again.
+_PROOFS: dict[int, tuple[weakref.ref[pl.DataFrame], Contract, tuple[int, tuple[Any, ...]]]] = {}
+_proofs_lock = threading.Lock()
+
+
+def _shape(frame: pl.DataFrame) -> tuple[int, tuple[Any, ...]]:
+    return frame.height, tuple(frame.schema.items())
+
+
+def _proven(contract: Contract, frame: pl.DataFrame) -> pl.DataFrame:
+    key = id(frame)
+
+    def forget(_: object) -> None:
+        with _proofs_lock:
+            if key in _PROOFS and _PROOFS[key][0]() is None:
+                del _PROOFS[key]
+
+    with _proofs_lock:
+        _PROOFS[key] = (weakref.ref(frame, forget), contract, _shape(frame))
+    return frame
+
+
+def proven(contract: Contract, frame: pl.DataFrame) -> bool:
+    """Whether `frame` is one `enforce` returned for `contract`, of the same rows and columns
+    still. (A column replaced in place, same name, type and length, is not seen: polars frames
+    are changed by new frames, and `replace_column` is the one exception.)"""
+    with _proofs_lock:
+        proof = _PROOFS.get(id(frame))
+    return proof is not None and proof[0]() is frame and proof[1] is contract and proof[2] == _shape(frame)
 
 
 @dataclasses.dataclass(frozen=True)

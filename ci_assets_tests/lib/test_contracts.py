@@ -178,3 +178,19 @@ def test_a_column_of_another_type_breaks_the_contract_as_a_whole() -> None:
         contracts.enforce(_SMALL, frame)
     check = contract_type.dagster_type(_SMALL).type_check(None, frame.lazy())
     assert not check.success and "column day is String" in check.description
+
+
+def test_the_type_takes_a_frame_enforce_returned_as_screened(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An asset's output that `enforce` returned is not screened again (one pass less a run); any
+    other frame is, even an equal copy, and so is the same frame once rows were added in place."""
+    rows = [{"id": "x", "day": _DAYS[0], "n": 1, "state": "a"}, {"id": "y", "day": _DAYS[1], "n": None, "state": None}]
+    kept, violations = contracts.enforce(_SMALL, pl.DataFrame(rows, schema=fields_frame_schema(_FIELDS)), _DAYS)
+    assert kept.height == 2 and not violations
+    screens: list[int] = []
+    monkeypatch.setattr(contract_type, "keeps", lambda *a: screens.append(a[1].height) or contracts.keeps(*a))
+    check = contract_type.dagster_type(_SMALL).type_check
+    assert check(None, kept).success and screens == []
+    assert check(None, kept.clone()).success and screens == [2]
+    assert contracts.proven(_SMALL, kept) and not contracts.proven(contracts.Contract("other", _FIELDS), kept)
+    kept.extend(kept.clone())  # every key twice now
+    assert not check(None, kept).success and screens == [2, 4]

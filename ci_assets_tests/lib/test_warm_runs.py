@@ -69,6 +69,9 @@ def test_the_second_run_starts_in_the_worker_that_waited_for_it(instance: dg.Dag
     assert int(second.tags[PID_TAG]) == waiting_pid != int(first.tags[PID_TAG])
     logged = [e.message for e in instance.all_logs(second.run_id) if e.message and e.message.startswith("pid ")]
     assert logged == [f"pid {waiting_pid}"]  # the op ran in that worker
+    # What the worker loaded before its run is out of the collector's sight (warm_runs.settle).
+    (frozen,) = [int(e.message.split()[1]) for e in instance.all_logs(second.run_id) if e.message.startswith("frozen ")]
+    assert frozen > 100_000
 
 
 def test_a_worker_older_than_the_code_is_not_used(instance: dg.DagsterInstance, monkeypatch) -> None:

@@ -1,5 +1,6 @@
 """Jobs the warm launcher's tests run in its workers (importable by module, as a code location's)."""
 
+import gc
 import os
 import time
 
@@ -9,6 +10,7 @@ import dagster as dg
 @dg.op
 def say_pid(context: dg.OpExecutionContext) -> int:
     context.log.info(f"pid {os.getpid()}")
+    context.log.info(f"frozen {gc.get_freeze_count()}")
     return os.getpid()
 
 

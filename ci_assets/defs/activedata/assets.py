@@ -73,11 +73,15 @@ def _store_days(
         object_store, source, files, activedata_settings.download_threads, activedata_settings.parse_processes, SCHEMA
     )
     records, rejected, gone = day_files.records, day_files.rejected, day_files.gone
-    # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
-    # check below still names every repeat, since the source should not send them.
-    repeats = records.filter(pl.struct("arrival_day", "_id").is_duplicated())
-    unique = records.unique(["arrival_day", "_id"], keep="first", maintain_order=True) if repeats.height else records
-    frame, violations = contracts.enforce(CONTRACT, unique, days)
+    frame, violations = contracts.enforce(CONTRACT, records, days)
+    repeats, unique = records.clear(), records
+    if any(v.rule == contracts.UNIQUE for v in violations):
+        # An `_id` that arrived twice on a day is stored once (the first read, in key order); the
+        # check below still names every repeat, since the source should not send them. (Looked
+        # for only when the contract's key broke: a day without repeats is screened once.)
+        repeats = records.filter(pl.struct("arrival_day", "_id").is_duplicated())
+        unique = records.unique(["arrival_day", "_id"], keep="first", maintain_order=True)
+        frame, violations = contracts.enforce(CONTRACT, unique, days)
     broken = contracts.rejections(
         unique,
         violations,
