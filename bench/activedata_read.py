@@ -9,11 +9,15 @@ manager is done, then the keys marked and the checks), the CPU seconds of this p
 line parsers and of moto's during the run (and during the download), and parsing every line alone (one thread,
 files already in memory) by the per-line path and by the step's (records.py's C pass first).
 
-Run on moto as it is, and with each request held 20 ms (real S3's round trip; moto_process.py).
+Run on moto as it is, and with each request held 20 ms (real S3's round trip; moto_process.py);
+both also with moto answering plain GETs from its store directly (`--direct-gets`): moto's own
+routing costs ~2 ms of CPU a GET, so on 2 cores moto is the bottleneck and takes the CPU the client
+would have against real S3, which takes none of the client machine's.
 
 Each is `--repeat` rounds of the download then the run; the ratio is the median of the rounds'.
 
-    python bench/activedata_read.py [--files 1000] [--records 1000] [--latency-ms 0,20] [--repeat 3]
+    python bench/activedata_read.py [--files 1000] [--records 1000] [--latency-ms 0,20] [--direct-gets no,yes]
+                                    [--repeat 3]
 """
 
 import argparse
@@ -53,16 +57,18 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--records", type=int, default=1000)
     parser.add_argument("--latency-ms", default="0,20", help="moto's runs: the round trip each request is held")
+    parser.add_argument("--direct-gets", default="no,yes", help="moto's runs: plain GETs answered from its store")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    for latency_ms in map(float, args.latency_ms.split(",")):
-        measure(args.files, args.records, latency_ms, args.repeat)
+    for direct in args.direct_gets.split(","):
+        for latency_ms in map(float, args.latency_ms.split(",")):
+            measure(args.files, args.records, latency_ms, direct == "yes", args.repeat)
 
 
-def measure(files_count: int, records_count: int, latency_ms: float, repeat: int) -> None:
+def measure(files_count: int, records_count: int, latency_ms: float, direct: bool, repeat: int) -> None:
     settings = ActiveDataSettings(buckets=[BUCKET])
     with (
-        moto_server(latency_ms) as endpoint,
+        moto_server(latency_ms, direct) as endpoint,
         scratch_database("ci_assets_bench_activedata") as dsn,
         tempfile.TemporaryDirectory() as tmp,
     ):
@@ -107,7 +113,8 @@ def measure(files_count: int, records_count: int, latency_ms: float, repeat: int
                 read(body)
             parse_alone.append(time.perf_counter() - t0)
 
-    where = f"moto, each request held {latency_ms:.0f} ms" if latency_ms else "moto"
+    where = "moto, plain GETs answered from its store" if direct else "moto"
+    where += f", each request held {latency_ms:.0f} ms" if latency_ms else ""
     records = files_count * records_count
     print(f"one day of {BUCKET} on {where}: {files_count} files, {records:,} records, {size / 1e6:.0f} MB gzip")
     for n, (plain, ours, _, _) in enumerate(rounds, start=1):
