@@ -4,12 +4,9 @@ A process that allocates and frees buffers of hundreds of kilobytes to tens of m
 over (a chunk of COPY text, a file of JSON lines and its records) pays for glibc's defaults:
 above 128 KB each buffer is mapped and unmapped, and the heap is trimmed whenever its top frees
 128 KB, so every new buffer faults in its pages again. Measured: a fifth of the aggregates
-conversion; for ActiveData's line parsers 123 k page faults → 3.8 k for 900 files, their CPU
-3.26 → 3.02 s.
+conversion; for ActiveData's line parsers (processes, then) 123 k page faults → 3.8 k for 900
+files, their CPU 3.26 → 3.02 s.
 Keeping freed memory bounds nothing new: the peak is the same.
-
-Standard library only: ActiveData's line parser loads this file by its path in a process that
-never imports Dagster.
 """
 
 from __future__ import annotations

@@ -69,9 +69,7 @@ def _store_days(
         rows = INVENTORY.keys_for_days(conn, source, days)
     # A day is read whole each time (its partition is replaced whole), whatever the cache says.
     files = [(r.arrival_day, r.key, r.etag) for r in rows]
-    day_files = read_day_files(
-        object_store, source, files, activedata_settings.download_threads, activedata_settings.parse_processes, SCHEMA
-    )
+    day_files = read_day_files(object_store, source, files, activedata_settings.download_threads, SCHEMA)
     records, rejected, gone = day_files.records, day_files.rejected, day_files.gone
     frame, violations = contracts.enforce(CONTRACT, records, days)
     repeats, unique = records.clear(), records

@@ -8,41 +8,24 @@ Two paths, one answer: `read_columns` takes every line `_json_lines` (C) can pro
 would read as a record, straight into Arrow-layout buffers, and leaves the rest to
 `read_records`, the per-line path through orjson, which is the definition.
 
-Standard library, isal and orjson only: line_parser.py loads this file by its path in a
-process of its own, which never imports Dagster (and the C pass by its path too).
+The download thread that fetched a file reads it here (day_files.py); the C pass runs without
+the GIL.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib.machinery
-import importlib.util
 import itertools
 import zlib
 from array import array
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any
 
 import orjson
 from isal import igzip
 
+from ci_assets.defs.activedata import _json_lines  # built by uv sync (pyproject's ext-modules)
 
-def _load_json_lines() -> Any:
-    """`_json_lines` by its path, beside this file: this module is itself loaded by path."""
-    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-        path = Path(__file__).with_name("_json_lines" + suffix)
-        if path.exists():
-            spec = importlib.util.spec_from_file_location("_json_lines", path)
-            assert spec is not None and spec.loader is not None
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-            return module
-    raise ImportError(f"_json_lines is not built beside {__file__} (uv sync builds it)")
-
-
-_json_lines = _load_json_lines()
-# One file's records as columns (line_parser.Columns' fields): `_id`s, their int64 offsets, line
+# One file's records as columns (day_files.Columns' fields): `_id`s, their int64 offsets, line
 # numbers (int64), records' text, their int64 offsets, and the bad lines as (line, reason, raw).
 Parts = tuple[bytes, bytes, bytes, bytes, bytes, list[tuple[int, str, bytes]]]
 

@@ -13,9 +13,8 @@ class ActiveDataSettings(dg.ConfigurableResource):
     buckets: list[str] | None = None
     bugzilla_bucket: str = DEFAULT_BUGZILLA_BUCKET
     max_keys_per_tick: int = 10_000
+    # Threads that download a day's files, each parsing what it downloaded (day_files.py).
     download_threads: int = 16
-    # Processes that parse the downloaded files (line_parser.py); each takes about 2.5 CPU-s a million lines.
-    parse_processes: int = 2
 
     def watched(self) -> list[str]:
         return list(self.buckets) if self.buckets is not None else [*bucket_names(), self.bugzilla_bucket]

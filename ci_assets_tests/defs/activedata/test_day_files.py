@@ -1,12 +1,9 @@
-"""A day's files read through the line parsers' processes: the same records, lines and bad lines
-as reading each file in the step's own process, whatever the files hold."""
+"""A day's files read by the download threads, each parsing what it fetched: the same records,
+lines and bad lines as reading each file alone by the per-line path, whatever the files hold."""
 
 import datetime as dt
-import fcntl
 import gzip
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -15,7 +12,6 @@ from hypothesis import strategies as st
 
 from ci_assets.defs.activedata.assets import SCHEMA
 from ci_assets.defs.activedata.day_files import read_day_files
-from ci_assets.defs.activedata.line_parser import LineParser, ParserExitedError
 from ci_assets.defs.activedata.records import read_records
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource
 
@@ -49,15 +45,15 @@ def _file(draw: st.DrawFn) -> bytes:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(_file(), min_size=1, max_size=len(KEYS)), st.integers(1, 2))
-def test_the_parsers_read_every_file_as_the_step_itself_would(bodies: list[bytes], parsers: int) -> None:
+@given(st.lists(_file(), min_size=1, max_size=len(KEYS)), st.integers(1, 4))
+def test_the_threads_read_every_file_as_the_per_line_path_would(bodies: list[bytes], threads: int) -> None:
     with tempfile.TemporaryDirectory() as root:
         store = LocalObjectStoreResource(root=root, fsync=False)
         store.create_bucket(BUCKET)
         for key, body in zip(KEYS, bodies, strict=False):
             store.put(BUCKET, key, body)
         files = [(DAY, key, None) for key in KEYS[: len(bodies)]]
-        got = read_day_files(store, BUCKET, files, threads=4, parsers=parsers, schema=SCHEMA)
+        got = read_day_files(store, BUCKET, files, threads=threads, schema=SCHEMA)
 
     expected = [(key, read_records(body)) for key, body in zip(KEYS, bodies, strict=False)]
     rows = [
@@ -76,62 +72,39 @@ def test_a_gone_file_and_a_key_off_the_convention_are_said_so(tmp_path) -> None:
     store.create_bucket(BUCKET)
     store.put(BUCKET, KEYS[0], gzip.compress(b'{"_id": "tc.1623116:162311550.34.0"}\n'))
     files = [(DAY, KEYS[0], "e0"), (DAY, KEYS[1], "e1"), (DAY, "not-a-lineage.txt", "e2")]
-    got = read_day_files(store, BUCKET, files, threads=2, parsers=1, schema=SCHEMA)
+    got = read_day_files(store, BUCKET, files, threads=2, schema=SCHEMA)
     assert got.records["_id"].to_list() == ["tc.1623116:162311550.34.0"]
     assert got.states == [(KEYS[0], "e0", "ingested"), (KEYS[1], "e1", "gone"), ("not-a-lineage.txt", "e2", "rejected")]
     assert got.gone == 1 and [r.reason.split(":")[0] for r in got.rejected] == ["key breaks the convention"]
 
 
-def test_a_parser_that_dies_fails_the_read_and_leaves_no_process() -> None:
-    with LineParser(1) as parser:
-        (process,) = parser._processes
-        process.popen.kill()
-        process.popen.wait()
-        with pytest.raises(ParserExitedError):
-            parser.submit(0, b"x" * (4 << 20))  # more than a pipe holds
-            parser.results()
-    assert process.popen.poll() is not None and process.popen.stdout.closed
-
-
-def test_a_file_and_its_reply_cross_the_pipes_in_one_write() -> None:
-    """The pipes are widened to 1 MB (a thousand records' reply is about 150 KB), where Linux allows it."""
-    with LineParser(1) as parser:
-        (process,) = parser._processes
-        sizes = {fcntl.fcntl(pipe.fileno(), fcntl.F_GETPIPE_SZ) for pipe in (process.popen.stdin, process.popen.stdout)}
-    limit = int(Path("/proc/sys/fs/pipe-max-size").read_text())
-    assert sizes == {1 << 20 if limit >= 1 << 20 else 1 << 16}, sizes
-
-
-def test_files_sent_from_many_threads_at_once_come_back_whole() -> None:
-    """The download threads send their bodies themselves: no request interleaves with another."""
+def test_files_read_by_many_threads_at_once_come_back_whole_and_in_key_order(tmp_path) -> None:
+    store = LocalObjectStoreResource(root=str(tmp_path), fsync=False)
+    store.create_bucket(BUCKET)
+    keys = [f"tc.1623116:{162311000 + n}.34.json.gz" for n in range(300)]
     bodies = [gzip.compress(b"".join(b'{"_id": "f%d.%d"}\n' % (n, i) for i in range(n % 50))) for n in range(300)]
-    with LineParser(2) as parser, ThreadPoolExecutor(16) as pool:
-        list(pool.map(parser.submit, range(len(bodies)), bodies))
-        got = parser.results()
-    assert sorted(got) == list(range(len(bodies)))
-    for n, body in enumerate(bodies):
-        expected = read_records(body)
-        assert got[n].count == len(expected.ids) and got[n].ids == "".join(expected.ids).encode()
+    for key, body in zip(keys, bodies, strict=True):
+        store.put(BUCKET, key, body)
+    got = read_day_files(store, BUCKET, [(DAY, key, None) for key in keys], threads=16, schema=SCHEMA)
+    assert got.records["_id"].to_list() == [f"f{n}.{i}" for n in range(300) for i in range(n % 50)]
+    assert got.records["key"].to_list() == [key for n, key in enumerate(keys) for _ in range(n % 50)]
+    assert got.records["line"].to_list() == [i + 1 for n in range(300) for i in range(n % 50)]
 
 
-def test_a_parser_dying_mid_day_fails_the_read_from_the_download_threads(tmp_path, monkeypatch) -> None:
-    """The first file a thread sends finds its parser dead: the read raises, and no parser outlives it."""
+def test_a_download_that_fails_fails_the_read(tmp_path, monkeypatch) -> None:
+    """Not a file gone (that is said so): an error the step's retry policy is to see."""
     store = LocalObjectStoreResource(root=str(tmp_path), fsync=False)
     store.create_bucket(BUCKET)
     for key in KEYS:
-        store.put(BUCKET, key, gzip.compress(b'{"_id": "tc.1623116:162311550.34.0"}\n' * 1000))
-    started: list[LineParser] = []
-    submit = LineParser.submit
+        store.put(BUCKET, key, gzip.compress(b'{"_id": "tc.1623116:162311550.34.0"}\n'))
 
-    def kill_then_submit(self: LineParser, number: int, body: bytes) -> None:
-        if not started:
-            started.append(self)
-            for process in self._processes:
-                process.popen.kill()
-                process.popen.wait()
-        submit(self, number, body)
+    original = LocalObjectStoreResource.get_bytes
 
-    monkeypatch.setattr(LineParser, "submit", kill_then_submit)
-    with pytest.raises(ParserExitedError):
-        read_day_files(store, BUCKET, [(DAY, key, None) for key in KEYS], threads=4, parsers=2, schema=SCHEMA)
-    assert all(p.popen.poll() is not None and p.popen.stdout.closed for p in started[0]._processes)
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        if key == KEYS[3]:
+            raise ConnectionResetError("reset by peer")
+        return original(self, bucket, key)
+
+    monkeypatch.setattr(type(store), "get_bytes", get_bytes)
+    with pytest.raises(ConnectionResetError):
+        read_day_files(store, BUCKET, [(DAY, key, None) for key in KEYS], threads=4, schema=SCHEMA)
