@@ -5,9 +5,9 @@ bad lines quarantined, the day's records stored as Parquet, the two `_id` checks
 against a plain boto3 download of the same files with as many threads. moto runs in a
 process of its own. Prints records per second for both, and where the run's time goes: its
 step cut at its own events (read and check until the Output, the Parquet write until the IO
-manager is done, then the keys marked and the checks), the CPU seconds of this process, of its
-line parsers and of moto's during the run (and during the download), and parsing every line alone (one thread,
-files already in memory) by the per-line path and by the step's (records.py's C pass first).
+manager is done, then the keys marked and the checks), the CPU seconds of this process and of
+moto's during the run (and during the download), and parsing every line alone (one thread, files
+already in memory) by the per-line path and by the step's (records.py's C pass first).
 
 Run on moto as it is, and with each request held 20 ms (real S3's round trip; moto_process.py);
 both also with moto answering plain GETs from its store directly (`--direct-gets`): moto's own
@@ -23,7 +23,6 @@ Each is `--repeat` rounds of the download then the run; the ratio is the median 
 import argparse
 import datetime as dt
 import random
-import resource
 import statistics
 import tempfile
 import time
@@ -125,14 +124,11 @@ def measure(files_count: int, records_count: int, latency_ms: float, direct: boo
     print(f"  plain boto3 download ({threads} threads), median: {plain:6.2f} s  {records / plain:10,.0f} records/s")
     print(f"  the asset's run (read, check, store), median:   {ours:6.2f} s  {records / ours:10,.0f} records/s")
     print(f"  ratio (median of the rounds'): {ratio:.2f}x the download alone")
-    _, ours, step, (own_cpu, parsers_cpu, moto_cpu) = rounds[-1]
+    _, ours, step, (own_cpu, moto_cpu) = rounds[-1]
     print("  where the last round's run goes:")
     for part, seconds in step.items():
         print(f"    {part:44s} {seconds:6.2f} s")
-    print(
-        f"    CPU during the run: this process {own_cpu:.2f} s, its line parsers {parsers_cpu:.2f} s, moto's "
-        f"{moto_cpu:.2f} s (2 cores: {2 * ours:.2f} s)"
-    )
+    print(f"    CPU during the run: this process {own_cpu:.2f} s, moto's {moto_cpu:.2f} s (2 cores: {2 * ours:.2f} s)")
     print(f"    CPU during the last download: this process {download_cpu[0]:.2f} s, moto's {download_cpu[1]:.2f} s")
     print(
         f"    parsing every line alone (one thread, in memory): per-line path {parse_alone[0]:.2f} s, "
@@ -142,26 +138,19 @@ def measure(files_count: int, records_count: int, latency_ms: float, direct: boo
 
 def run_day(
     resources: dict, day: str, moto: psutil.Process, expected: int
-) -> tuple[float, dict[str, float], tuple[float, float, float]]:
-    """The asset's run of the day: its seconds, its step's parts, and the CPU (this process, the
-    line parsers, moto) it took."""
-    moto_cpu, own_cpu, parsers_cpu = sum(moto.cpu_times()[:2]), time.process_time(), children_cpu()
+) -> tuple[float, dict[str, float], tuple[float, float]]:
+    """The asset's run of the day: its seconds, its step's parts, and the CPU (this process, moto) it took."""
+    moto_cpu, own_cpu = sum(moto.cpu_times()[:2]), time.process_time()
     with dg.DagsterInstance.ephemeral() as instance:
         t0 = time.perf_counter()
         result = dg.materialize(
             [BUCKET_ASSETS[BUCKET]], partition_key=day, resources=resources, run_config=QUIET, instance=instance
         )
         seconds = time.perf_counter() - t0
-        cpu = (time.process_time() - own_cpu, children_cpu() - parsers_cpu, sum(moto.cpu_times()[:2]) - moto_cpu)
+        cpu = (time.process_time() - own_cpu, sum(moto.cpu_times()[:2]) - moto_cpu)
         meta = result.asset_materializations_for_node(BUCKET_ASSETS[BUCKET].node_def.name)[0].metadata
         assert result.success and meta["accepted"].value == expected and meta["rejected"].value == 0
         return seconds, step_times(instance, result.run_id), cpu
-
-
-def children_cpu() -> float:
-    """CPU seconds of the finished child processes (the run's line parsers; moto is still running)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def step_times(instance: dg.DagsterInstance, run_id: str) -> dict[str, float]:
