@@ -272,8 +272,9 @@ def _proven(contract: Contract, frame: pl.DataFrame) -> pl.DataFrame:
 
 def proven(contract: Contract, frame: pl.DataFrame) -> bool:
     """Whether `frame` is one `enforce` returned for `contract`, of the same rows and columns
-    still. (A column replaced in place, same name, type and length, is not seen: polars frames
-    are changed by new frames, and `replace_column` is the one exception.)"""
+    still. (A value set in place, `frame[row, column] = v` or `replace_column` with the same
+    name, type and length, is not seen: polars otherwise changes a frame by making a new one,
+    and the platform's assets never set values in place.)"""
     with _proofs_lock:
         proof = _PROOFS.get(id(frame))
     return proof is not None and proof[0]() is frame and proof[1] is contract and proof[2] == _shape(frame)
