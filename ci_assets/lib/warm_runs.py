@@ -190,7 +190,7 @@ def settle() -> None:
     """Put what is loaded so far (Dagster, the code location, the instance: about 300,000
     objects) out of the garbage collector's sight. They live as long as the process; left in its
     oldest generation, each full collection during the run would scan them all, every thread
-    stopped meanwhile (0.16 to 0.18 s each, in one run of two of bench/activedata_read.py's)."""
+    stopped meanwhile (0.16 to 0.18 s each, in two runs of three of bench/activedata_read.py's)."""
     gc.collect()  # what is already garbage is not kept forever
     gc.freeze()
 
