@@ -112,7 +112,8 @@ class S3ObjectStoreResource(ObjectStoreResource):
         config = tuple((name, getattr(self, name)) for name in S3Resource.model_fields)
         from ci_assets.lib.storage.s3_store import S3ObjectStore  # boto3 only where S3 is used
 
-        return S3ObjectStore(endpoint_url=self.endpoint_url, client=_s3_client(config))
+        client = _s3_client(config)
+        return S3ObjectStore(self.endpoint_url, client=client, max_attempts=self.max_attempts, verify=self.verify)
 
 
 @functools.lru_cache(maxsize=16)
