@@ -2,7 +2,9 @@
 
 The asset's run (inventory lookup, parallel downloads, every line parsed and checked,
 bad lines quarantined, the day's records stored as Parquet, the two `_id` checks)
-against a plain boto3 download of the same files with as many threads. moto runs in a
+against a plain boto3 download of the same files with as many threads; the store's own GETs
+(a presigned URL fetched with urllib3, about half boto3's CPU a GET: lib/storage/s3_get.py) are
+timed alone once too. moto runs in a
 process of its own. Prints records per second for both, and where the run's time goes: its
 step cut at its own events (read and check until the Output, the Parquet write until the IO
 manager is done, then the keys marked and the checks), the CPU seconds of this process and of
@@ -105,6 +107,10 @@ def measure(files_count: int, records_count: int, latency_ms: float, direct: boo
             download_cpu = (time.process_time() - own_cpu, sum(moto.cpu_times()[:2]) - moto_cpu)
             assert sum(map(len, got)) == size
             rounds.append((plain, *run_day(resources, day, moto, files_count * records_count)))
+        t0 = time.perf_counter()  # the store's own GETs, as the run's threads make them (s3_get.py)
+        with ThreadPoolExecutor(settings.download_threads) as pool:
+            list(pool.map(lambda f: store.get_bytes(BUCKET, f[0]), files))
+        store_gets = time.perf_counter() - t0
         parse_alone = []
         for read in (read_records, read_columns):  # the per-line path, and the step's (C pass first)
             t0 = time.perf_counter()
@@ -124,6 +130,7 @@ def measure(files_count: int, records_count: int, latency_ms: float, direct: boo
     print(f"  plain boto3 download ({threads} threads), median: {plain:6.2f} s  {records / plain:10,.0f} records/s")
     print(f"  the asset's run (read, check, store), median:   {ours:6.2f} s  {records / ours:10,.0f} records/s")
     print(f"  ratio (median of the rounds'): {ratio:.2f}x the download alone")
+    print(f"  the store's own GETs alone (presigned URLs, urllib3), once: {store_gets:6.2f} s")
     _, ours, step, (own_cpu, moto_cpu) = rounds[-1]
     print("  where the last round's run goes:")
     for part, seconds in step.items():
