@@ -11,7 +11,9 @@ presigns with version 2 by default in us-east-1, which S3 refuses for buckets ma
 Answers are read as boto3 reads them: 500, 502, 503, 504 and 429 are retried with backoff within
 the store's `max_attempts`, S3's error document gives the code of a `ClientError`, and a failed
 connection is botocore's `HTTPClientError`, so callers (and `retries.is_transient`) see what they
-saw from boto3. Conditional GETs, and clients behind a proxy, stay with boto3.
+saw from boto3. Conditional GETs, and clients behind a proxy, stay with boto3, and the store asks
+boto3 again after any other answer (a redirect to the bucket's region, which boto3 follows and a
+presigned URL cannot; a refused signature).
 """
 
 from __future__ import annotations

@@ -90,10 +90,14 @@ class S3ObjectStore(ObjectStore):
         if if_none_match is None and self._gets.usable:  # half boto3's CPU a GET (s3_get.py)
             try:
                 data, etag, modified = self._gets.get(bucket, key)
+                return StoredObject(info=ObjectInfo(key, len(data), _strip(etag), modified), data=data)
             except ClientError as err:
-                self._raise(err, bucket, key)
-                raise
-            return StoredObject(info=ObjectInfo(key, len(data), _strip(etag), modified), data=data)
+                status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+                if status in (404, 429) or status >= 500:
+                    self._raise(err, bucket, key)
+                    raise
+                # Anything else (a redirect to the bucket's region, a refused signature) is boto3's
+                # own GET's to answer: it follows S3's redirects, which a presigned URL cannot.
         if if_none_match is not None:
             kwargs["IfNoneMatch"] = f'"{if_none_match}"'
         try:
