@@ -51,6 +51,7 @@ class S3ObjectStore(ObjectStore):
         config = Config(retries={"max_attempts": max_attempts, "mode": "standard"})
         self.client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=config)
         self._gets = WholeObjectGets(self.client, max_attempts, verify)
+        self._boto3_buckets: set[str] = set()  # buckets whose presigned GETs S3 redirected or refused
 
     def uri(self, bucket: str, key: str = "") -> str:
         return f"s3://{bucket}/{key}"
@@ -87,7 +88,8 @@ class S3ObjectStore(ObjectStore):
 
     def get(self, bucket: str, key: str, if_none_match: str | None = None) -> StoredObject | None:
         kwargs: dict[str, Any] = {"Bucket": bucket, "Key": self._check_key(key)}
-        if if_none_match is None and self._gets.usable:  # half boto3's CPU a GET (s3_get.py)
+        presigned = self._gets.usable and bucket not in self._boto3_buckets
+        if if_none_match is None and presigned:  # half boto3's CPU a GET (s3_get.py)
             try:
                 data, etag, modified = self._gets.get(bucket, key)
                 return StoredObject(info=ObjectInfo(key, len(data), _strip(etag), modified), data=data)
@@ -97,7 +99,9 @@ class S3ObjectStore(ObjectStore):
                     self._raise(err, bucket, key)
                     raise
                 # Anything else (a redirect to the bucket's region, a refused signature) is boto3's
-                # own GET's to answer: it follows S3's redirects, which a presigned URL cannot.
+                # own GET's to answer, from now on for this bucket: it follows S3's redirects, which
+                # a presigned URL cannot, and remembers the bucket's region.
+                self._boto3_buckets.add(bucket)
         if if_none_match is not None:
             kwargs["IfNoneMatch"] = f'"{if_none_match}"'
         try:
