@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import urllib.request
 from typing import Any
 from xml.etree import ElementTree
@@ -40,6 +41,13 @@ def _signature_v4(signature_version: Any = None, **_: Any) -> str | None:
     if not isinstance(signature_version, str) or signature_version.startswith(("v4a", "v4-s3express")):
         return None
     return "s3v4" if signature_version.endswith("-query") else None
+
+
+@functools.lru_cache(maxsize=16)
+def whole_object_gets(client: Any, max_attempts: int, verify: bool | None = None) -> WholeObjectGets:
+    """One per client and process, like the client itself: each run builds its store anew, and its
+    GETs then reuse the connections the last run's left open instead of opening sixteen more."""
+    return WholeObjectGets(client, max_attempts, verify)
 
 
 class WholeObjectGets:

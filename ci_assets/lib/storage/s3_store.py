@@ -22,7 +22,7 @@ from ci_assets.lib.storage.object_store import (
     ObjectStore,
     StoredObject,
 )
-from ci_assets.lib.storage.s3_get import WholeObjectGets
+from ci_assets.lib.storage.s3_get import whole_object_gets
 
 # Spool writes in memory up to this size, on disk beyond it; boto3 switches to a
 # multipart upload for large bodies, which S3 also publishes atomically on completion.
@@ -50,7 +50,7 @@ class S3ObjectStore(ObjectStore):
         # Standard retry mode backs off exponentially on throttling and 5xx, bounded.
         config = Config(retries={"max_attempts": max_attempts, "mode": "standard"})
         self.client = client or boto3.client("s3", endpoint_url=endpoint_url, region_name=region_name, config=config)
-        self._gets = WholeObjectGets(self.client, max_attempts, verify)
+        self._gets = whole_object_gets(self.client, max_attempts, verify)
         self._boto3_buckets: set[str] = set()  # buckets whose presigned GETs S3 redirected or refused
 
     def uri(self, bucket: str, key: str = "") -> str:
