@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+from ci_assets_tests.services import processes
 from ci_assets_tests.services.databases import scratch_database
 from ci_assets_tests.services.leftovers import leftovers, stop_servers_under
 from ci_assets_tests.services.network import can_connect, free_port, wait_for_http
@@ -103,7 +105,7 @@ def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     port = free_port()
     log_path = tmp_path_factory.mktemp("bqemulator") / "server.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
+        proc = processes.start(
             [sys.executable, "-m", "ci_assets_tests.services.bigquery_emulator", str(port)],
             cwd=REPO,
             stdout=log,
@@ -113,14 +115,13 @@ def bigquery_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
     try:
         wait_for_http(f"{url}/bigquery/v2/projects/probe/datasets", timeout=90)
     except TimeoutError as err:
-        proc.kill()
+        processes.stop(proc, signal.SIGKILL)
         tail = log_path.read_text(errors="replace")[-2000:]
         pytest.fail(f"the BigQuery emulator did not start: {err}\n{tail}", pytrace=False)
     try:
         yield url
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        processes.stop(proc)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,7 @@ import pytest
 from ci_assets.scaleout.probe import celery_probe
 from ci_assets_tests.celery_jobs import ROWS, celery_writer
 from ci_assets_tests.conftest import REPO, RabbitMQ
+from ci_assets_tests.services import processes
 
 
 @pytest.fixture
@@ -27,7 +28,7 @@ def worker(rabbitmq: RabbitMQ, tmp_path: Path) -> Iterator[dict]:
     config_dir.mkdir()
     (config_dir / "dagster_celery_config.py").write_text(f"broker_url = {rabbitmq.url!r}\nresult_backend = 'rpc://'\n")
     env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": f"{config_dir}:{REPO}"}
-    proc = subprocess.Popen(
+    proc = processes.start(
         [sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker", "-Q", "dagster", "-c", "2",
          "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -37,8 +38,7 @@ def worker(rabbitmq: RabbitMQ, tmp_path: Path) -> Iterator[dict]:
     try:
         yield {"home": home, "broker": rabbitmq.url, "pid": proc.pid}
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        processes.stop(proc)
 
 
 def test_a_multi_step_run_executes_its_steps_in_the_celery_worker(worker: dict, monkeypatch) -> None:

@@ -55,3 +55,39 @@ def test_each_session_gets_its_own_database(postgres_dsn: str) -> None:
 def test_an_unreachable_service_fails_with_how_to_start_it() -> None:
     with pytest.raises(pytest.fail.Exception, match=r"RabbitMQ at 127\.0\.0\.1:\d+ is not reachable.*rabbitmq-server"):
         require_server("RabbitMQ", "127.0.0.1", free_port())
+
+
+def test_a_server_that_ignores_its_signal_is_killed_with_its_children_after_the_grace() -> None:
+    """A teardown never waits on a server: past the grace the whole process group is SIGKILLed."""
+    import subprocess
+    import sys
+    import time
+
+    from ci_assets_tests.services import processes
+
+    stubborn = (
+        "import signal, subprocess, sys, time\n"
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
+        "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(120)'])\n"
+        "print(child.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    server = processes.start([sys.executable, "-c", stubborn], stdout=subprocess.PIPE, text=True)
+    child = int(server.stdout.readline())
+    started = time.monotonic()
+    assert processes.stop(server, grace=0.5) == -9
+    assert time.monotonic() - started < 5
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    from pathlib import Path
+
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False

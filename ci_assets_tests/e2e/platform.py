@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ci_assets.lib.launch import graphql
+from ci_assets_tests.services import processes
 from ci_assets_tests.services.network import free_port, wait_for_http
 
 T = TypeVar("T")
@@ -65,12 +66,11 @@ class DevPlatform:
         self.home.mkdir(parents=True, exist_ok=True)
         cli = Path(sys.executable).parent / "ci-assets"
         with self.log_path.open("wb") as log:
-            self._process = subprocess.Popen(
+            self._process = processes.start(
                 [str(cli), "dev", "--port", str(self.port)],
                 env=self.environment(),
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         try:
@@ -101,13 +101,8 @@ class DevPlatform:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
     def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            os.killpg(self._process.pid, signal.SIGTERM)
-            try:
-                self._process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self._process.pid, signal.SIGKILL)
-                self._process.wait()
+        if self._process is not None:
+            processes.stop(self._process, grace=30)
         # Runs and code servers are started in sessions of their own; whatever still holds the home goes.
         subprocess.run(["pkill", "-KILL", "-f", str(self.home)], check=False)
         self._stop_embedded_postgres()

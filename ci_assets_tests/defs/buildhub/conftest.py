@@ -77,6 +77,7 @@ def kinto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kinto]:
 
     import requests
 
+    from ci_assets_tests.services import processes
     from ci_assets_tests.services.network import free_port, wait_for_http
 
     workdir = tmp_path_factory.mktemp("kinto")
@@ -89,7 +90,7 @@ def kinto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kinto]:
     )
     port = free_port()
     log = (workdir / "server.log").open("wb")
-    proc = subprocess.Popen([kinto_bin, "start", "--ini", str(ini), "--port", str(port)], stdout=log, stderr=log)
+    proc = processes.start([kinto_bin, "start", "--ini", str(ini), "--port", str(port)], stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         wait_for_http(url + "/", timeout=60)
@@ -100,8 +101,7 @@ def kinto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kinto]:
         requests.put(f"{url}/buckets/build-hub/collections/releases", auth=auth, timeout=30).raise_for_status()
         yield Kinto(url, auth)
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        processes.stop(proc)
         log.close()
 
 
