@@ -1,22 +1,15 @@
 # Two commands on a fresh machine: `make dev` (the local platform with demo data) and
 # `make test` (the whole suite). Both install what they need from pyproject.toml + uv.lock.
 PYTHON ?= python3.11
-UV_VERSION := 0.13.9
-UV := .tools/bin/uv
 VENV := .venv
+PORT ?= 3000
 export CI_ASSETS_HOME ?= $(CURDIR)/.ci_assets
 
 .PHONY: install browser dev demo search test lint format bench clean
 
-$(UV):
-	$(PYTHON) -m venv .tools
-	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-
-# Bytecode compiled at install: where PYTHONDONTWRITEBYTECODE is set (as on these machines), every
-# process would otherwise compile Dagster, pandas and the rest from source at each import.
-$(VENV)/.installed: $(UV) pyproject.toml uv.lock $(wildcard ci_assets/*/*/*.c ci_assets/*/*.h)
-	$(UV) sync --frozen --compile-bytecode --extra test --python $(PYTHON)
-	$(VENV)/bin/python -m compileall -q ci_assets
+# deploy/install.sh is the one install, shared with the Dockerfile (its header says what it does).
+$(VENV)/.installed: deploy/install.sh pyproject.toml uv.lock $(wildcard ci_assets/*/*/*.c ci_assets/*/*.h)
+	PYTHON=$(PYTHON) VENV=$(VENV) deploy/install.sh dev
 	touch $@
 
 install: $(VENV)/.installed
@@ -29,7 +22,7 @@ browser:
 		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
 dev: install
-	$(VENV)/bin/ci-assets dev
+	$(VENV)/bin/ci-assets dev --port $(PORT)
 
 demo: install
 	$(VENV)/bin/ci-assets demo

@@ -133,7 +133,22 @@ def serve_search(host: str, port: int) -> None:
         dsn = reader_dsn(owner)
     print(f"Buildhub's search page on http://{host}:{port}/ (API: /api/search)", flush=True)
     bucket = resources_for(settings)["buildhub_settings"].bucket
-    uvicorn.run(create_app(dsn, bucket=bucket), host=host, port=port, log_level="warning")
+    app = create_app(dsn, bucket=bucket, version_file=version_file(settings))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def version_file(settings: env.Settings) -> Path:
+    return Path(settings.text("CI_ASSETS_VERSION_FILE") or "/app/version.json")
+
+
+def print_version(settings: env.Settings, overrides: dict[str, str | None]) -> None:
+    """Dockerflow's version.json: what is installed, with what the image's build says (commit, build)."""
+    import json
+
+    from ci_assets.lib.version import version_info
+
+    info = version_info(version_file(settings)) | {k: v for k, v in overrides.items() if v is not None}
+    print(json.dumps(info, indent=2))
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -147,6 +162,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     api = commands.add_parser("search", help="serve Buildhub's search page and /api/search (port from SEARCH_PORT)")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=env.read().number("SEARCH_PORT", 8000))
+    about = commands.add_parser("version", help="print Dockerflow's version.json (the image's build writes it)")
+    for field in ("source", "commit", "build"):
+        about.add_argument(f"--{field}", help=f"the build's {field}, instead of what the checkout says")
     args = parser.parse_args(argv)
     if args.command == "demo":
         seed_demo(env.read())
@@ -154,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         dev(args.host, args.port, demo_runs=not args.no_demo_runs)
     elif args.command == "search":
         serve_search(args.host, args.port)
+    elif args.command == "version":
+        print_version(env.read(), {"source": args.source, "commit": args.commit, "build": args.build})
 
 
 if __name__ == "__main__":

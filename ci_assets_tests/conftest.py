@@ -166,3 +166,12 @@ def fresh_postgres(postgres_dsn: str) -> Iterator[str]:
     """An empty database of its own for one test, on the machine's PostgreSQL."""
     with scratch_database("ci_assets_t") as dsn:
         yield dsn
+
+
+@pytest.fixture(scope="session")
+def image_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh environment outside the checkout, installed as the Dockerfile's build stage installs the
+    image (its COPY set, `deploy/install.sh image`): the package from its wheel, not the checkout."""
+    from ci_assets_tests.deploy.image import install_image_environment
+
+    return install_image_environment(tmp_path_factory.mktemp("image"))

@@ -133,30 +133,14 @@ def test_every_third_party_module_the_package_imports_is_a_declared_dependency()
     assert undeclared == {}
 
 
-def test_the_wheel_installed_outside_the_checkout_runs_every_system_and_serves_the_page(
-    artifacts: dict[str, Path], tmp_path: Path
+def test_the_package_installed_outside_the_checkout_runs_every_system_and_serves_the_page(
+    image_venv: Path, tmp_path: Path
 ) -> None:
-    project, venv, elsewhere = tmp_path / "project", tmp_path / "venv", tmp_path / "elsewhere"
-    for folder in (project, elsewhere):
-        folder.mkdir()
-    # The dependencies as locked, from uv's cache (installed by `make test` already), then the wheel alone.
-    for name in ("pyproject.toml", "uv.lock"):
-        (project / name).write_bytes((REPO / name).read_bytes())
-    env = {"UV_PROJECT_ENVIRONMENT": str(venv), "PATH": "/usr/bin:/bin", "HOME": str(Path.home())}
-    run(
-        UV,
-        "sync",
-        "-q",
-        "--frozen",
-        "--no-install-project",
-        "--offline",
-        "--python",
-        sys.executable,
-        cwd=project,
-        env=env,
-    )
+    """From the environment the image's install step makes (the package's wheel and the locked
+    dependencies, nothing of the checkout)."""
+    venv, elsewhere = image_venv, tmp_path / "elsewhere"
+    elsewhere.mkdir()
     python = venv / "bin" / "python"
-    run(UV, "pip", "install", "-q", "--offline", "--no-deps", "--python", python, artifacts["wheel"], cwd=project)
     home = tmp_path / "home"
     child_env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(Path.home()), "CI_ASSETS_HOME": str(home)}
     try:

@@ -140,6 +140,12 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "CI_ASSETS_PG_DUMP", "chosen", "a pg_dump to use (it must be at least the server's major version)", kind="path"
     ),
+    Variable(
+        "CI_ASSETS_VERSION_FILE",
+        "`/app/version.json`",
+        "Dockerflow's version.json the image writes at build time, served at `/__version__`",
+        kind="path",
+    ),
     Variable("CI_ASSETS_LISTING_INTERVAL_SECONDS", "`60`", "how often the bucket-listing sensors tick", kind="int"),
     Variable(
         "CI_ASSETS_SCREENSHOTS",

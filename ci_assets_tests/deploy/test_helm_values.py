@@ -38,7 +38,8 @@ def test_the_user_deployment_is_what_the_chart_requires(values: dict[str, Any]) 
     assert all(set(s) == {"name"} for s in deployment["envSecrets"])  # objects, not bare names
     # The code server serves the module the project's own tooling loads.
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["dg"]["project"]
-    assert deployment["dagsterApiGrpcArgs"] == ["-m", project["code_location_target_module"]]
+    assert deployment["codeServerArgs"] == ["-m", project["code_location_target_module"]]
+    assert "dagsterApiGrpcArgs" not in deployment  # `dagster code-server start`, not `dagster api grpc`
     importlib.import_module(project["code_location_target_module"])
 
 

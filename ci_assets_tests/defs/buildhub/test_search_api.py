@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ci_assets.lib.version import checkout_commit
 from ci_assets_tests.defs.buildhub.search_corpus import error, post
 
 
@@ -59,7 +60,9 @@ def test_the_operational_endpoints_and_cors_as_buildhub2(corpus: Any) -> None:
     assert client.get("/__lbheartbeat__").status_code == 200
     heartbeat = client.get("/__heartbeat__")
     assert heartbeat.status_code == 200 and heartbeat.json()["checks"] == {"database": "ok"}
-    assert set(client.get("/__version__").json()) == {"source", "version", "commit", "build"}
+    served = client.get("/__version__").json()
+    assert set(served) == {"source", "version", "commit", "build"}
+    assert served["commit"] == checkout_commit()  # from the checkout; the image's version.json says its own
     preflight = client.options(
         "/api/search", headers={"Origin": "https://example.org", "Access-Control-Request-Method": "POST"}
     )

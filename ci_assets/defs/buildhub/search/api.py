@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import AsyncIterator
-from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -33,10 +33,9 @@ from ci_assets.defs.buildhub.search.body import parse as parse_body
 from ci_assets.defs.buildhub.search.engine import search
 from ci_assets.defs.buildhub.search.fields import SearchError
 from ci_assets.lib.metrics import MetricsRecorder
+from ci_assets.lib.version import version_info
 
 READER_ROLE = "buildhub_search"
-# Dockerflow's /__version__ (Buildhub2 served its version.json): what is serving.
-VERSION = {"source": "ci_assets", "version": version("ci-assets"), "commit": "", "build": ""}
 MAX_BODY_BYTES = 1 << 20
 POOL_SIZE = 8
 
@@ -63,9 +62,13 @@ def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(dsn: str, metrics: MetricsRecorder | None = None, bucket: str | None = None) -> Starlette:
+def create_app(
+    dsn: str, metrics: MetricsRecorder | None = None, bucket: str | None = None, version_file: Path | None = None
+) -> Starlette:
     """`dsn` is the read-only role's; see `reader_dsn`. `bucket`: Buildhub's, whose pending keys the
-    page's footer counts."""
+    page's footer counts. `version_file`: the image's Dockerflow version.json (Buildhub2 served its own
+    at `/__version__`)."""
+    served_version = version_info(version_file)
     # psycopg's own pool: read-only sessions with a statement timeout, checked before each use
     # (a restarted database costs one failed check, not a 500); opened and closed with the app.
     pool = ConnectionPool(
@@ -186,7 +189,7 @@ def create_app(dsn: str, metrics: MetricsRecorder | None = None, bucket: str | N
             Route("/", search_page, methods=["GET"]),
             Route("/builds/{row_id}", build_page, methods=["GET"]),
             api,
-            Route("/__version__", lambda request: JSONResponse(VERSION), methods=["GET"]),
+            Route("/__version__", lambda request: JSONResponse(served_version), methods=["GET"]),
             Route("/__heartbeat__", heartbeat, methods=["GET", "HEAD"]),
             Route("/__lbheartbeat__", lambda request: JSONResponse({}), methods=["GET", "HEAD"]),
         ],
