@@ -117,13 +117,27 @@ def dev(host: str, port: int, demo_runs: bool = True) -> None:
 
 def serve_search(host: str, port: int) -> None:
     """Buildhub's search page and /api/search on the environment's PostgreSQL, as the read-only role."""
+    from ci_assets.lib.storage.postgres import stop_embedded
+
+    settings = env.read()
+    pgdata = settings.home / "postgres"
+    # The embedded server this command starts is stopped when it stops (Ctrl-C), as `ci-assets dev`
+    # stops its own; one that was already running (under `ci-assets dev`) is left to its owner.
+    started_here = settings.env == "local" and not (pgdata / "postmaster.pid").exists()
+    try:
+        _serve_search(settings, host, port)
+    finally:
+        if started_here and stop_embedded(pgdata):
+            print("stopped the embedded PostgreSQL", flush=True)
+
+
+def _serve_search(settings: env.Settings, host: str, port: int) -> None:
     import uvicorn
 
     from ci_assets.defs.buildhub import store
     from ci_assets.defs.buildhub.search.api import create_app, ensure_reader_role, reader_dsn
     from ci_assets.defs.resources import resources_for
 
-    settings = env.read()
     dsn = settings.secret_value("CI_ASSETS_BUILDHUB_SEARCH_DSN")
     if not dsn:
         owner = settings.secret_value("CI_ASSETS_POSTGRES_DSN") or resources_for(settings)["postgres"].uri()

@@ -101,4 +101,19 @@ def instance_config(values: dict[str, Any]) -> dict[str, Any]:
             "max_resume_run_attempts": monitoring.get("maxResumeRunAttempts", 0),
         },
         "telemetry": {"enabled": values.get("telemetry", {}).get("enabled", True)},
+        **_retention(values),
+    }
+
+
+def _retention(values: dict[str, Any]) -> dict[str, Any]:
+    """The chart's `retention` block, as its instance template writes it (only when enabled)."""
+    retention = values.get("retention", {})
+    if not retention.get("enabled"):
+        return {}
+    return {
+        "retention": {
+            kind: {"purge_after_days": retention[kind]["purgeAfterDays"]}
+            for kind in ("schedule", "sensor")
+            if kind in retention
+        }
     }

@@ -66,6 +66,12 @@ def test_the_run_queue_is_the_cloud_instances(values: dict[str, Any]) -> None:
     assert queued["tagConcurrencyLimits"] == cloud["tag_concurrency_limits"]
 
 
+def test_tick_retention_is_the_same_in_the_chart_and_both_instance_files(values: dict[str, Any]) -> None:
+    local, cloud = (yaml.safe_load(config_file(name).read_text())["retention"] for name in ("local", "cloud"))
+    assert local == cloud == instance_config(values)["retention"]
+    assert cloud["sensor"]["purge_after_days"]["skipped"] <= 7  # a listing sensor skips every minute
+
+
 def test_the_instance_the_chart_writes_passes_dagsters_schema(
     values: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

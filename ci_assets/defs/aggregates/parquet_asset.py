@@ -12,12 +12,14 @@ import polars as pl
 from ci_assets.defs.aggregates import dump_store
 from ci_assets.defs.aggregates.contracts import CONTRACT
 from ci_assets.defs.aggregates.convert import Conversion, convert, empty_frame
+from ci_assets.defs.aggregates.copy_text import DataFileError
 from ci_assets.defs.aggregates.dump_asset import DUMP_KEY, GROUP
-from ci_assets.defs.aggregates.dump_plan import plan_dump
+from ci_assets.defs.aggregates.dump_plan import DumpError, plan_dump
 from ci_assets.defs.aggregates.names import BOOKKEEPING_TABLES
 from ci_assets.defs.aggregates.partitions import PARTITIONS, split_key
 from ci_assets.defs.aggregates.rows import FIELDS
 from ci_assets.defs.aggregates.settings import AggregatesSource
+from ci_assets.defs.aggregates.toc import TocError
 from ci_assets.lib import contract_type, contracts, quarantine, reconciliation
 from ci_assets.lib.conventions import OWNERS
 from ci_assets.lib.lake import lake_source
@@ -88,6 +90,13 @@ def _convert_partition(
         with dump_store.local_copy(store, source.bucket, dump.prefix, dump.files) as directory:
             plan = plan_dump(directory, aggregate_type, day)
             conversion = convert(plan, day, Path(out), workers=source.workers)
+    except (DataFileError, TocError, DumpError) as e:
+        Path(out).unlink(missing_ok=True)
+        # In a month's backfill, the failure says which day and which dump broke, not only the file.
+        raise dg.Failure(
+            description=f"partition {dump.key}: the dump at {location} cannot be read: {e}",
+            metadata={"partition": dump.key, "dump": location, "error": f"{type(e).__name__}: {e}"},
+        ) from e
     except BaseException:
         Path(out).unlink(missing_ok=True)  # a failed conversion leaves no scratch file behind
         raise

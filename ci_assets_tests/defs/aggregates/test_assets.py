@@ -120,6 +120,9 @@ def test_a_damaged_dump_fails_the_run_and_leaves_the_stored_partition_as_it_was(
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error.to_string()
     assert f"{victim.name}: cannot be decompressed whole" in failure
+    # Which day and which dump, as a month's backfill needs to say.
+    assert f"partition {DAY}|submission_date: the dump at " in failure
+    assert "aggregates/dumps/submission_date/20191201" in failure
     assert stored.read_bytes() == before
     assert scratch.is_dir() and not list(scratch.glob("aggregates-*.parquet"))  # nothing left behind
     toc = dump_dir / "toc.dat"
