@@ -9,6 +9,7 @@ import dagster as dg
 from ci_assets.defs import activedata, aggregates, buildhub, fxci, sources
 from ci_assets.defs.resources import executor_for, listing_interval, resources_for
 from ci_assets.lib import env
+from ci_assets.lib.conventions import with_environment_kinds
 from ci_assets.lib.listing import with_listing_interval
 
 SYSTEMS = (activedata, sources, fxci, buildhub, aggregates)
@@ -32,8 +33,9 @@ def asset_specs() -> list[dg.AssetSpec]:
 def build_definitions(settings: env.Settings | None = None) -> dg.Definitions:
     settings = settings or env.read()
     graph = asset_graph()
+    assets = dg.map_asset_specs(lambda spec: with_environment_kinds(spec, settings.env), graph.assets or [])
     return dg.Definitions(
-        assets=graph.assets,
+        assets=assets,
         asset_checks=graph.asset_checks,
         jobs=graph.jobs,
         schedules=graph.schedules,

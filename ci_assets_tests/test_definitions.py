@@ -49,6 +49,18 @@ def test_local_definitions_load_with_the_embedded_resources(tmp_path: Path) -> N
     assert defs.resources["pulse"].folder == str(home / "pulse")
 
 
+def test_kinds_say_where_each_environment_keeps_the_data(tmp_path: Path) -> None:
+    def kinds(defs: dg.Definitions) -> set[str]:
+        return {k for spec in defs.resolve_all_asset_specs() for k in spec.kinds}
+
+    local, cloud = (
+        kinds(build_definitions(env.read({"CI_ASSETS_HOME": str(tmp_path)}))),
+        kinds(build_definitions(env.read(CLOUD))),
+    )
+    assert {"s3", "bigquery", "rabbitmq", "postgres", "parquet"} <= cloud
+    assert not {"s3", "bigquery", "rabbitmq"} & local and {"filesystem", "duckdb", "postgres", "parquet"} <= local
+
+
 def test_cloud_resources_come_from_the_environment() -> None:
     resources = resources_for(env.read(CLOUD))
     assert set(resources) == RESOURCE_KEYS | SETTINGS_KEYS
