@@ -89,7 +89,7 @@ class BigQueryWriter(TableWriter):
         buf.seek(0)
         run_filter = self._run_filter(target, metadata, partitions_def, keys)
         self._merge(table, target, [buf], frame.columns, run_filter, key_columns)
-        return output_metadata(frame.schema, rows, deduped, table)
+        return output_metadata(frame.schema, rows, deduped, table, metadata)
 
     def _load_streamed(self, asset: Target, streamed: dict[str | None, Streamable]) -> dict[str, Any]:
         """Each partition's output sunk to a local file, loaded as is: never one frame in memory."""
@@ -109,7 +109,7 @@ class BigQueryWriter(TableWriter):
             with contextlib.ExitStack() as stack:
                 sources = [stack.enter_context(open(f, "rb")) for f in files]
                 self._merge(table, target, sources, schema.names(), run_filter, None)
-        return output_metadata(schema, rows, 0, table)
+        return output_metadata(schema, rows, 0, table, metadata)
 
     def _run_filter(
         self,

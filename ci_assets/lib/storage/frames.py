@@ -44,8 +44,23 @@ def upsert(existing: pl.DataFrame | None, new: pl.DataFrame, key: Sequence[str])
     return pl.concat([kept, new], how="diagonal_relaxed")
 
 
-def table_schema(schema: pl.Schema | Mapping[str, Any]) -> dg.TableSchema:
-    return dg.TableSchema(columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()])
+def table_schema(schema: pl.Schema | Mapping[str, Any], declared: Any = None) -> dg.TableSchema:
+    """The UI's column schema of a frame; each column the asset's declared schema (its
+    `dagster/column_schema`, from the schema file) describes keeps that description and constraints,
+    so a materialization never shows the columns barer than the definition does."""
+    declared = getattr(declared, "schema", declared)  # a TableSchemaMetadataValue or a TableSchema
+    known = {c.name: c for c in declared.columns} if isinstance(declared, dg.TableSchema) else {}
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(
+                name=name,
+                type=str(dtype),
+                description=known[name].description if name in known else None,
+                constraints=known[name].constraints if name in known else None,
+            )
+            for name, dtype in schema.items()
+        ]
+    )
 
 
 # BigQuery's column types as polars types: the one mapping of the platform (contracts, frames, warehouse).
@@ -102,11 +117,13 @@ def output_metadata(
     rows_by_partition: Mapping[str, int],
     duplicates_replaced: int,
     location: str,
+    definition_metadata: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Metadata for one handled output; one partition gets the standard row count key."""
     rows = sum(rows_by_partition.values())
+    declared = (definition_metadata or {}).get("dagster/column_schema")
     meta: dict[str, Any] = {
-        "dagster/column_schema": table_schema(schema),
+        "dagster/column_schema": table_schema(schema, declared),
         "location": dg.MetadataValue.text(location),
     }
     if len(rows_by_partition) <= 1:

@@ -113,7 +113,7 @@ class ParquetWriter(TableWriter):
             results = list(pool.map(store_one, output.frames.items()))
         rows = {key or "all": height for key, (height, _) in zip(output.frames, results, strict=True)}
         location = self.store.uri(self.bucket, self.asset_dir(target.asset_key, metadata))
-        return output_metadata(output.schema, rows, sum(d for _, d in results), location)
+        return output_metadata(output.schema, rows, sum(d for _, d in results), location, metadata)
 
     def _store_streamed(self, target: Target, streamed: dict[str | None, Streamable]) -> dict[str, Any]:
         metadata = target.definition_metadata
@@ -124,7 +124,7 @@ class ParquetWriter(TableWriter):
                 write_streamed(item, dest)
                 schema, rows[key or "all"] = file_summary(dest)
         location = self.store.uri(self.bucket, self.asset_dir(target.asset_key, metadata))
-        return output_metadata(schema, rows, 0, location)
+        return output_metadata(schema, rows, 0, location, metadata)
 
     def read(self, target: Target, lazy: bool = False, allow_missing: bool = False) -> pl.DataFrame | pl.LazyFrame:
         metadata = target.definition_metadata

@@ -119,3 +119,26 @@ def test_duckdb_reads_the_local_lake_as_one_table(tmp_path: Path) -> None:
     glob = tmp_path / "lake" / "assets" / lake.name / "**" / "*.parquet"
     rows = duckdb.sql(f"SELECT day, count(*) FROM read_parquet('{glob}') GROUP BY 1 ORDER BY 1").fetchall()
     assert [str(d) for d, _ in rows] == ["2024-01-01", "2024-01-02", "2024-01-03"]
+
+
+def test_a_materializations_column_schema_keeps_the_declared_descriptions(tmp_path: Path) -> None:
+    """The IO manager reports the stored frame's columns; those the asset declares (from its schema
+    file) keep their descriptions and constraints, so the UI's latest schema is never barer."""
+    declared = dg.TableSchema(
+        columns=[
+            dg.TableColumn("day", "DATE", description="The partition's day."),
+            dg.TableColumn("n", "INTEGER", description="How many.", constraints=dg.TableColumnConstraints(False)),
+        ]
+    )
+
+    @dg.asset(io_manager_key="io", metadata={"dagster/column_schema": declared})
+    def described() -> pl.DataFrame:
+        return pl.DataFrame({"day": ["2024-01-01"], "n": [1], "extra": ["x"]})
+
+    lake = ParquetIOManager(store=LocalObjectStoreResource(root=str(tmp_path)), bucket="lake", prefix="assets")
+    result = dg.materialize([described], resources={"io": lake})
+    [materialization] = result.asset_materializations_for_node("described")
+    columns = {c.name: c for c in materialization.metadata["dagster/column_schema"].schema.columns}
+    assert columns["day"].description == "The partition's day." and columns["n"].description == "How many."
+    assert columns["n"].constraints.nullable is False and columns["n"].type == "Int64"
+    assert columns["extra"].description is None  # not declared: nothing made up
