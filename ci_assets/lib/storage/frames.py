@@ -87,10 +87,32 @@ def field_dtype(field: Mapping[str, Any]) -> pl.DataType:
     return pl.List(inner) if field.get("mode") == "REPEATED" else inner
 
 
+# Beside verbatim copies of production schemas (which carry no descriptions): {file name: {column: text}}.
+DESCRIPTIONS = "descriptions.yaml"
+
+
 def read_fields(path: Path) -> list[dict[str, Any]]:
-    """A schema file's fields: BigQuery's JSON form (a list), or YAML with them under `fields`."""
+    """A schema file's fields: BigQuery's JSON form (a list), or YAML with them under `fields`; a
+    column without a description takes the one `descriptions.yaml` beside the file gives it."""
     loaded = json.loads(path.read_text()) if path.suffix == ".json" else yaml.safe_load(path.read_text())
-    return list(loaded["fields"] if isinstance(loaded, dict) else loaded)
+    fields = list(loaded["fields"] if isinstance(loaded, dict) else loaded)
+    overlay = path.with_name(DESCRIPTIONS)
+    if overlay.is_file():
+        fields = _described(fields, (yaml.safe_load(overlay.read_text()) or {}).get(path.name, {}), "")
+    return fields
+
+
+def _described(fields: list[dict[str, Any]], descriptions: Mapping[str, str], parent: str) -> list[dict[str, Any]]:
+    out = []
+    for field in fields:
+        name = parent + field["name"]
+        field = dict(field)
+        if not field.get("description") and name in descriptions:
+            field["description"] = descriptions[name]
+        if field.get("fields"):
+            field["fields"] = _described(field["fields"], descriptions, name + ".")
+        out.append(field)
+    return out
 
 
 def fields_frame_schema(fields: Sequence[Mapping[str, Any]]) -> pl.Schema:
