@@ -8,11 +8,13 @@ import dagster as dg
 
 from ci_assets.defs import activedata, aggregates, buildhub, fxci, sources
 from ci_assets.defs.resources import executor_for, listing_interval, resources_for
+from ci_assets.defs.sources.assets import SCHEMAS_KEY, SOURCES_KEY, registry_version
 from ci_assets.lib import env
 from ci_assets.lib.conventions import with_environment_kinds
 from ci_assets.lib.listing import with_listing_interval
 
 SYSTEMS = (activedata, sources, fxci, buildhub, aggregates)
+REGISTRY_KEYS = (SOURCES_KEY, SCHEMAS_KEY)
 
 
 def asset_graph() -> dg.Definitions:
@@ -20,11 +22,11 @@ def asset_graph() -> dg.Definitions:
     return dg.Definitions.merge(*(system.defs for system in SYSTEMS))
 
 
-def asset_specs() -> list[dg.AssetSpec]:
+def asset_specs(graph: dg.Definitions | None = None) -> list[dg.AssetSpec]:
     """Every asset's spec, read from the graph without resolving it (that would need resources)."""
     return [
         spec
-        for item in asset_graph().assets or []
+        for item in (graph or asset_graph()).assets or []
         for spec in (item.specs if isinstance(item, dg.AssetsDefinition) else [item])
         if isinstance(spec, dg.AssetSpec)
     ]
@@ -33,14 +35,20 @@ def asset_specs() -> list[dg.AssetSpec]:
 def build_definitions(settings: env.Settings | None = None) -> dg.Definitions:
     settings = settings or env.read()
     graph = asset_graph()
-    assets = dg.map_asset_specs(lambda spec: with_environment_kinds(spec, settings.env), graph.assets or [])
+    resources = resources_for(settings)
+    version = registry_version(asset_specs(graph), resources)
+
+    def for_this_environment(spec: dg.AssetSpec) -> dg.AssetSpec:
+        spec = with_environment_kinds(spec, settings.env)
+        return spec.replace_attributes(code_version=version) if spec.key in REGISTRY_KEYS else spec
+
     return dg.Definitions(
-        assets=assets,
+        assets=dg.map_asset_specs(for_this_environment, graph.assets or []),
         asset_checks=graph.asset_checks,
         jobs=graph.jobs,
         schedules=graph.schedules,
         sensors=with_listing_interval(list(graph.sensors or []), listing_interval(settings)),
-        resources=resources_for(settings),
+        resources=resources,
         executor=executor_for(settings),
     )
 

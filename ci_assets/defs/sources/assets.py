@@ -1,5 +1,7 @@
 """sources/sources_json and sources/schema_json: the registry, written from the asset graph."""
 
+import dataclasses
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -11,6 +13,7 @@ from ci_assets.defs.sources.contracts import DIMENSIONS, SOURCES
 from ci_assets.defs.sources.registry import (
     SOURCES_JSON,
     declared_sources,
+    disagreements,
     merged_entries,
     parse_sources,
     schema_document,
@@ -28,6 +31,10 @@ QUARANTINE_SOURCE = "sources-registry"
 SOURCES_KEY = dg.AssetKey([GROUP, "sources_json"])
 SCHEMAS_KEY = dg.AssetKey([GROUP, "schema_json"])
 
+
+# The code location sets the registry's code version from the graph (registry_version): a deploy that
+# changes a dataset's location or dimensions is a new version, and Dagster's automation rewrites it.
+REWRITTEN_WHEN_THE_GRAPH_CHANGES = dg.AutomationCondition.code_version_changed()
 
 # Resources that root datasets of the graph (metadata `source.root`): each has a `bucket` and a `prefix`.
 SOURCE_ROOTS = ("lake_io_manager", "aggregates_source")
@@ -48,6 +55,14 @@ def _graph_specs(context: dg.AssetExecutionContext) -> Iterable[dg.AssetSpec]:
 def source_roots(resources: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     """Resource key -> (bucket, prefix) of each resource that roots datasets."""
     return {key: (resources[key].bucket, resources[key].prefix) for key in SOURCE_ROOTS}
+
+
+def registry_version(specs: Iterable[dg.AssetSpec], resources: Mapping[str, Any]) -> str:
+    """The registry's code version: a digest of what the graph declares (every source's location,
+    dimensions and text), so a graph that moves or adds a dataset is a new version, which the
+    registry's automation condition materializes."""
+    declared = declared_sources(specs, source_roots(resources))
+    return hashlib.sha256(json.dumps(declared, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def _screened(
@@ -80,14 +95,18 @@ def _screened(
     return rejected
 
 
+@dataclasses.dataclass(frozen=True)
+class Written:
+    entries: dict[str, dict]
+    missing: list[dict[str, str]]  # sources whose bucket is not there
+    rejected: list[quarantine.Rejected]  # left out for breaking the registry's contract
+    disagreeing: list[dict[str, str]]  # listed elsewhere than the graph declares them
+
+
 def write_registry(
     store: ObjectStore, bucket: str, specs: Iterable[dg.AssetSpec], roots: Mapping[str, tuple[str, str]]
-) -> tuple[dict[str, dict], list[dict[str, str]], list[quarantine.Rejected]]:
-    """Write sources.json and every schema.json from the specs' `source` metadata.
-
-    Returns the entries, the sources whose bucket is missing, and the sources left out for
-    breaking the registry's contract (quarantine rows: a consumer would fail on them).
-    """
+) -> Written:
+    """Write sources.json and every schema.json from the specs' `source` metadata."""
     store.create_bucket(bucket)
     declared = declared_sources(specs, roots)
     try:
@@ -107,7 +126,7 @@ def write_registry(
             missing.append({"source": name, "bucket": entry["bucket"], "reason": "no such bucket"})
         except InvalidKeyError as e:
             missing.append({"source": name, "bucket": entry["bucket"], "reason": str(e)})
-    return entries, missing, rejected
+    return Written(entries, missing, rejected, disagreements(entries, declared))
 
 
 @dg.multi_asset(
@@ -117,6 +136,7 @@ def write_registry(
             group_name=GROUP,
             owners=OWNERS,
             kinds={"s3", "json"},
+            automation_condition=REWRITTEN_WHEN_THE_GRAPH_CHANGES,
             metadata={"dagster/column_schema": fields_schema(SOURCES.fields)},
             description="sources.json: source name -> description, bucket, prefix, doclink, metadata_prefix, "
             "for every object-store dataset of the graph (metadata `source`); unknown keys kept.",
@@ -126,6 +146,7 @@ def write_registry(
             group_name=GROUP,
             owners=OWNERS,
             kinds={"s3", "json"},
+            automation_condition=REWRITTEN_WHEN_THE_GRAPH_CHANGES,
             metadata={"dagster/column_schema": fields_schema(DIMENSIONS.fields)},
             description="Each source's schema.json: its dimensions, one folder level each, in order.",
         ),
@@ -133,6 +154,11 @@ def write_registry(
     required_resource_keys={"object_store", "registry_settings", "postgres", *SOURCE_ROOTS},
     check_specs=[
         dg.AssetCheckSpec("every_bucket_exists", asset=SOURCES_KEY, description="Each source's bucket is there."),
+        dg.AssetCheckSpec(
+            "matches_graph",
+            asset=SOURCES_KEY,
+            description="Each source is listed where the graph declares it (a migration's move waits for the graph).",
+        ),
         dg.AssetCheckSpec(
             "entries_keep_contract",
             asset=SOURCES_KEY,
@@ -146,15 +172,16 @@ def registry(context: dg.AssetExecutionContext):
     object_store: ObjectStoreResource = context.resources.object_store
     bucket = context.resources.registry_settings.metadata_bucket
     roots = source_roots({key: getattr(context.resources, key) for key in SOURCE_ROOTS})
-    entries, missing, rejected = write_registry(object_store, bucket, _graph_specs(context), roots)
+    written = write_registry(object_store, bucket, _graph_specs(context), roots)
+    rejected = written.rejected
     with context.resources.postgres.connect() as conn:
         quarantine.ensure_table(conn)
         quarantine.quarantine(conn, QUARANTINE_SOURCE, rejected)
     yield dg.MaterializeResult(
         asset_key=SOURCES_KEY,
-        metadata={"sources": len(entries), "location": object_store.uri(bucket, SOURCES_JSON)},
+        metadata={"sources": len(written.entries), "location": object_store.uri(bucket, SOURCES_JSON)},
     )
-    yield dg.MaterializeResult(asset_key=SCHEMAS_KEY, metadata={"schemas": len(entries)})
+    yield dg.MaterializeResult(asset_key=SCHEMAS_KEY, metadata={"schemas": len(written.entries)})
     yield dg.AssetCheckResult(
         asset_key=SOURCES_KEY,
         check_name="entries_keep_contract",
@@ -168,6 +195,12 @@ def registry(context: dg.AssetExecutionContext):
     yield dg.AssetCheckResult(
         asset_key=SOURCES_KEY,
         check_name="every_bucket_exists",
-        passed=not missing,
-        metadata={"missing": dg.MetadataValue.json(missing)},
+        passed=not written.missing,
+        metadata={"missing": dg.MetadataValue.json(written.missing)},
+    )
+    yield dg.AssetCheckResult(
+        asset_key=SOURCES_KEY,
+        check_name="matches_graph",
+        passed=not written.disagreeing,
+        metadata={"disagreeing": dg.MetadataValue.json(written.disagreeing)},
     )

@@ -4,6 +4,7 @@ import datetime as dt
 from typing import Any
 
 from ci_assets.defs.sources.assets import source_roots, write_registry
+from ci_assets.defs.sources.registry import declared_sources
 from ci_assets.lib.launch import DemoRun
 
 
@@ -12,8 +13,12 @@ def seed_demo(resources: dict[str, Any]) -> str:
 
     bucket = resources["registry_settings"].metadata_bucket
     specs = asset_specs()
-    entries, _, _ = write_registry(resources["object_store"], bucket, specs, source_roots(resources))
-    return f"sources.json with {len(entries)} sources in bucket {bucket}"
+    # The buckets the registry lists exist before anything runs, as a deployment provisions them:
+    # the demo's registry run finds each one even before the run that first writes to it.
+    for source in declared_sources(specs, source_roots(resources)).values():
+        resources["object_store"].create_bucket(source["bucket"])
+    written = write_registry(resources["object_store"], bucket, specs, source_roots(resources))
+    return f"sources.json with {len(written.entries)} sources in bucket {bucket}"
 
 
 def demo_runs(today: dt.date) -> list[DemoRun]:

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ci_assets.defs.sources import routing
-from ci_assets.defs.sources.registry import SOURCES_JSON, parse_schema, parse_sources, schema_path
+from ci_assets.defs.sources.registry import MIGRATED_FROM, SOURCES_JSON, parse_schema, parse_sources, schema_path
 from ci_assets.lib.storage.object_store import ObjectNotFoundError, ObjectStore
 
 RESERVATIONS = "reservations"
@@ -135,5 +135,10 @@ def verify(store: ObjectStore, plan: Plan) -> dict[str, Any]:
 
 def repoint(store: ObjectStore, metadata_bucket: str, plan: Plan) -> None:
     sources = parse_sources(store.get_bytes(metadata_bucket, SOURCES_JSON))
-    sources[plan.source] = {**sources[plan.source], "bucket": plan.new[0], "prefix": plan.new[1]}
+    moved = {
+        "bucket": plan.new[0],
+        "prefix": plan.new[1],
+        MIGRATED_FROM: {"bucket": plan.old[0], "prefix": plan.old[1]},
+    }
+    sources[plan.source] = {**sources[plan.source], **moved}
     store.put(metadata_bucket, SOURCES_JSON, json.dumps(sources, indent=2, sort_keys=True).encode())

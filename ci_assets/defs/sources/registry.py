@@ -87,20 +87,43 @@ def declared_sources(
     return found
 
 
+# Set by a migration's repoint on the entry it moved: the location the graph still declares.
+MIGRATED_FROM = "migrated_from"
+
+
 def merged_entries(
     declared: Mapping[str, Mapping[str, Any]], existing: Mapping[str, Mapping[str, Any]]
 ) -> dict[str, dict[str, Any]]:
-    """The declared sources as sources.json entries, keeping what the existing file adds to each."""
+    """The declared sources as sources.json entries, keeping what the existing file adds to each.
+
+    The graph's location wins, except where a migration moved the entry away from the very location
+    the graph still declares (its `migrated_from`): that waits for the graph to follow."""
     out = {}
     for name, source in sorted(declared.items()):
-        entry = dict(existing.get(name, {}))  # unknown keys (and a repointed location) survive
-        entry.setdefault("bucket", source["bucket"])
-        entry.setdefault("prefix", source["prefix"])
+        entry = dict(existing.get(name, {}))  # unknown keys survive
+        location = {"bucket": source["bucket"], "prefix": source["prefix"]}
+        if entry.get(MIGRATED_FROM) != location:
+            entry.update(location)
+            entry.pop(MIGRATED_FROM, None)
         entry["description"] = source.get("description", "")
         entry["doclink"] = source.get("doclink", "")
         entry["metadata_prefix"] = source.get("metadata_prefix", name)
         out[name] = entry
     return out
+
+
+def disagreements(
+    entries: Mapping[str, Mapping[str, Any]], declared: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, str]]:
+    """The sources whose location in sources.json is not where the graph declares them."""
+    found = []
+    for name, source in sorted(declared.items()):
+        entry = entries.get(name, {})
+        listed, wanted = (f"s3://{e.get('bucket')}/{e.get('prefix')}" for e in (entry, source))
+        if listed != wanted:
+            reason = "moved by a migration: update the asset's `source` metadata" if MIGRATED_FROM in entry else ""
+            found.append({"source": name, "sources_json": listed, "graph": wanted, "reason": reason or "not written"})
+    return found
 
 
 def schema_document(source: Mapping[str, Any]) -> dict[str, Any]:

@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from ci_assets.defs.aggregates.settings import AggregatesSource
 from ci_assets.defs.sources.assets import registry
 from ci_assets.defs.sources.reader import Dataset
-from ci_assets.defs.sources.registry import SOURCES_JSON, RegistryError, parse_schema, parse_sources
+from ci_assets.defs.sources.registry import (
+    MIGRATED_FROM,
+    SOURCES_JSON,
+    RegistryError,
+    parse_schema,
+    parse_sources,
+)
 from ci_assets.defs.sources.settings import RegistrySettings
 from ci_assets.lib.storage.object_store_resource import LocalObjectStoreResource, ObjectStoreResource
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
@@ -59,7 +65,7 @@ def test_sources_json_lists_every_declared_dataset_and_keeps_unknown_keys(store:
     assert "aggregates-dumps" in sources and "activedata-test-result" in sources and len(sources) == 14
     kept = sources["aggregates-dumps"]
     assert kept["owner"] == "telemetry-team"  # unknown keys survive a regeneration
-    assert (kept["bucket"], kept["prefix"]) == ("old-bucket", "p")  # as does a location a migration pointed elsewhere
+    assert kept["bucket"] == "dumps-elsewhere"  # the location is the graph's
     assert set(sources["activedata-perf"]) == {"description", "bucket", "prefix", "doclink", "metadata_prefix"}
     assert sources["activedata-perf"]["prefix"] == "lake/activedata/perf"
     assert sources["activedata-perf"]["bucket"] == "lake-elsewhere"
@@ -69,7 +75,36 @@ def test_sources_json_lists_every_declared_dataset_and_keeps_unknown_keys(store:
     assert checks["entries_keep_contract"].passed
     check = checks["every_bucket_exists"]
     missing = {m["bucket"] for m in check.metadata["missing"].value}
-    assert not check.passed and missing >= {"lake-elsewhere", "old-bucket"}
+    assert not check.passed and missing >= {"lake-elsewhere", "dumps-elsewhere"}
+    assert checks["matches_graph"].passed
+
+
+def test_a_dataset_the_graph_moves_is_rewritten_and_one_a_migration_moved_waits_for_the_graph(
+    store: ObjectStoreResource,
+) -> None:
+    resources = registry_resources(store, _DSN[store.root])
+    assert dg.materialize([registry], resources=resources).success
+    declared = parse_sources(store.get_bytes(META, SOURCES_JSON))["aggregates-dumps"]
+    # A migration moved it (its repoint records where from): the graph has not followed yet.
+    sources = parse_sources(store.get_bytes(META, SOURCES_JSON))
+    sources["aggregates-dumps"] |= {
+        "bucket": "migrated",
+        "prefix": "v2",
+        MIGRATED_FROM: {"bucket": declared["bucket"], "prefix": declared["prefix"]},
+    }
+    store.put(META, SOURCES_JSON, json.dumps(sources).encode())
+    result = dg.materialize([registry], resources=resources)
+    entry = parse_sources(store.get_bytes(META, SOURCES_JSON))["aggregates-dumps"]
+    assert (entry["bucket"], entry["prefix"]) == ("migrated", "v2")
+    check = {c.check_name: c for c in result.get_asset_check_evaluations()}["matches_graph"]
+    [disagreeing] = check.metadata["disagreeing"].value
+    assert not check.passed and disagreeing["source"] == "aggregates-dumps" and "migration" in disagreeing["reason"]
+    # The graph moves it (the dumps' bucket changes): sources.json follows, and the check passes again.
+    moved = resources | {"aggregates_source": AggregatesSource(dsn="postgresql://unused", bucket="dumps-moved")}
+    result = dg.materialize([registry], resources=moved)
+    entry = parse_sources(store.get_bytes(META, SOURCES_JSON))["aggregates-dumps"]
+    assert entry["bucket"] == "dumps-moved" and MIGRATED_FROM not in entry
+    assert {c.check_name: c.passed for c in result.get_asset_check_evaluations()}["matches_graph"]
 
 
 def test_the_reader_resolves_through_the_registry_and_filters_by_dimension(store: ObjectStoreResource) -> None:
@@ -131,10 +166,13 @@ def test_every_dataset_the_platform_stores_in_the_object_store_declares_its_sour
 
 
 def test_a_source_that_breaks_the_registry_contract_is_quarantined_not_listed(store: ObjectStoreResource) -> None:
-    """A location pointed by hand at a bucket S3 would refuse: consumers would fail on it, so it is left out."""
-    store.create_bucket(META)
+    """A location pointed (as a migration would) at a bucket S3 would refuse: consumers would fail on it,
+    so it is left out."""
+    assert _materialize(store).success
+    declared = parse_sources(store.get_bytes(META, SOURCES_JSON))["aggregates-dumps"]
     store.put(META, SOURCES_JSON, json.dumps({
-        "aggregates-dumps": {"description": "d", "bucket": "Dumps_Bucket", "prefix": "/abs", "metadata_prefix": "m"},
+        "aggregates-dumps": {"description": "d", "bucket": "Dumps_Bucket", "prefix": "/abs", "metadata_prefix": "m",
+                             MIGRATED_FROM: {"bucket": declared["bucket"], "prefix": declared["prefix"]}},
     }).encode())  # fmt: skip
     result = _materialize(store)
     assert result.success
@@ -163,3 +201,25 @@ def test_any_sources_json_is_read_or_refused_clearly(text: bytes) -> None:
     except RegistryError:
         return
     assert isinstance(sources, dict) and all(isinstance(e["bucket"], str) for e in sources.values())
+
+
+def test_the_registry_is_rewritten_by_dagsters_automation_when_the_graph_changes(tmp_path: Path) -> None:
+    """Its code version is a digest of what the graph declares: the same graph asks for nothing, a
+    graph whose dumps moved (a new deploy of the code location) asks for the registry."""
+    from ci_assets.definitions import build_definitions
+    from ci_assets.lib import env
+
+    def defs(**variables: str) -> dg.Definitions:
+        return build_definitions(env.read({"CI_ASSETS_HOME": str(tmp_path), **variables}))
+
+    registry_keys = {dg.AssetKey(["sources", "sources_json"]), dg.AssetKey(["sources", "schema_json"])}
+    with dg.instance_for_test() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs(), instance=instance)
+        same = dg.evaluate_automation_conditions(defs=defs(), instance=instance, cursor=first.cursor)
+        assert same.total_requested == 0
+        moved = defs(CI_ASSETS_AGGREGATES_BUCKET="dumps-moved")
+        versions = {s.key: s.code_version for s in moved.resolve_all_asset_specs() if s.key in registry_keys}
+        assert len(set(versions.values())) == 1 and None not in versions.values()
+        after = dg.evaluate_automation_conditions(defs=moved, instance=instance, cursor=same.cursor)
+        assert after.get_requested_partitions(dg.AssetKey(["sources", "sources_json"])) == {None}
+        assert {r.key for r in after.results if r.true_subset.size} == registry_keys
