@@ -5,6 +5,8 @@ A system claims its rows' keys (committed) before it stores them; a key some par
 claimed keeps that partition, so a later arrival is a duplicate there instead of a second row in
 another partition. `stored` says a claim's write finished, for inputs that cannot be read again
 once acknowledged (pulse messages): a claim without it is written into the claiming partition.
+`stored_by` names the run that wrote it, so a run that finds rows a killed run stored can count
+them as its own (lib/reconciliation.py, `unreported_runs`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ CREATE TABLE IF NOT EXISTS first_seen (
     stored     boolean NOT NULL DEFAULT false,
     PRIMARY KEY (table_name, key)
 );
+ALTER TABLE first_seen ADD COLUMN IF NOT EXISTS stored_by text;
 """
 
 
@@ -30,6 +33,7 @@ CREATE TABLE IF NOT EXISTS first_seen (
 class Claim:
     partition: dt.date
     stored: bool
+    stored_by: str | None = None  # the run that wrote it
 
 
 def claim(conn: psycopg.Connection, table: str, keys: Sequence[str], days: Sequence[dt.date]) -> list[Claim]:
@@ -43,18 +47,18 @@ def claim(conn: psycopg.Connection, table: str, keys: Sequence[str], days: Seque
             (table, list(keys), list(days)),
         )
         cur.execute(
-            "SELECT key, partition, stored FROM first_seen WHERE table_name = %s AND key = ANY(%s)",
+            "SELECT key, partition, stored, stored_by FROM first_seen WHERE table_name = %s AND key = ANY(%s)",
             (table, list(set(keys))),
         )
-        found = {key: Claim(day, stored) for key, day, stored in cur.fetchall()}
+        found = {key: Claim(day, stored, by) for key, day, stored, by in cur.fetchall()}
     conn.commit()
     return [found[k] for k in keys]
 
 
-def mark_stored(conn: psycopg.Connection, table: str, keys: Sequence[str]) -> None:
+def mark_stored(conn: psycopg.Connection, table: str, keys: Sequence[str], run_id: str | None = None) -> None:
     conn.execute(
-        "UPDATE first_seen SET stored = true WHERE table_name = %s AND key = ANY(%s) AND NOT stored",
-        (table, list(set(keys))),
+        "UPDATE first_seen SET stored = true, stored_by = %s WHERE table_name = %s AND key = ANY(%s) AND NOT stored",
+        (run_id, table, list(set(keys))),
     )
     conn.commit()
 

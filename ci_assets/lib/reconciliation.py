@@ -50,6 +50,24 @@ class Tally:
         return out
 
 
+# A run in these states never recorded its materializations: what it stored is nobody's yet.
+_UNREPORTED = (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+
+
+def unreported_runs(instance: dg.DagsterInstance, run_ids: Iterable[str | None], current_run_id: str) -> set[str]:
+    """Of the runs that stored rows a run now finds already stored, those whose materializations will
+    never count them: this run itself (an earlier attempt of its step) and runs that failed or were
+    canceled (killed after the write, before recording it; run monitoring marks them failed). Their
+    rows are `accepted` by the run that finds them, not `duplicate`, so a crash leaves true numbers.
+    A run that succeeded, is still going, or is unknown to the instance reported (or will report) its own."""
+    found = {current_run_id} if current_run_id in set(run_ids) else set()
+    for run_id in set(run_ids) - {None, current_run_id}:
+        run = instance.get_run_by_id(run_id)
+        if run is not None and run.status in _UNREPORTED:
+            found.add(run_id)
+    return found
+
+
 def check_spec(asset_key: dg.AssetKey | Iterable[str]) -> dg.AssetCheckSpec:
     return dg.AssetCheckSpec(
         CHECK,

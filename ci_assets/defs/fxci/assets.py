@@ -173,10 +173,14 @@ def _contracted(
     return kept, first_from, [origins[at] for at in set_aside], metadata
 
 
-def _count_stored_before(placed: placement.Placed, first_from: dict[str, str], tallies: dict[str, Any]) -> None:
-    """A run some earlier drain stored is a duplicate, not accepted: the drain counted its key's first
-    message accepted (and any repeat a duplicate already)."""
-    for key in dict.fromkeys(k for k, already in zip(placed.keys, placed.already_stored, strict=True) if already):
+def _count_stored_before(
+    placed: placement.Placed, first_from: dict[str, str], tallies: dict[str, Any], unreported: set[str]
+) -> None:
+    """A run some earlier drain stored and reported is a duplicate, not accepted: the drain counted
+    its key's first message accepted (and any repeat a duplicate already). One that a killed drain
+    stored but never reported (`unreported`) stays accepted here, so the numbers stay true."""
+    stored_before = zip(placed.keys, placed.already_stored, placed.stored_by, strict=True)
+    for key in dict.fromkeys(k for k, already, by in stored_before if already and by not in unreported):
         tally = tallies[first_from[key]]
         tally.accepted -= 1
         tally.run_rows -= 1
@@ -239,10 +243,13 @@ def pulse_tables(context: dg.AssetExecutionContext, config: DrainConfig):
                     )
             stored[table] = sum(part.height for part in placed[table].by_day.values())
             if table == "task_runs_v1":
-                _count_stored_before(placed[table], first_from, drained.tallies)
+                unreported = reconciliation.unreported_runs(
+                    context.instance, placed[table].stored_by, context.run.run_id
+                )
+                _count_stored_before(placed[table], first_from, drained.tallies, unreported)
         with postgres.connect() as conn:
             for table, where in placed.items():
-                placement.mark_stored(conn, table, where)
+                placement.mark_stored(conn, table, where, context.run.run_id)
             quarantine.ensure_table(conn)
             conn.execute(UNSCHEDULED_DDL)
             quarantine.quarantine(conn, "fxci-pulse", drained.rejected)

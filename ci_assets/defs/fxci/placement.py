@@ -34,6 +34,7 @@ class Placed:
     by_day: dict[dt.date, pl.DataFrame]
     already_stored: list[bool]  # per input row
     keys: list[str]  # per input row
+    stored_by: list[str | None]  # per input row: the run that stored it, if one did
 
 
 def keys_of(table: str, frame: pl.DataFrame) -> list[str]:
@@ -50,12 +51,13 @@ def place(conn: psycopg.Connection, table: str, frame: pl.DataFrame, day: dt.dat
     keys = keys_of(table, frame)
     claims = first_seen.claim(conn, ledger_name(table), keys, [day] * len(keys))
     already = [c.stored for c in claims]
+    stored_by = [c.stored_by for c in claims]
     placed = frame.with_columns(pl.Series(PARTITION, [c.partition for c in claims], dtype=pl.Date))
     placed = placed.filter(~pl.Series(already, dtype=pl.Boolean))
     by_day = {part[PARTITION][0]: part for part in placed.partition_by(PARTITION, maintain_order=True)}
-    return Placed(by_day, already, keys)
+    return Placed(by_day, already, keys, stored_by)
 
 
-def mark_stored(conn: psycopg.Connection, table: str, placed: Placed) -> None:
+def mark_stored(conn: psycopg.Connection, table: str, placed: Placed, run_id: str) -> None:
     written = [k for k, already in zip(placed.keys, placed.already_stored, strict=True) if not already]
-    first_seen.mark_stored(conn, ledger_name(table), written)
+    first_seen.mark_stored(conn, ledger_name(table), written, run_id)

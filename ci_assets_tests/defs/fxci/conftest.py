@@ -72,8 +72,10 @@ class Broker:
             messages.append(message)
         return messages
 
-    def run(self, day: str = TODAY) -> dg.ExecuteInProcessResult:
-        return dg.materialize([pulse_tables], partition_key=day, resources=self.resources, raise_on_error=False)
+    def run(self, day: str = TODAY, instance: dg.DagsterInstance | None = None) -> dg.ExecuteInProcessResult:
+        return dg.materialize(
+            [pulse_tables], partition_key=day, resources=self.resources, raise_on_error=False, instance=instance
+        )
 
     def rows(self, table: str, day: str = TODAY) -> pl.DataFrame:
         path = self.lake / "lake" / "warehouse" / "moz-fx-data-shared-prod" / "fxci_derived" / table
