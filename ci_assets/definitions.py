@@ -9,7 +9,7 @@ import dagster as dg
 from ci_assets.defs import activedata, aggregates, buildhub, fxci, sources
 from ci_assets.defs.resources import executor_for, listing_interval, resources_for
 from ci_assets.defs.sources.assets import SCHEMAS_KEY, SOURCES_KEY, registry_version
-from ci_assets.lib import env
+from ci_assets.lib import alerts, env
 from ci_assets.lib.conventions import with_environment_kinds
 from ci_assets.lib.listing import with_listing_interval
 
@@ -47,7 +47,10 @@ def build_definitions(settings: env.Settings | None = None) -> dg.Definitions:
         asset_checks=graph.asset_checks,
         jobs=graph.jobs,
         schedules=graph.schedules,
-        sensors=with_listing_interval(list(graph.sensors or []), listing_interval(settings)),
+        sensors=[
+            *with_listing_interval(list(graph.sensors or []), listing_interval(settings)),
+            *(alerts.SENSORS if "slack_alerts" in resources else ()),
+        ],
         resources=resources,
         executor=executor_for(settings),
     )

@@ -68,6 +68,8 @@ def test_no_secret_reaches_the_ui(
         "CI_ASSETS_BUILDHUB_SEARCH_DSN": f"postgresql://postgres:{pg_password}-search@{host_and_db}",
         "CI_ASSETS_PULSE_URL": f"amqp://{user}:{pulse_password}@127.0.0.1:5672/{rabbitmq.vhost}",
         "CI_ASSETS_PULSE_USER": user,
+        "CI_ASSETS_SLACK_CHANNEL": "#ci-alerts",
+        "CI_ASSETS_SLACK_TOKEN": f"xoxb-{uuid.uuid4().hex}",
     }
     assert set(SECRET_VARIABLES) <= set(variables)
     for name, value in variables.items():
@@ -98,6 +100,6 @@ def test_no_secret_reaches_the_ui(
         assert not failed.success
 
         shown = everything_shown(defs, instance)
-    for secret in (pulse_password, pg_password):
+    for secret in (pulse_password, pg_password, variables["CI_ASSETS_SLACK_TOKEN"]):
         assert secret not in shown
     assert "CI_ASSETS_PULSE_URL" in shown  # the resource config names the variable instead

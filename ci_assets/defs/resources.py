@@ -23,6 +23,7 @@ from ci_assets.defs.fxci.settings import CloudMonitoringUptimeSource, LocalUptim
 from ci_assets.defs.sources.registry import PRODUCTION_METADATA_BUCKET
 from ci_assets.defs.sources.settings import RegistrySettings
 from ci_assets.lib import env, metrics
+from ci_assets.lib.alerts import SLACK_API, SlackAlerts
 from ci_assets.lib.lake import DEFAULT_PREFIX, LOCAL_LAKE_BUCKET
 from ci_assets.lib.listing import DEFAULT_INTERVAL_SECONDS
 from ci_assets.lib.pulse import PulseResource
@@ -134,7 +135,22 @@ def resources_for(settings: env.Settings | None = None) -> dict[str, Any]:
     settings = settings or env.read()
     metrics.configure_backends(settings.text("CI_ASSETS_STATSD_HOST"), settings.number("CI_ASSETS_STATSD_PORT", 8125))
     core = cloud_resources(settings) if settings.env == "cloud" else local_resources(settings)
-    return core | system_settings(settings)
+    return core | system_settings(settings) | alert_resources(settings)
+
+
+def alert_resources(settings: env.Settings) -> dict[str, Any]:
+    """`slack_alerts` when a channel is named (lib/alerts.py's sensors are added with it)."""
+    channel = settings.text("CI_ASSETS_SLACK_CHANNEL")
+    if not channel:
+        return {}
+    return {
+        "slack_alerts": SlackAlerts(
+            channel=channel,
+            token=settings.secret("CI_ASSETS_SLACK_TOKEN") or "",
+            api_url=settings.text("CI_ASSETS_SLACK_API_URL", SLACK_API) or SLACK_API,
+            webserver_url=settings.text("CI_ASSETS_WEBSERVER_URL", "http://127.0.0.1:3000") or "http://127.0.0.1:3000",
+        )
+    }
 
 
 def listing_interval(settings: env.Settings) -> int:

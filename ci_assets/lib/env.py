@@ -141,6 +141,16 @@ VARIABLES: tuple[Variable, ...] = (
         "CI_ASSETS_PG_DUMP", "chosen", "a pg_dump to use (it must be at least the server's major version)", kind="path"
     ),
     Variable(
+        "CI_ASSETS_SLACK_CHANNEL",
+        "none (no alerts)",
+        "Slack channel that failed runs and checks failed at ERROR are posted to; setting it switches the alerts on",
+    ),
+    Variable("CI_ASSETS_SLACK_TOKEN", "—", "Slack bot token for those alerts", secret=True),
+    Variable("CI_ASSETS_SLACK_API_URL", "Slack's", "Slack's Web API base URL (a stand-in or a proxy)", kind="url"),
+    Variable(
+        "CI_ASSETS_WEBSERVER_URL", "`http://127.0.0.1:3000`", "the Dagster UI's URL, for the alerts' links", kind="url"
+    ),
+    Variable(
         "CI_ASSETS_VERSION_FILE",
         "`/app/version.json`",
         "Dockerflow's version.json the image writes at build time, served at `/__version__`",
