@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,22 +52,22 @@ def seed_demo(settings: env.Settings) -> None:
 
 
 def launch_demo_runs(url: str) -> None:
-    """Each system's most recent demo day as ordinary runs, once the code location is loaded."""
+    """Each system's most recent demo day as ordinary runs, once the code location is loaded; a run
+    that reads another's assets is launched once those are materialized, so every materializable
+    asset has a materialization in the first hour."""
     import datetime as dt
 
-    from ci_assets.lib.launch import launch, wait_until_loaded
+    from ci_assets.lib.launch import launch_in_order, wait_until_loaded
 
     if not wait_until_loaded(url, timeout=300):
         print("the code location did not load in 5 minutes: no demo runs launched", flush=True)
         return
     today = dt.datetime.now(dt.UTC).date()
-    for system in SYSTEMS:
-        module = importlib.import_module(f"ci_assets.defs.{system}.demo")
-        for run in module.demo_runs(today):
-            try:
-                print(f"  demo run {launch(url, run)}: {run.description}", flush=True)
-            except (RuntimeError, OSError) as err:  # the platform stays up; the UI shows what is there
-                print(f"  demo run not launched: {err}", flush=True)
+    runs = [
+        run for system in SYSTEMS for run in importlib.import_module(f"ci_assets.defs.{system}.demo").demo_runs(today)
+    ]
+    for run in launch_in_order(url, runs, lambda line: print(line, flush=True)):
+        print(f"  demo run not launched, its upstream never materialized: {run.description}", flush=True)
 
 
 def dev(host: str, port: int, demo_runs: bool = True) -> None:
@@ -102,8 +103,8 @@ def dev(host: str, port: int, demo_runs: bool = True) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, forward)
     try:
-        if demo_runs:
-            launch_demo_runs(f"http://{host}:{port}")
+        if demo_runs:  # beside the platform: runs that wait for their upstream launch as it lands
+            threading.Thread(target=launch_demo_runs, args=(f"http://{host}:{port}",), daemon=True).start()
         code = child.wait()
     finally:
         for process in (child, search):

@@ -33,7 +33,8 @@ def main(home: str) -> int:
     (instance_dir / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     with dg.DagsterInstance.local_temp(str(instance_dir)) as instance:
         for system in SYSTEMS:
-            runs = importlib.import_module(f"ci_assets.defs.{system}.demo").demo_runs(today)
+            demo = importlib.import_module(f"ci_assets.defs.{system}.demo").demo_runs(today)
+            runs = [run for run in demo if not run.after]  # those that wait for another run's assets do not
             for run in runs[:1]:
                 job = defs.resolve_job_def(run.job) if run.job != ASSET_JOB else asset_job(defs)
                 result = job.execute_in_process(

@@ -12,7 +12,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 LOCATION = "ci_assets"
@@ -32,6 +32,14 @@ mutation Launch($params: ExecutionParams!) {
 }
 """
 _LOCATION_STATUS = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus } } } }"
+_PARTITIONS = """
+query Partitions($path: [String!]!) { assetNodeOrError(assetKey: {path: $path}) { ... on AssetNode { partitionKeys } } }
+"""
+_MATERIALIZED = """
+query Materialized($path: [String!]!) {
+  assetOrError(assetKey: {path: $path}) { ... on Asset { assetMaterializations(limit: 1) { runId } } }
+}
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +53,17 @@ class DemoRun:
     partition: str | None = None
     # A multi-partition key's dimensions, as the UI tags them.
     dimensions: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Assets that must have a materialization before this run is launched (what it reads).
+    after: Sequence[Sequence[str]] = ()
+    # The newest partition key of this asset at launch time (a dynamic partition the upstream adds).
+    partition_of: Sequence[str] | None = None
+
+    def resolved(self, url: str) -> DemoRun | None:
+        """This run with `partition_of` looked up (None while the asset has no partition yet)."""
+        if self.partition_of is None:
+            return self
+        keys = graphql(url, _PARTITIONS, {"path": list(self.partition_of)})["assetNodeOrError"].get("partitionKeys")
+        return dataclasses.replace(self, partition=keys[-1], partition_of=None) if keys else None
 
     def params(self) -> dict[str, Any]:
         tags = {"ci_assets/demo": "true", "system": self.system}
@@ -87,6 +106,36 @@ def wait_until_loaded(url: str, timeout: float) -> bool:
             pass
         time.sleep(1)
     return False
+
+
+def materialized(url: str, path: Sequence[str]) -> bool:
+    """Whether the asset has a materialization (of any partition)."""
+    asset = graphql(url, _MATERIALIZED, {"path": list(path)})["assetOrError"]
+    return bool(asset.get("assetMaterializations"))
+
+
+def launch_in_order(
+    url: str, runs: Sequence[DemoRun], report: Callable[[str], None], timeout: float = 900, poll: float = 2
+) -> list[DemoRun]:
+    """Launch each run once the assets it comes `after` are materialized; the runs never launched
+    (their upstream did not materialize within `timeout` seconds)."""
+    waiting, deadline = list(runs), time.monotonic() + timeout
+    while waiting and time.monotonic() < deadline:
+        for run in list(waiting):
+            try:
+                ready = run.resolved(url) if all(materialized(url, path) for path in run.after) else None
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                return waiting  # the webserver stopped (Ctrl-C): nothing more to launch
+            if ready is None:
+                continue
+            waiting.remove(run)
+            try:
+                report(f"  demo run {launch(url, ready)}: {ready.description}")
+            except (RuntimeError, OSError) as err:  # the platform stays up; the UI shows what is there
+                report(f"  demo run not launched: {err}")
+        if waiting:
+            time.sleep(poll)
+    return waiting
 
 
 def launch(url: str, run: DemoRun) -> str:

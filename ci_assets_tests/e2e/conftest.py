@@ -21,14 +21,13 @@ E2E_ENV = {
     "CI_ASSETS_LISTING_INTERVAL_SECONDS": "3",
     # Two of the ActiveData buckets: the first tick's runs stay few on two cores.
     "CI_ASSETS_ACTIVEDATA_BUCKETS": ",".join(WATCHED_BUCKETS),
-    # Buildhub's sensor is on by default; its seven demo ingest runs are minutes of work these tests
-    # do not look at, so it walks a prefix without keys here.
-    "CI_ASSETS_BUILDHUB_PREFIXES": "e2e-nothing-here/",
 }
 
 
 DEMO_TAG = {"key": "ci_assets/demo", "value": "true"}
-DEMO_RUNS = 6  # ActiveData, the registry, fxci's drain and worker tables, both aggregate types
+# ActiveData's buckets and its two identity tables, the registry, fxci's drain and worker tables, both
+# aggregate types' days and tables, Buildhub's table and newest build (after its sensor's ingest).
+DEMO_RUNS = 12
 
 
 @pytest.fixture(scope="session")

@@ -1,5 +1,6 @@
 """One table of each system opened in the Dagster UI: its columns (from its contract's schema file),
-its kinds, its contract as its type and its checks are shown where a data engineer looks."""
+its kinds (where the local default keeps it), its contract as its type and its checks are shown
+where a data engineer looks."""
 
 from __future__ import annotations
 
@@ -13,15 +14,15 @@ from ci_assets_tests.e2e.platform import DevPlatform
 
 # system -> (asset, columns, kinds, checks, its type's name)
 TABLES = {
-    "fxci": ("fxci/worker_metrics_v1", ["instance_id", "uptime"], ["bigquery", "gcp"],
+    "fxci": ("fxci/worker_metrics_v1", ["instance_id", "uptime"], ["duckdb", "gcp"],
              ["primary_key_is_unique", "reconciles"], "worker_metrics_v1_contract"),
     "aggregates": ("aggregates/parquet", ["ingest_date", "aggregate"], ["parquet", "polars"],
                    ["rows_keep_contract", "reconciles"], "aggregates_contract"),
-    "buildhub": ("buildhub/builds_table", ["download", "target"], ["bigquery", "postgres"], ["reconciles"],
+    "buildhub": ("buildhub/builds_table", ["download", "target"], ["duckdb", "postgres"], ["reconciles"],
                  "buildhub_builds_contract"),
-    "activedata": ("activedata/test_result", ["_id", "arrival_day"], ["s3", "parquet"],
+    "activedata": ("activedata/test_result", ["_id", "arrival_day"], ["filesystem", "parquet"],
                    ["id_starts_with_file_key", "id_unique_in_partition", "reconciles"], "activedata_records_contract"),
-    "sources": ("sources/sources_json", ["metadata_prefix", "bucket"], ["s3", "json"],
+    "sources": ("sources/sources_json", ["metadata_prefix", "bucket"], ["filesystem", "json"],
                 ["entries_keep_contract", "every_bucket_exists"], None),
 }  # fmt: skip
 

@@ -11,6 +11,7 @@ from ci_assets.lib.launch import DemoRun
 
 FILES_PER_BUCKET = 12
 TREEHERDER = "active-data-treeherder-normalized"
+TREEHERDER_JOBS, BUGZILLA_SNAPSHOTS = ["activedata", "treeherder_jobs"], ["activedata", "bugzilla_snapshots"]
 
 
 def seed_demo(resources: dict[str, Any]) -> str:
@@ -57,4 +58,10 @@ def seed_demo(resources: dict[str, Any]) -> str:
 def demo_runs(today: dt.date) -> list[DemoRun]:
     """The day the demo files arrived, for every bucket's asset."""
     assets = [a.key.path for a in [*BUCKET_ASSETS.values(), BUGZILLA_ASSET]]
-    return [DemoRun("ActiveData's buckets, today", "activedata", assets=assets, partition=today.isoformat())]
+    treeherder = BUCKET_ASSETS[TREEHERDER].key.path
+    return [
+        DemoRun("ActiveData's buckets, today", "activedata", assets=assets, partition=today.isoformat()),
+        # The identity tables read every day of their bucket: once today's is stored.
+        DemoRun("Treeherder's jobs", "activedata", assets=[TREEHERDER_JOBS], after=[treeherder]),
+        DemoRun("Bugzilla's snapshots", "activedata", assets=[BUGZILLA_SNAPSHOTS], after=[BUGZILLA_ASSET.key.path]),
+    ]

@@ -9,6 +9,8 @@ from ci_assets.defs.aggregates import generate
 from ci_assets.defs.aggregates.names import AGGREGATE_TYPES
 from ci_assets.lib.launch import DemoRun
 
+PARQUET = ["aggregates", "parquet"]
+
 DAYS = 30
 SUBMISSION_TABLES = 5
 ROWS_PER_TABLE = 400
@@ -40,15 +42,13 @@ def seed_demo(resources: dict[str, Any], days: int = DAYS) -> str:
 
 
 def demo_runs(today: dt.date) -> list[DemoRun]:
-    """Yesterday's dump and Parquet of both types, as the morning schedule runs them."""
+    """Yesterday's dump and Parquet of both types, as the morning schedule runs them, then each type's
+    table from its Parquet (what the tables' eager automation would do)."""
     day = (today - dt.timedelta(days=1)).isoformat()
-    return [
-        DemoRun(
-            f"aggregates, yesterday ({t})",
-            "aggregates",
-            job="aggregates_daily",
-            partition=f"{day}|{t}",
-            dimensions={"day": day, "type": t},
-        )
-        for t in AGGREGATE_TYPES
-    ]
+    runs = []
+    for t in AGGREGATE_TYPES:
+        partition = {"partition": f"{day}|{t}", "dimensions": {"day": day, "type": t}}
+        runs.append(DemoRun(f"aggregates, yesterday ({t})", "aggregates", job="aggregates_daily", **partition))
+        table = ["aggregates", f"{t}_aggregates"]
+        runs.append(DemoRun(f"{t}_aggregates, yesterday", "aggregates", assets=[table], after=[PARQUET], **partition))
+    return runs

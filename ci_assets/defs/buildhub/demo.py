@@ -38,5 +38,10 @@ def seed_demo(resources: dict[str, Any]) -> str:
 
 
 def demo_runs(today: dt.date) -> list[DemoRun]:
-    """None to launch: `buildhub_new_keys` is on from the start and ingests the demo week by itself."""
-    return []
+    """`buildhub_new_keys` is on from the start and ingests the demo week by itself; once builds are
+    stored, the warehouse table (08:00 otherwise) and the newest build's own partition."""
+    builds, build = ["buildhub", "builds"], ["buildhub", "build"]
+    return [
+        DemoRun("the builds table", "buildhub", assets=[["buildhub", "builds_table"]], after=[builds]),
+        DemoRun("the newest build", "buildhub", assets=[build], after=[builds], partition_of=build),
+    ]
