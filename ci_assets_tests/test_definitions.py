@@ -1,4 +1,4 @@
-"""The code location loads in both environments and keeps the house rules of DESIGN.md."""
+"""The code location loads in both environments and keeps the house rules of docs/architecture.md."""
 
 import ast
 import os
