@@ -5,7 +5,7 @@ VENV := .venv
 PORT ?= 3000
 export CI_ASSETS_HOME ?= $(CURDIR)/.ci_assets
 
-.PHONY: install browser dev demo search test lint format bench clean
+.PHONY: install browser dev demo search test topology lint format bench clean
 
 # deploy/install.sh is the one install, shared with the Dockerfile (its header says what it does).
 $(VENV)/.installed: deploy/install.sh pyproject.toml uv.lock $(wildcard ci_assets/*/*/*.c ci_assets/*/*.h)
@@ -36,6 +36,11 @@ lint: install
 
 test: install browser lint
 	$(VENV)/bin/pytest
+
+# The deployed shape as separate processes from the installed package: code server, webserver, daemon
+# on the cloud instance and environment, with faults (ci_assets_tests/deploy/test_topology.py).
+topology: install
+	$(VENV)/bin/pytest -m topology
 
 format: install
 	$(VENV)/bin/ruff format ci_assets ci_assets_tests bench

@@ -1,0 +1,195 @@
+"""The deployed topology, run here (`make topology` runs this file alone): the installed package's code
+server, webserver and daemon as separate processes on the cloud instance and the cloud environment
+(ci_assets_tests/deploy/topology.py). Through GraphQL, one partition of every system and a 7-day
+aggregates backfill; Buildhub's listing sensor ingests what lands in moto. Then the faults a
+deployment meets: the code server killed mid-backfill and started again, the daemon killed with runs
+queued, the instance's PostgreSQL dropping every connection. No run is lost or run twice, and
+nothing is stored twice.
+
+Two demo runs are left out, each for a stand-in that cannot do what production does: fxci's worker
+tables (Cloud Monitoring has no local server) and Buildhub's warehouse table (the BigQuery
+emulator cannot create its column named `as`; ci_assets_tests/defs/buildhub/test_warehouse.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from ci_assets.cli import SYSTEMS
+from ci_assets.lib.launch import DemoRun, launch, launch_in_order
+from ci_assets.lib.storage.bigquery_tables import make_client
+from ci_assets_tests.conftest import RabbitMQ
+from ci_assets_tests.deploy.topology import Topology
+from ci_assets_tests.services.databases import scratch_database
+from ci_assets_tests.services.tcp_proxy import TcpProxy, tcp_proxy
+
+pytestmark = pytest.mark.topology
+
+PROJECT = "moz-fx-data-shared-prod"
+LEFT_OUT = {"the worker tables, yesterday", "the builds table"}
+TODAY = dt.datetime.now(dt.UTC).date()
+BACKFILL_DAYS = [(TODAY - dt.timedelta(days=n)).isoformat() for n in range(8, 1, -1)]  # the 7 days before yesterday
+
+
+@pytest.fixture(scope="module")
+def topology(
+    image_venv: Path,
+    moto_endpoint: str,
+    bigquery_endpoint: str,
+    rabbitmq: RabbitMQ,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Topology, TcpProxy]]:
+    home, tag = tmp_path_factory.mktemp("topology"), uuid.uuid4().hex[:8]
+    with (
+        scratch_database("topology_instance") as instance_dsn,
+        scratch_database("topology_ci") as ci_dsn,
+        scratch_database("topology_aggregates") as aggregates_dsn,
+    ):
+        instance = urlparse(instance_dsn)
+        with tcp_proxy(instance.hostname or "127.0.0.1", instance.port or 5432) as proxy:
+            dagster_env = {
+                "DAGSTER_HOME": str(home / "dagster_home"),
+                "DAGSTER_PG_HOST": "127.0.0.1",
+                "DAGSTER_PG_PORT": str(proxy.port),
+                "DAGSTER_PG_USER": "postgres",
+                "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+                "DAGSTER_PG_DB": instance.path.lstrip("/"),
+            }
+            code_env = {
+                "CI_ASSETS_ENV": "cloud",
+                "CI_ASSETS_HOME": str(home / "ci_home"),
+                "CI_ASSETS_S3_ENDPOINT_URL": moto_endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "CI_ASSETS_LAKE_BUCKET": f"topology-lake-{tag}",
+                "CI_ASSETS_BQ_PROJECT": PROJECT,
+                "CI_ASSETS_BQ_DATASET": f"topology_{tag}",
+                "CI_ASSETS_BQ_ENDPOINT": bigquery_endpoint,
+                "CI_ASSETS_POSTGRES_DSN": ci_dsn,
+                "CI_ASSETS_AGGREGATES_DSN": aggregates_dsn,
+                "CI_ASSETS_AGGREGATES_BUCKET": f"topology-dumps-{tag}",
+                "CI_ASSETS_BUILDHUB_BUCKET": f"topology-buildhub-{tag}",
+                "CI_ASSETS_METADATA_BUCKET": f"topology-metadata-{tag}",
+                "CI_ASSETS_PULSE_URL": rabbitmq.url,
+                "CI_ASSETS_PULSE_USER": f"topology-{tag}",
+                "CI_ASSETS_LISTING_INTERVAL_SECONDS": "5",
+            }
+            world = Topology(image_venv, home / "dagster_home", code_env, dagster_env)
+            world.write_instance()
+            seed = subprocess.run(
+                [str(image_venv / "bin" / "python"), str(Path(__file__).with_name("seed_cloud.py")), "8", "40", "30"],
+                env={"PATH": "/usr/bin:/bin", "HOME": str(home)} | code_env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+            assert seed.returncode == 0, seed.stderr[-3000:]
+            try:
+                for name in ("code_server", "webserver", "daemon"):
+                    world.start(name)
+                yield world, proxy
+            finally:
+                world.stop_all()
+
+
+def demo_runs() -> list[DemoRun]:
+    import importlib
+
+    runs = [r for s in SYSTEMS for r in importlib.import_module(f"ci_assets.defs.{s}.demo").demo_runs(TODAY)]
+    return [r for r in runs if r.description not in LEFT_OUT]
+
+
+def test_the_deployed_topology_runs_every_system_and_loses_nothing_to_its_faults(
+    topology: tuple[Topology, TcpProxy], bigquery_endpoint: str
+) -> None:
+    world, proxy = topology
+    started = time.monotonic()
+    world.wait_for(lambda: bool(world.runs(statuses=["SUCCESS"], tags=[BUILDHUB])), 300, "Buildhub's sensor run")
+    assert launch_in_order(world.url, demo_runs(), world.note, timeout=600) == []
+    assert not [line for line in world.notes if "not launched" in line], world.notes
+
+    # The aggregates month's shape in small: 7 days x both types as one backfill; the code server
+    # is SIGKILLed while the backfill's run is going, then started again (its runs go on, as Jobs).
+    partitions = [f"{day}|{t}" for day in BACKFILL_DAYS for t in ("build_id", "submission_date")]
+    backfill = world.backfill([["aggregates", "dump"], ["aggregates", "parquet"]], partitions)
+    in_flight = [backfill_tag(backfill)]
+    world.wait_for(lambda: bool(world.runs(statuses=["STARTED"], tags=in_flight)), 300, "the backfill's run")
+    time.sleep(2)  # its steps under way
+    world.note(f"killing the code server; the backfill's runs: {world.runs(tags=in_flight)}")
+    world.kill("code_server")
+    time.sleep(3)
+    world.start("code_server")
+    world.wait_for(lambda: world.backfill_status(backfill) in ("COMPLETED", "COMPLETED_SUCCESS"), 600, "the backfill")
+
+    # The daemon killed with nothing running; runs launched meanwhile wait in the queue.
+    world.wait_idle(600)
+    world.kill("daemon", group=True)
+    queued = [launch(world.url, run) for run in demo_runs() if run.system == "sources"]
+    time.sleep(3)
+    assert {r["status"] for r in world.runs(runIds=queued)} == {"QUEUED"}
+    # The instance's PostgreSQL drops every connection and refuses new ones for a while.
+    proxy.outage(8)
+    time.sleep(8)
+    world.start("daemon")
+    world.wait_idle(600)
+
+    runs = world.runs()
+    for r in runs:
+        world.note(f"run {r['runId']} {r['status']} {r['jobName']} {r['assetSelection']} {tags(r)}")
+    assert Counter(r["status"] for r in runs) == {"SUCCESS": len(runs)}, [
+        (r["jobName"], r["status"], r["runId"]) for r in runs if r["status"] != "SUCCESS"
+    ]
+    selected = Counter(
+        (r["jobName"], str(sorted(a["path"] for a in r["assetSelection"] or [])), partition_of(r))
+        for r in runs
+        if "dagster/sensor_name" not in tags(r)  # Buildhub's sensor runs: one per upload day
+    )
+    twice = {k for k, n in selected.items() if n > 1}
+    assert len(twice) == 1 and "sources_json" in next(iter(twice))[1]  # the registry, launched twice on purpose
+    # The backfill's single-run policy: one run for each type's 7 days, whatever was killed meanwhile.
+    assert sorted(partition_of(r) for r in runs if tags(r).get("dagster/backfill") == backfill) == [
+        f"{BACKFILL_DAYS[0]}|{t}...{BACKFILL_DAYS[-1]}|{t}" for t in ("build_id", "submission_date")
+    ]
+    assert all(world.runs(runIds=[run_id])[0]["status"] == "SUCCESS" for run_id in queued)
+
+    client = make_client(PROJECT, bigquery_endpoint)
+    dataset = "moz-fx-data-shared-prod.dev_telemetry_derived"
+    yesterday = (TODAY - dt.timedelta(days=1)).isoformat()
+    for t in ("build_id", "submission_date"):
+        where = f"FROM `{dataset}.{t}_aggregates` WHERE ingest_date = DATE '{yesterday}'"
+        sql = f"SELECT (SELECT count(*) {where}) AS n, (SELECT count(*) FROM (SELECT DISTINCT * {where})) AS d"
+        [row] = client.query(sql).result().to_arrow(create_bqstorage_client=False).to_pylist()
+        assert row["n"] > 0 and row["n"] == row["d"]  # the day's rows, none twice
+    for table, key in (("tasks_v2", "task_id"), ("task_runs_v1", "concat(task_id, '/', cast(run_id AS string))")):
+        sql = f"SELECT count(*) AS n, count(DISTINCT {key}) AS d FROM `{PROJECT}.fxci_derived.{table}`"
+        [row] = client.query(sql).result().to_arrow(create_bqstorage_client=False).to_pylist()
+        assert row["n"] > 0 and row["n"] == row["d"]
+    print(f"topology: {len(runs)} runs, all succeeded, in {time.monotonic() - started:.0f} s")
+
+
+BUILDHUB = {"key": "dagster/sensor_name", "value": "buildhub_new_keys"}
+
+
+def backfill_tag(backfill_id: str) -> dict[str, str]:
+    return {"key": "dagster/backfill", "value": backfill_id}
+
+
+def tags(run: dict) -> dict[str, str]:
+    return {t["key"]: t["value"] for t in run["tags"]}
+
+
+def partition_of(run: dict) -> str | None:
+    """The run's partition, or its range (a single-run backfill's)."""
+    t = tags(run)
+    start, end = t.get("dagster/asset_partition_range_start"), t.get("dagster/asset_partition_range_end")
+    return t.get("dagster/partition") or (f"{start}...{end}" if start else None)
