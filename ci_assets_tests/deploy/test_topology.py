@@ -193,3 +193,55 @@ def partition_of(run: dict) -> str | None:
     t = tags(run)
     start, end = t.get("dagster/asset_partition_range_start"), t.get("dagster/asset_partition_range_end")
     return t.get("dagster/partition") or (f"{start}...{end}" if start else None)
+
+
+LOCATION_ERRORS = """
+{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+  locationOrLoadError { __typename ... on PythonError { message causes { message } } } } } } }
+"""
+DAEMONS = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
+
+
+def test_a_broken_deployment_says_which_location_and_why_and_the_daemon_goes_on(
+    image_venv: Path, tmp_path: Path
+) -> None:
+    """A code server missing a variable the cloud needs serves its load error, which the webserver
+    shows naming the variable, while the daemon keeps running; a workspace whose code server port has
+    nothing listening shows which location cannot be reached."""
+    with scratch_database("topology_broken") as instance_dsn:
+        instance = urlparse(instance_dsn)
+        dagster_env = {
+            "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+            "DAGSTER_PG_HOST": instance.hostname or "127.0.0.1",
+            "DAGSTER_PG_PORT": str(instance.port or 5432),
+            "DAGSTER_PG_USER": "postgres",
+            "DAGSTER_PG_PASSWORD": "trust-auth-ignores-it",
+            "DAGSTER_PG_DB": instance.path.lstrip("/"),
+        }
+        code_env = {"CI_ASSETS_ENV": "cloud", "CI_ASSETS_BQ_PROJECT": PROJECT}  # no lake bucket, no DSN
+        world = Topology(image_venv, tmp_path / "dagster_home", code_env, dagster_env)
+        world.write_instance()
+        try:
+            for name in ("code_server", "webserver", "daemon"):
+                world.start(name)
+
+            def load_error() -> str:
+                [entry] = world.graphql(LOCATION_ERRORS)["workspaceOrError"]["locationEntries"]
+                loaded = entry["locationOrLoadError"] or {}
+                said = [loaded.get("message", ""), *(c["message"] for c in loaded.get("causes") or [])]
+                return "\n".join(said) if entry["name"] == "ci_assets" else ""
+
+            world.wait_for(lambda: bool(load_error()), 120, "the location's load error")
+            assert "CI_ASSETS_LAKE_BUCKET" in load_error() and "CI_ASSETS_POSTGRES_DSN" in load_error()
+            time.sleep(5)
+            assert world.started["daemon"].poll() is None  # the daemon goes on without the location
+            statuses = world.graphql(DAEMONS)["instance"]["daemonHealth"]["allDaemonStatuses"]
+            assert any(s["daemonType"] == "SENSOR" and s["healthy"] for s in statuses), statuses
+
+            # Nothing listening where the workspace points: the location is named, and why.
+            world.kill("code_server", group=True)
+            world.wait_for(lambda: "UNAVAILABLE" in load_error() or "connect" in load_error().lower(), 120,
+                           "the unreachable location's error")  # fmt: skip
+            assert f"127.0.0.1:{world.grpc_port}" in load_error() or "localhost" in load_error()
+        finally:
+            world.stop_all()
