@@ -30,4 +30,6 @@ def checkout_commit(root: Path = PACKAGE_ROOT) -> str | None:
     result = subprocess.run(
         ["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
     )
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() or None
