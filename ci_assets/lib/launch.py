@@ -128,11 +128,13 @@ def launch_in_order(
                 return waiting  # the webserver stopped (Ctrl-C): nothing more to launch
             if ready is None:
                 continue
-            waiting.remove(run)
             try:
                 report(f"  demo run {launch(url, ready)}: {ready.description}")
-            except (RuntimeError, OSError) as err:  # the platform stays up; the UI shows what is there
+            except OSError:  # the webserver failed to answer (a 5xx, a dropped connection): asked again
+                continue
+            except RuntimeError as err:  # refused: the platform stays up; the UI shows what is there
                 report(f"  demo run not launched: {err}")
+            waiting.remove(run)
         if waiting:
             time.sleep(poll)
     return waiting
