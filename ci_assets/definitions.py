@@ -12,6 +12,7 @@ from ci_assets.defs.sources.assets import SCHEMAS_KEY, SOURCES_KEY, registry_ver
 from ci_assets.lib import alerts, env
 from ci_assets.lib.conventions import with_environment_kinds
 from ci_assets.lib.listing import with_listing_interval
+from ci_assets.scaleout import jobs as scaleout_jobs
 
 SYSTEMS = (activedata, sources, fxci, buildhub, aggregates)
 REGISTRY_KEYS = (SOURCES_KEY, SCHEMAS_KEY)
@@ -45,7 +46,7 @@ def build_definitions(settings: env.Settings | None = None) -> dg.Definitions:
     return dg.Definitions(
         assets=dg.map_asset_specs(for_this_environment, graph.assets or []),
         asset_checks=graph.asset_checks,
-        jobs=graph.jobs,
+        jobs=[*(graph.jobs or []), *scaleout_jobs.JOBS],
         schedules=graph.schedules,
         sensors=[
             *with_listing_interval(list(graph.sensors or []), listing_interval(settings)),
