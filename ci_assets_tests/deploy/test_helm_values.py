@@ -92,3 +92,34 @@ def test_every_variable_the_values_name_is_documented(values: dict[str, Any]) ->
     named = set(re.findall(r"\b(CI_ASSETS_[A-Z_]+|GOOGLE_APPLICATION_CREDENTIALS)\b", VALUES.read_text()))
     assert named, "the values name the platform's variables"
     assert {n for n in named if f"`{n}`" not in readme} == set()
+
+
+def test_the_run_workers_job_manifest_is_built_by_dagster_k8s_from_the_values(values: dict[str, Any]) -> None:
+    """No cluster here: dagster-k8s' own `construct_dagster_k8s_job` builds the Job a run would be,
+    from the launcher config the chart writes out of values.yaml and the user deployment's image."""
+    import inspect
+
+    from dagster_k8s import DagsterK8sJobConfig, construct_dagster_k8s_job
+    from dagster_k8s.job import UserDefinedDagsterK8sConfig
+    from kubernetes.client import ApiClient
+
+    launcher = instance_config(values)["run_launcher"]["config"]
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    image = f"{deployment['image']['repository']}:{deployment['image']['tag']}"
+    fields = set(inspect.signature(DagsterK8sJobConfig).parameters) & set(launcher)
+    job_config = DagsterK8sJobConfig(job_image=image, **{k: launcher[k] for k in fields})
+    user_config = UserDefinedDagsterK8sConfig(**launcher.get("run_k8s_config", {}))
+    job = construct_dagster_k8s_job(
+        job_config, ["dagster", "api", "execute_run", "{}"], "dagster-run-0123", user_config, component="run_worker"
+    )
+    manifest = ApiClient().sanitize_for_serialization(job)
+    [container] = manifest["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "ghcr.io/mozilla/ci-assets:main" and container["imagePullPolicy"] == "Always"
+    assert container["args"][:3] == ["dagster", "api", "execute_run"]
+    assert {"secretRef": {"name": "ci-assets-secrets"}} in container["envFrom"]
+    env = {e["name"]: e for e in container["env"]}
+    assert env["DAGSTER_HOME"]["value"] == "/opt/dagster/dagster_home"  # where the image keeps it
+    assert env["DAGSTER_PG_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == values["global"]["postgresqlSecretName"]
+    assert container["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "6Gi"}}
+    assert manifest["spec"]["ttlSecondsAfterFinished"] == 86400
+    assert manifest["spec"]["template"]["spec"]["serviceAccountName"] == launcher["service_account_name"]
