@@ -42,12 +42,16 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     PRIMARY KEY (system, bucket, key)
 ) WITH (fillfactor = 70);  -- room for the state update to stay on the page (HOT, no index churn)
 CREATE INDEX IF NOT EXISTS object_keys_day ON {TABLE} (system, bucket, arrival_day);
+ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS ingested_by text;  -- the run that marked it
 """
 
 
 def arrival_day(info: ObjectInfo) -> dt.date:
     """The UTC day the object was last written: the partition its key belongs to."""
     return info.last_modified.astimezone(dt.UTC).date()
+
+
+Outcome = tuple[str, str, State]  # key, etag, what became of it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +62,7 @@ class KeyRow:
     arrival_day: dt.date
     cached: bool  # ingested already at this ETag
     state: str | None
+    ingested_by: str | None = None  # the run that stored it: a killed run never reported it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,8 +130,8 @@ class KeyInventory:
 
     def _rows(self, conn: psycopg.Connection, bucket: str, column: str, values: Sequence[Any]) -> list[KeyRow]:
         rows = conn.execute(
-            f"SELECT key, etag, size, arrival_day, ingested_etag IS NOT DISTINCT FROM etag, state "
-            f"FROM {TABLE} WHERE system = %s AND bucket = %s AND {column} = ANY(%s) ORDER BY key",
+            f"SELECT key, etag, size, arrival_day, ingested_etag IS NOT DISTINCT FROM etag, state, "
+            f"ingested_by FROM {TABLE} WHERE system = %s AND bucket = %s AND {column} = ANY(%s) ORDER BY key",
             (self.system, bucket, list(values)),
         ).fetchall()
         return [KeyRow(*r) for r in rows]
@@ -137,17 +142,26 @@ class KeyInventory:
     def keys_by_name(self, conn: psycopg.Connection, bucket: str, keys: Sequence[str]) -> list[KeyRow]:
         return self._rows(conn, bucket, "key", keys)
 
-    def mark(self, conn: psycopg.Connection, bucket: str, outcomes: Sequence[tuple[str, str, State]]) -> None:
+    def mark(
+        self, conn: psycopg.Connection, bucket: str, outcomes: Sequence[Outcome], run_id: str | None = None
+    ) -> None:
         """(key, etag, state) of each key a run considered: the cache entry that spares the next
-        download (a key that was gone is asked for again next time)."""
+        download (a key that was gone is asked for again next time), and the run that decided it."""
         if not outcomes:
             return
         conn.execute(
             f"""
-            UPDATE {TABLE} AS k SET state = o.state, ingested_at = now(),
+            UPDATE {TABLE} AS k SET state = o.state, ingested_at = now(), ingested_by = %s,
                 ingested_etag = CASE WHEN o.state = 'gone' THEN NULL ELSE o.etag END
             FROM unnest(%s::text[], %s::text[], %s::text[]) AS o(key, etag, state)
             WHERE k.system = %s AND k.bucket = %s AND k.key = o.key
             """,
-            ([o[0] for o in outcomes], [o[1] for o in outcomes], [o[2] for o in outcomes], self.system, bucket),
+            (
+                run_id,
+                [o[0] for o in outcomes],
+                [o[1] for o in outcomes],
+                [o[2] for o in outcomes],
+                self.system,
+                bucket,
+            ),
         )

@@ -65,6 +65,8 @@ def builds(
     with postgres.connect() as conn:
         store.ensure_schema(conn)
         rows = store.INVENTORY.keys_for_days(conn, buildhub_settings.bucket, days)
+    run_id = context.run.run_id
+    adopt = reconciliation.unreported_runs(context.instance, {r.ingested_by for r in rows if r.cached}, run_id)
     with metrics.timer("sqs_process_buildhub_json_key"):
         report = ingest_keys(
             object_store,
@@ -75,6 +77,8 @@ def builds(
             "sqs",
             config.use_cache,
             log=context.log.info,
+            run_id=run_id,
+            adopt=adopt,
         )
     add_build_partitions(context.instance, report.build_ids)
     with postgres.connect() as conn:

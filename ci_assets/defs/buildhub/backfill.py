@@ -19,6 +19,7 @@ from ci_assets.defs.buildhub.documents import is_buildhub_key
 from ci_assets.defs.buildhub.ingest import IngestReport, ingest_keys
 from ci_assets.defs.buildhub.partitions import UPLOAD_DAYS
 from ci_assets.defs.buildhub.settings import BuildhubSettings
+from ci_assets.lib import reconciliation
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.retries import transient_retries
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
@@ -56,7 +57,12 @@ def backfill_bucket(
                 store.INVENTORY.record(conn, bucket, matched)
                 rows = store.INVENTORY.keys_by_name(conn, bucket, [o.key for o in matched])
             for day, day_rows in itertools.groupby(sorted(rows, key=lambda r: r.arrival_day), lambda r: r.arrival_day):
-                report = ingest_keys(object_store, postgres, bucket, list(day_rows), metrics, "backfill")
+                day_rows = list(day_rows)
+                run_id = context.run.run_id
+                adopt = reconciliation.unreported_runs(context.instance, {r.ingested_by for r in day_rows}, run_id)
+                report = ingest_keys(
+                    object_store, postgres, bucket, day_rows, metrics, "backfill", run_id=run_id, adopt=adopt
+                )
                 by_day[day].add(report)
                 total.add(report)
             if page.next_start_after is None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -76,8 +76,15 @@ def ingest_keys(
     batch_size: int = 500,
     threads: int = 16,
     log: Callable[[str], None] = lambda _: None,
+    run_id: str | None = None,
+    adopt: Collection[str] = (),
 ) -> IngestReport:
     """`context` prefixes the metric keys the way Buildhub2 did (`sqs_inserted`, `backfill_inserted`).
+
+    `run_id` is recorded with each key's outcome. A cached key that a run in `adopt` decided (one
+    killed after its batch committed, before it reported: `reconciliation.unreported_runs`) is
+    counted by this run as that run would have counted it, and recorded as this run's, so the
+    day's numbers stay true after a crash and are counted once.
 
     Batch N is written to PostgreSQL while batch N+1 downloads and validates, so the
     database and the Python side work at the same time.
@@ -95,10 +102,10 @@ def ingest_keys(
         pending: tuple[Future[IngestReport], int] | None = None
         for start in range(0, len(rows), batch_size):
             batch = rows[start : start + batch_size]
-            prepared = _prepare_batch(object_store, bucket, batch, pool, use_cache)
+            prepared = _prepare_batch(object_store, bucket, batch, pool, use_cache, set(adopt))
             if pending:
                 finish(*pending)
-            pending = (writer.submit(_write_batch, postgres, bucket, prepared), start + len(batch))
+            pending = (writer.submit(_write_batch, postgres, bucket, prepared, run_id), start + len(batch))
         if pending:
             finish(*pending)
     return report
@@ -110,6 +117,7 @@ class _Prepared:
     valid: list[tuple[KeyRow, Valid]]
     rejected: list[quarantine.Rejected]
     outcomes: list[tuple[str, str, State]]
+    adopted: list[KeyRow]  # cached keys a killed run decided, counted here
 
 
 def _prepare_batch(
@@ -118,10 +126,13 @@ def _prepare_batch(
     batch: Sequence[KeyRow],
     pool: ThreadPoolExecutor,
     use_cache: bool,
+    adopt: set[str],
 ) -> _Prepared:
     report = IngestReport(received=len(batch))
     todo = [r for r in batch if not (use_cache and r.cached)]
-    report.cached = report.not_inserted = len(batch) - len(todo)
+    adopted = [r for r in batch if r not in todo and r.ingested_by in adopt]
+    report.cached = len(batch) - len(todo)
+    report.not_inserted = report.cached - sum(r.state in ("ingested", "rejected") for r in adopted)
     too_big = [r for r in todo if r.size > MAX_DOCUMENT_BYTES]
     wanted = [r for r in todo if r not in too_big]
     if wanted and object_store.local_path(bucket, wanted[0].key) is not None:
@@ -161,7 +172,7 @@ def _prepare_batch(
             valid.append((row, parsed))
     valid = _keep_contract(bucket, valid, rejected, outcomes)
     report.build_ids = {parsed.build_id for _, parsed in valid if parsed.build_id}
-    return _Prepared(report, valid, rejected, outcomes)
+    return _Prepared(report, valid, rejected, outcomes, adopted)
 
 
 def _keep_contract(
@@ -193,10 +204,14 @@ def _keep_contract(
     return [pair for position, pair in enumerate(valid) if position not in broken]
 
 
-def _write_batch(postgres: PostgresResource, bucket: str, prepared: _Prepared) -> IngestReport:
+def _write_batch(postgres: PostgresResource, bucket: str, prepared: _Prepared, run_id: str | None) -> IngestReport:
     """Builds, cache entries and quarantine rows of a batch commit together, or not at all."""
     report, outcomes = prepared.report, list(prepared.outcomes)
+    stored = [r for r in prepared.adopted if r.state == "ingested"]
     with postgres.connect() as conn:
+        report.inserted += len(stored)
+        report.build_ids |= store.build_ids_of_keys(conn, [r.key for r in stored])
+        outcomes += [(r.key, r.etag, r.state) for r in prepared.adopted if r.state]
         new_hashes = store.insert_builds(
             conn,
             [
@@ -210,8 +225,8 @@ def _write_batch(postgres: PostgresResource, bucket: str, prepared: _Prepared) -
             report.inserted += first
             report.not_inserted += not first
             outcomes.append((row.key, row.etag, "ingested" if first else "duplicate"))
-        store.INVENTORY.mark(conn, bucket, outcomes)
+        store.INVENTORY.mark(conn, bucket, outcomes, run_id)
         quarantine.quarantine(conn, SOURCE, prepared.rejected)
-    report.rejected = len(prepared.rejected)
+    report.rejected = len(prepared.rejected) + sum(r.state == "rejected" for r in prepared.adopted)
     report.rejected_keys = [r.detail["key"] for r in prepared.rejected]
     return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
@@ -172,6 +172,17 @@ def _version_key(build: dict[str, Any]) -> str | None:
     target = build.get("target")
     version = target.get("version") if isinstance(target, dict) else None
     return sortable(version) if isinstance(version, str) else None
+
+
+def build_ids_of_keys(conn: psycopg.Connection, keys: Sequence[str]) -> set[str]:
+    """The build ids of the builds stored from `keys`."""
+    if not keys:
+        return set()
+    rows = conn.execute(
+        f"SELECT DISTINCT build_id FROM {SCHEMA}.main_build WHERE s3_object_key = ANY(%s) AND build_id IS NOT NULL",
+        (list(keys),),
+    ).fetchall()
+    return {r[0] for r in rows}
 
 
 def builds_with_id(conn: psycopg.Connection, build_id: str) -> list[tuple[str, dict[str, Any], str | None]]:
