@@ -1,11 +1,13 @@
-"""Real work on the dagster-celery executor: a month of one aggregate type (dump, then Parquet) as one
-single-run backfill, with two celery worker processes over RabbitMQ; each step runs in a worker,
-not in the run's process. A worker SIGKILLed in the middle of the Parquet step: celery gives the
-step to a worker again (late acknowledgement), and the month's Parquet is exact.
+"""Real work on the dagster-celery executor, with two celery worker processes over RabbitMQ: a month of
+one aggregate type (dump, then Parquet) as one single-run backfill, and a week of every ActiveData
+bucket as one run (a step per bucket); each step runs in a worker, not in the run's process. A
+worker SIGKILLed in the middle of a step: celery gives the step to a worker again (late
+acknowledgement), and the month's Parquet, or the week's, is exact.
 
 Marked `topology` (`make topology`, which CI runs after `make test`): minutes of real work.
 """
 
+import dataclasses
 import datetime as dt
 import os
 import signal
@@ -13,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import polars as pl
@@ -29,6 +31,7 @@ DAYS = 30
 TODAY = dt.datetime.now(dt.UTC).date()
 FIRST, LAST = (TODAY - dt.timedelta(days=DAYS)).isoformat(), (TODAY - dt.timedelta(days=1)).isoformat()
 # Late acknowledgement: a task whose worker dies is given to a worker again instead of failing.
+WEEK = [(TODAY - dt.timedelta(days=n)).isoformat() for n in range(7, 0, -1)]
 CELERY_CONFIG = """
 broker_url = {broker!r}
 result_backend = "rpc://"
@@ -50,6 +53,9 @@ def world(rabbitmq: RabbitMQ, tmp_path_factory: pytest.TempPathFactory) -> Itera
     seed = [sys.executable, "-c", "from ci_assets.defs.aggregates.demo import seed_demo; from ci_assets.defs"
             ".resources import resources_for; print(seed_demo(resources_for(), days=30))"]  # fmt: skip
     subprocess.run(seed, env=env, check=True, capture_output=True, timeout=300)
+    seed = [sys.executable, "-c", "from ci_assets_tests.celery_assets import seed_activedata_week as s; "
+            f"print(s({WEEK!r}))"]  # fmt: skip
+    subprocess.run(seed, env=env, check=True, capture_output=True, timeout=300, cwd=REPO)
     env["PYTHONPATH"] = f"{config}:{REPO}"
     command = [sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker", "-Q", "dagster", "-c", "1",
                "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
@@ -67,12 +73,19 @@ def world(rabbitmq: RabbitMQ, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def month(world: dict, aggregate_type: str) -> tuple[bool, list[dg.DagsterEvent]]:
     """The month of `aggregate_type` as one run on the celery executor: (success, its events)."""
+    return on_celery(world, "aggregates_on_celery", f"{FIRST}|{aggregate_type}", f"{LAST}|{aggregate_type}")
+
+
+def week(world: dict) -> tuple[bool, list[dg.DagsterEvent]]:
+    """The week of every ActiveData bucket as one run on the celery executor."""
+    return on_celery(world, "activedata_on_celery", WEEK[0], WEEK[-1])
+
+
+def on_celery(world: dict, job_name: str, first: str, last: str) -> tuple[bool, list[dg.DagsterEvent]]:
+    """The partitions `first`..`last` of the job as one run on the celery executor: (success, its events)."""
     run_config = {"execution": {"config": {"broker": world["broker"], "backend": "rpc://"}}}
-    tags = {
-        "dagster/asset_partition_range_start": f"{FIRST}|{aggregate_type}",
-        "dagster/asset_partition_range_end": f"{LAST}|{aggregate_type}",
-    }
-    job = dg.build_reconstructable_job("ci_assets_tests.celery_assets", "aggregates_on_celery")
+    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    job = dg.build_reconstructable_job("ci_assets_tests.celery_assets", job_name)
     with (
         dg.DagsterInstance.from_config(str(world["instance"])) as instance,
         dg.execute_job(job, instance=instance, run_config=run_config, tags=tags, raise_on_error=False) as result,
@@ -85,6 +98,11 @@ def parquet_rows(world: dict, aggregate_type: str) -> dict[str, int]:
     root = world["home"] / "objects" / "ci-assets-lake" / "lake" / "aggregates" / "parquet"
     files = sorted(root.glob(f"ingest_date=*/aggregate_type={aggregate_type}/data.parquet"))
     return {f.parent.parent.name: pl.read_parquet(f).height for f in files}
+
+
+def activedata_rows(world: dict) -> dict[str, int]:
+    root = world["home"] / "objects" / "ci-assets-lake" / "lake" / "activedata"
+    return {str(f.relative_to(root)): pl.read_parquet(f).height for f in sorted(root.glob("*/*/data.parquet"))}
 
 
 def step_pids(events: list[dg.DagsterEvent]) -> dict[str, set[int]]:
@@ -105,40 +123,70 @@ def test_a_month_of_aggregates_runs_its_steps_in_the_celery_workers(world: dict)
     assert len(rows) == DAYS and all(n > 0 for n in rows.values())
 
 
+def test_a_week_of_activedata_spreads_its_buckets_over_the_workers_and_survives_a_killed_one(world: dict) -> None:
+    success, events = week(world)
+    assert success
+    pids = step_pids(events)
+    assert len(pids) == 9  # the eight buckets and Bugzilla's, a step each
+    ran_in = set().union(*pids.values())
+    assert os.getpid() not in ran_in and len(ran_in) == 2  # in the two workers, none here
+    expected = activedata_rows(world)
+    assert len(expected) == 9 * 7 and all(n > 0 for n in expected.values())
+    killed = kill_a_step(world, "activedata__", lambda: week(world))
+    assert killed.success
+    assert len(killed.restarted) == 1  # one step started again, by another process
+    assert activedata_rows(world) == expected  # the week exact, no day twice or short
+
+
 def test_a_worker_killed_mid_step_gives_the_step_to_a_worker_again_and_the_month_is_exact(world: dict) -> None:
     clean, _ = month(world, "submission_date")
     assert clean
     expected = parquet_rows(world, "submission_date")
+    killed = kill_a_step(world, "aggregates__parquet", lambda: month(world, "submission_date"))
+    assert killed.success
+    assert set(killed.restarted) == {"aggregates__parquet"}  # started again, by another process
+    assert parquet_rows(world, "submission_date") == expected  # the month exact, no day twice or short
+
+
+@dataclasses.dataclass
+class Killed:
+    success: bool
+    pid: int
+    restarted: dict[str, set[int]]  # the steps started more than once, in which processes
+
+
+def kill_a_step(world: dict, step: str, run: Callable[[], tuple[bool, list[dg.DagsterEvent]]]) -> Killed:
+    """`run()` while a thread SIGKILLs the worker process of the first step whose key starts with
+    `step`, 0.3 s after it started (in the middle of its work)."""
     killed: list[int] = []
     errors: list[BaseException] = []
-
-    def kill_the_parquet_step() -> None:
-        try:
-            look_and_kill()
-        except BaseException as err:  # noqa: BLE001 - reported by the test below
-            errors.append(err)
 
     def look_and_kill() -> None:
         with dg.DagsterInstance.from_config(str(world["instance"])) as instance:
             before = {r.run_id for r in instance.get_runs()}
             deadline = time.monotonic() + 300
-            while time.monotonic() < deadline and not killed:
-                for run in [r for r in instance.get_runs() if r.run_id not in before]:
-                    for entry in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START):
-                        if entry.step_key == "aggregates__parquet":
-                            time.sleep(0.3)  # in the middle of the conversion
+            while time.monotonic() < deadline:
+                for new in [r for r in instance.get_runs() if r.run_id not in before]:
+                    for entry in instance.all_logs(new.run_id, of_type=dg.DagsterEventType.STEP_START):
+                        if entry.step_key and entry.step_key.startswith(step):
+                            time.sleep(0.3)
                             pid = entry.get_dagster_event().pid
                             os.kill(pid, signal.SIGKILL)
                             killed.append(pid)
                             return
                 time.sleep(0.2)
 
-    killer = threading.Thread(target=kill_the_parquet_step, daemon=True)
+    def kill() -> None:
+        try:
+            look_and_kill()
+        except BaseException as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    killer = threading.Thread(target=kill, daemon=True)
     killer.start()
-    success, events = month(world, "submission_date")
+    success, events = run()
     killer.join(timeout=10)
-    assert not errors and killed, f"the Parquet step was never seen running {errors}"
-    assert success
-    started_in = step_pids(events)["aggregates__parquet"]
-    assert len(started_in) == 2 and killed[0] in started_in  # started again, by another process
-    assert parquet_rows(world, "submission_date") == expected  # the month exact, no day twice or short
+    assert not errors and killed, f"no step {step}* was seen running {errors}"
+    restarted = {key: pids for key, pids in step_pids(events).items() if len(pids) > 1}
+    assert all(killed[0] in pids for pids in restarted.values())
+    return Killed(success, killed[0], restarted)
