@@ -27,18 +27,12 @@ from pathlib import Path
 
 import dagster as dg
 
+from ci_assets_tests.celery_assets import CELERY_CONFIG, WORKER
 from ci_assets_tests.services import processes
 from ci_assets_tests.services.leftovers import stop_servers_under
 
 REPO = Path(__file__).resolve().parent.parent
 TYPES = ("build_id", "submission_date")
-CELERY_CONFIG = """
-broker_url = {broker!r}
-result_backend = "rpc://"
-task_acks_late = True
-task_reject_on_worker_lost = True
-worker_prefetch_multiplier = 1
-"""
 
 
 def run_type(instance_dir: str, broker: str, first: str, last: str, aggregate_type: str) -> None:
@@ -94,10 +88,8 @@ def one_mode(workers: int, days: int, broker: str, root: Path) -> dict:
             f".resources import resources_for; print(seed_demo(resources_for(), days={days}))"]  # fmt: skip
     subprocess.run(seed, env=env, check=True, capture_output=True, timeout=600)
     env["PYTHONPATH"] = f"{config}:{REPO}"
-    command = [sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker", "-Q", "dagster", "-c", "1",
-               "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
     pool = [
-        processes.start([*command, "-n", f"w{i}@%h"], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
+        processes.start([*WORKER, "-n", f"w{i}@%h"], cwd=REPO, env=env, stdout=subprocess.DEVNULL)
         for i in range(workers)
     ]
     today = dt.datetime.now(dt.UTC).date()

@@ -5,8 +5,21 @@ ActiveData week the celery tests run: files in every bucket, one arrival day eac
 import dataclasses
 import datetime as dt
 import random
+import sys
 
 import dagster as dg
+
+# Late acknowledgement: a task whose worker dies is given to a worker again instead of failing.
+CELERY_CONFIG = """
+broker_url = {broker!r}
+result_backend = "rpc://"
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+"""
+# One worker process (`-c 1`) on the dagster queue; give it a name with `-n`.
+WORKER = [sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker", "-Q", "dagster", "-c", "1",
+          "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
 
 
 def aggregates_on_celery() -> dg.JobDefinition:

@@ -21,6 +21,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from ci_assets_tests.celery_assets import CELERY_CONFIG, WORKER
 from ci_assets_tests.conftest import REPO, RabbitMQ
 from ci_assets_tests.services import processes
 from ci_assets_tests.services.leftovers import stop_servers_under
@@ -30,15 +31,7 @@ pytestmark = pytest.mark.topology
 DAYS = 30
 TODAY = dt.datetime.now(dt.UTC).date()
 FIRST, LAST = (TODAY - dt.timedelta(days=DAYS)).isoformat(), (TODAY - dt.timedelta(days=1)).isoformat()
-# Late acknowledgement: a task whose worker dies is given to a worker again instead of failing.
 WEEK = [(TODAY - dt.timedelta(days=n)).isoformat() for n in range(7, 0, -1)]
-CELERY_CONFIG = """
-broker_url = {broker!r}
-result_backend = "rpc://"
-task_acks_late = True
-task_reject_on_worker_lost = True
-worker_prefetch_multiplier = 1
-"""
 
 
 @pytest.fixture(scope="module")
@@ -57,10 +50,8 @@ def world(rabbitmq: RabbitMQ, tmp_path_factory: pytest.TempPathFactory) -> Itera
             f"print(s({WEEK!r}))"]  # fmt: skip
     subprocess.run(seed, env=env, check=True, capture_output=True, timeout=300, cwd=REPO)
     env["PYTHONPATH"] = f"{config}:{REPO}"
-    command = [sys.executable, "-m", "celery", "-A", "dagster_celery.app", "worker", "-Q", "dagster", "-c", "1",
-               "--loglevel=WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"]  # fmt: skip
     workers = [
-        processes.start([*command, "-n", f"w{i}@%h"], cwd=REPO, env=env, stdout=subprocess.DEVNULL) for i in (1, 2)
+        processes.start([*WORKER, "-n", f"w{i}@%h"], cwd=REPO, env=env, stdout=subprocess.DEVNULL) for i in (1, 2)
     ]
     time.sleep(3)
     try:
