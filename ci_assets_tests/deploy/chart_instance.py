@@ -68,7 +68,12 @@ def _run_launcher(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _run_coordinator(values: dict[str, Any]) -> dict[str, Any]:
+    """What the chart's `dagsterYaml.runCoordinator` helper writes: the queued block translated, or a
+    custom block copied as written."""
     coordinator = values["dagsterDaemon"]["runCoordinator"]
+    if coordinator["type"] == "CustomRunCoordinator":
+        custom = coordinator["config"]["customRunCoordinator"]
+        return {"module": custom["module"], "class": custom["class"], "config": custom["config"]}
     assert coordinator["type"] == "QueuedRunCoordinator"
     queued = coordinator["config"]["queuedRunCoordinator"]
     config = {"max_concurrent_runs": queued.get("maxConcurrentRuns", -1)}

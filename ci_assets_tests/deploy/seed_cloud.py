@@ -4,6 +4,7 @@ Python, with the code location's variables. Prints `seeded <what>` lines."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import random
 import sys
@@ -20,17 +21,16 @@ from ci_assets.defs.resources import resources_for
 from ci_assets.lib import env
 
 
-def main(aggregate_days: int, builds: int, messages: int) -> None:
+def main(aggregate_days: int, builds: int, messages: int, now: dt.datetime) -> None:
     # Built as a run builds them, so the secrets (DSNs, the pulse URL) are read from the environment.
     wanted = ("object_store", "lake_io_manager", "aggregates_source", "postgres", "activedata_settings",
               "buildhub_settings", "pulse")  # fmt: skip
     with dg.build_resources({k: v for k, v in resources_for(env.read()).items() if k in wanted}) as built:
-        seed({k: getattr(built, k) for k in wanted}, aggregate_days, builds, messages)
+        seed({k: getattr(built, k) for k in wanted}, aggregate_days, builds, messages, now)
 
 
-def seed(resources: dict, aggregate_days: int, builds: int, messages: int) -> None:
-    import datetime as dt
-
+def seed(resources: dict, aggregate_days: int, builds: int, messages: int, now: dt.datetime) -> None:
+    """`now` stamps the pulse messages: the same clock seeds the same messages (local_twin.py)."""
     store = resources["object_store"]
     for bucket in (resources["lake_io_manager"].bucket, resources["aggregates_source"].bucket):
         store.create_bucket(bucket)
@@ -42,7 +42,7 @@ def seed(resources: dict, aggregate_days: int, builds: int, messages: int) -> No
         document = make_document(rng)
         store.put(bucket, key_for(document), encode(document))
     print(f"seeded {builds} buildhub.json in {bucket}", flush=True)
-    pulse, now = resources["pulse"], dt.datetime.now(dt.UTC)
+    pulse = resources["pulse"]
     with pulse.connection() as conn:
         for name in EXCHANGES:
             bodies = [json.dumps(message(rng, name, now - dt.timedelta(minutes=i))).encode() for i in range(messages)]
@@ -51,4 +51,4 @@ def seed(resources: dict, aggregate_days: int, builds: int, messages: int) -> No
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:4]))
+    main(*(int(a) for a in sys.argv[1:4]), dt.datetime.fromisoformat(sys.argv[4]))

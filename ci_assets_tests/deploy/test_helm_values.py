@@ -52,18 +52,14 @@ def test_the_run_launcher_and_queue_use_the_charts_keys(values: dict[str, Any]) 
     assert all(set(s) == {"name"} for s in k8s["envSecrets"])
     assert set(k8s["runK8sConfig"]) <= {"containerConfig", "podSpecConfig", "podTemplateSpecMetadata",
                                         "jobSpecConfig", "jobMetadata"}  # fmt: skip
-    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert isinstance(queued["maxConcurrentRuns"], int)
-    for limit in queued["tagConcurrencyLimits"]:
-        assert set(limit) <= {"key", "value", "limit"} and isinstance(limit["limit"], int)
+    custom = values["dagsterDaemon"]["runCoordinator"]["config"]["customRunCoordinator"]
+    assert set(custom) == {"module", "class", "config"}
     assert values["generatePostgresqlPasswordSecret"] is False and values["global"]["postgresqlSecretName"]
 
 
 def test_the_run_queue_is_the_cloud_instances(values: dict[str, Any]) -> None:
-    cloud = yaml.safe_load(config_file("cloud").read_text())["run_coordinator"]["config"]
-    queued = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]
-    assert queued["maxConcurrentRuns"] == cloud["max_concurrent_runs"]
-    assert queued["tagConcurrencyLimits"] == cloud["tag_concurrency_limits"]
+    cloud = yaml.safe_load(config_file("cloud").read_text())["run_coordinator"]
+    assert instance_config(values)["run_coordinator"] == cloud
 
 
 def test_tick_retention_is_the_same_in_the_chart_and_both_instance_files(values: dict[str, Any]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
+import tempfile
 import time
 import uuid
 from collections import Counter
@@ -22,12 +23,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlparse
 
+import dagster as dg
+import psycopg
 import pytest
 
 from ci_assets.cli import SYSTEMS
-from ci_assets.lib.launch import DemoRun, launch, launch_in_order
+from ci_assets.definitions import build_definitions
+from ci_assets.defs.resources import resources_for
+from ci_assets.lib import env
+from ci_assets.lib.launch import DemoRun, launch_in_order
 from ci_assets.lib.storage.bigquery_tables import make_client
 from ci_assets_tests.conftest import RabbitMQ
+from ci_assets_tests.deploy import local_twin
 from ci_assets_tests.deploy.topology import Topology
 from ci_assets_tests.services.databases import scratch_database
 from ci_assets_tests.services.tcp_proxy import TcpProxy, tcp_proxy
@@ -37,6 +44,8 @@ pytestmark = pytest.mark.topology
 PROJECT = "moz-fx-data-shared-prod"
 LEFT_OUT = {"the worker tables, yesterday", "the builds table"}
 TODAY = dt.datetime.now(dt.UTC).date()
+NOW = dt.datetime.now(dt.UTC)
+SEEDS = (8, 40, 30)  # aggregates days, buildhub.json documents, pulse messages an exchange
 BACKFILL_DAYS = [(TODAY - dt.timedelta(days=n)).isoformat() for n in range(8, 1, -1)]  # the 7 days before yesterday
 
 
@@ -86,8 +95,9 @@ def topology(
             }
             world = Topology(image_venv, home / "dagster_home", code_env, dagster_env)
             world.write_instance()
+            script = str(Path(__file__).with_name("seed_cloud.py"))
             seed = subprocess.run(
-                [str(image_venv / "bin" / "python"), str(Path(__file__).with_name("seed_cloud.py")), "8", "40", "30"],
+                [str(image_venv / "bin" / "python"), script, *map(str, SEEDS), NOW.isoformat()],
                 env={"PATH": "/usr/bin:/bin", "HOME": str(home)} | code_env,
                 capture_output=True,
                 text=True,
@@ -123,8 +133,16 @@ def test_the_deployed_topology_runs_every_system_and_loses_nothing_to_its_faults
     partitions = [f"{day}|{t}" for day in BACKFILL_DAYS for t in ("build_id", "submission_date")]
     backfill = world.backfill([["aggregates", "dump"], ["aggregates", "parquet"]], partitions)
     in_flight = [backfill_tag(backfill)]
-    world.wait_for(lambda: bool(world.runs(statuses=["STARTED"], tags=in_flight)), 300, "the backfill's run")
-    time.sleep(2)  # its steps under way
+
+    def launched() -> bool:  # both runs handed to their processes; one may have finished already
+        statuses = [r["status"] for r in world.runs(tags=in_flight)]
+        return len(statuses) == 2 and "STARTED" in statuses and set(statuses) <= {"STARTED", "SUCCESS"}
+
+    # Not while the daemon is handing a run to the code server: a kill inside that call fails the
+    # run and leaves the backfill waiting for a retry that never comes (a Dagster race, see the
+    # README); the deployed shape's fault is the code server dying under running runs.
+    world.wait_for(launched, 300, "the backfill's runs")
+    time.sleep(2)  # their steps under way
     world.note(f"killing the code server; the backfill's runs: {world.runs(tags=in_flight)}")
     world.kill("code_server")
     time.sleep(3)
@@ -134,7 +152,7 @@ def test_the_deployed_topology_runs_every_system_and_loses_nothing_to_its_faults
     # The daemon killed with nothing running; runs launched meanwhile wait in the queue.
     world.wait_idle(600)
     world.kill("daemon", group=True)
-    queued = [launch(world.url, run) for run in demo_runs() if run.system == "sources"]
+    queued = [world.launch(run) for run in demo_runs() if run.system == "sources"]
     time.sleep(3)
     assert {r["status"] for r in world.runs(runIds=queued)} == {"QUEUED"}
     # The instance's PostgreSQL drops every connection and refuses new ones for a while.
@@ -174,7 +192,59 @@ def test_the_deployed_topology_runs_every_system_and_loses_nothing_to_its_faults
         sql = f"SELECT count(*) AS n, count(DISTINCT {key}) AS d FROM `{PROJECT}.fxci_derived.{table}`"
         [row] = client.query(sql).result().to_arrow(create_bqstorage_client=False).to_pylist()
         assert row["n"] > 0 and row["n"] == row["d"]
-    print(f"topology: {len(runs)} runs, all succeeded, in {time.monotonic() - started:.0f} s")
+    compared = equals_a_local_run(world, runs)
+    print(f"topology: {len(runs)} runs, all succeeded, in {time.monotonic() - started:.0f} s; {compared}")
+
+
+def equals_a_local_run(world: Topology, runs: list[dict]) -> str:
+    """The cloud's runs replayed on the embedded local default, seeded alike (local_twin.py): every
+    asset partition they stored reads back the same rows from moto and the emulator as from the local
+    lake and warehouse, and Buildhub's store holds the same builds."""
+    settings = local_twin.local_settings(str(world.home.parent / "local_twin"))
+    local_twin.seed_twin(settings, SEEDS, NOW)
+    local, cloud_settings = build_definitions(settings), env.read(world.code_env)
+    cloud = build_definitions(cloud_settings)
+    with tempfile.TemporaryDirectory() as scratch, dg.DagsterInstance.local_temp(scratch) as instance:
+        local_twin.record_buildhub_keys(local, instance)
+        stored = local_twin.replay(local, [local_twin.Replay.of(r) for r in reversed(runs)], instance)
+    compared, different = 0, []
+    with local_twin.readers(settings) as here, local_twin.readers(cloud_settings) as there:
+        for key, partition in stored:
+            reader = local_twin.reader_of(local, key)
+            if reader is None:
+                continue
+            compared += 1
+            in_cloud = local_twin.rows(cloud, there, reader, key, partition)
+            in_local = local_twin.rows(local, here, reader, key, partition)
+            if in_cloud != in_local:
+                only = sorted(set(in_cloud) ^ set(in_local))[:2]
+                different.append((key.to_user_string(), partition, len(in_cloud), len(in_local), only))
+    assert compared and not different, different
+    builds = "SELECT build_hash FROM buildhub.main_build ORDER BY 1"
+    with psycopg.connect(world.code_env["CI_ASSETS_POSTGRES_DSN"]) as conn:
+        in_cloud = conn.execute(builds).fetchall()
+    with resources_for(settings)["postgres"].connect() as conn:
+        assert conn.execute(builds).fetchall() == in_cloud and in_cloud
+    return f"{compared} asset partitions and {len(in_cloud)} builds equal a local run's"
+
+
+def test_a_code_server_that_never_comes_back_fails_the_queued_run_saying_so(
+    topology: tuple[Topology, TcpProxy],
+) -> None:
+    """A run waits in the queue (the daemon is down) while its code server goes away for good: the
+    daemon tries it as the instance file says (three more tries, the delay shortened here), then
+    fails the run with a message that says why, instead of leaving it queued or hung."""
+    world, _ = topology
+    world.wait_idle(600)
+    world.kill("daemon", group=True)
+    [registry] = [run for run in demo_runs() if run.system == "sources"][:1]
+    run_id = world.launch(registry)
+    world.kill("code_server", group=True)
+    world.start("daemon")
+    world.wait_for(lambda: world.runs(runIds=[run_id])[0]["status"] == "FAILURE", 240, "the run to fail")
+    said = world.messages(run_id)
+    assert any("failed to reach the user code server after 3 attempts" in m for m in said), said
+    assert sum("re-submitting the run into the queue" in m for m in said) == 3, said
 
 
 BUILDHUB = {"key": "dagster/sensor_name", "value": "buildhub_new_keys"}

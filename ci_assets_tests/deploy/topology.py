@@ -19,13 +19,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ci_assets.lib.launch import LOCATION, graphql
+import yaml
+
+from ci_assets.lib.launch import LOCATION, DemoRun, graphql, launch
 from ci_assets_tests.services import processes
 from ci_assets_tests.services.network import can_connect, free_port, wait_for_http
 
 RUNS = """
 query Runs($filter: RunsFilter) { runsOrError(filter: $filter, limit: 500) { ... on Runs { results {
-  runId status jobName tags { key value } assetSelection { path } } } } }
+  runId status jobName runConfigYaml tags { key value } assetSelection { path } } } } }
+"""
+CODE_SERVER_RETRY_DELAY = 20  # three tries span a restart (the server loads in ~10 s)
+LOGS = """
+query Logs($runId: ID!) { logsForRun(runId: $runId) { ... on EventConnection { events {
+  __typename ... on MessageEvent { message } } } } }
 """
 IN_FLIGHT = ["QUEUED", "NOT_STARTED", "STARTING", "STARTED", "CANCELING"]
 BACKFILL = """
@@ -61,7 +68,10 @@ class Topology:
     def write_instance(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         installed = next(self.venv.glob("lib/python*/site-packages/ci_assets/instance/cloud/dagster.yaml"))
-        (self.home / "dagster.yaml").write_text(installed.read_text())
+        config = yaml.safe_load(installed.read_text())
+        # The file's minute between tries at a code server that is down, shortened for the test.
+        config["run_coordinator"]["config"]["user_code_failure_retry_delay"] = CODE_SERVER_RETRY_DELAY
+        (self.home / "dagster.yaml").write_text(yaml.safe_dump(config))
         (self.home / "workspace.yaml").write_text(
             "load_from:\n"
             f"  - grpc_server:\n      host: 127.0.0.1\n      port: {self.grpc_port}\n"
@@ -115,6 +125,17 @@ class Topology:
 
     def runs(self, **run_filter: Any) -> list[dict[str, Any]]:
         return self.graphql(RUNS, {"filter": run_filter})["runsOrError"]["results"]
+
+    def launch(self, run: DemoRun) -> str:
+        """The run's id; a launch the webserver failed to answer (a 5xx while it reconnects to a
+        restarted code server or database) is asked again, as `make dev`'s demo does."""
+        launched: list[str] = []
+        self.wait_for(lambda: bool(launched or launched.append(launch(self.url, run))), 120, f"launching {run}")
+        return launched[0]
+
+    def messages(self, run_id: str) -> list[str]:
+        events = self.graphql(LOGS, {"runId": run_id})["logsForRun"]["events"]
+        return [e.get("message") or "" for e in events]
 
     def backfill(self, assets: list[list[str]], partitions: list[str]) -> str:
         params = {"assetSelection": [{"path": p} for p in assets], "partitionNames": partitions}
