@@ -48,13 +48,23 @@ def search_site(
             ensure_reader_role(conn)
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute(f"VACUUM ANALYZE {store.SCHEMA}.main_build")
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(create_app(reader_dsn(dsn)), port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, name="search-site", daemon=True)
-        thread.start()
-        try:
-            wait_for_http(f"http://127.0.0.1:{port}/__lbheartbeat__", timeout=30)
-            yield SearchSite(f"http://127.0.0.1:{port}", dsn, documents)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=30)
+        with serve(dsn) as url:
+            yield SearchSite(url, dsn, documents)
+
+
+@contextlib.contextmanager
+def serve(dsn: str) -> Iterator[str]:
+    """The search server over the database the owner's `dsn` names (its reader role made), by uvicorn
+    on a free port: its URL, for as long as the context lasts."""
+    with psycopg.connect(dsn) as conn:
+        ensure_reader_role(conn)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(reader_dsn(dsn)), port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="search-site", daemon=True)
+    thread.start()
+    try:
+        wait_for_http(f"http://127.0.0.1:{port}/__lbheartbeat__", timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

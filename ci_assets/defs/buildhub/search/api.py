@@ -32,6 +32,7 @@ from ci_assets.defs.buildhub.search import page
 from ci_assets.defs.buildhub.search.body import parse as parse_body
 from ci_assets.defs.buildhub.search.engine import search
 from ci_assets.defs.buildhub.search.fields import SearchError
+from ci_assets.defs.buildhub.search.safety import NONCE, SecurityHeaders
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.version import version_info
 
@@ -125,21 +126,22 @@ def create_app(
 
     footer = page.Footer(bucket)
 
-    def run_page(state: page.State) -> str:
+    def run_page(state: page.State, nonce: str) -> str:
         with pool.connection() as conn:
             try:
-                return page.render_search(conn, state, footer.read(conn))
+                return page.render_search(conn, state, footer.read(conn), nonce)
             except psycopg.errors.DataError as err:
                 raise SearchError(f"invalid value in the search: {err.diag.message_primary or err}") from None
 
     async def search_page(request: Request) -> HTMLResponse:
-        state = page.State.of(request.query_params)
+        state, nonce = page.State.of(request.query_params), getattr(request.state, NONCE)
         try:
-            return HTMLResponse(await run_in_threadpool(run_page, state))
+            return HTMLResponse(await run_in_threadpool(run_page, state, nonce))
         except (SearchError, RecursionError) as err:
-            return HTMLResponse(page.render_error(str(err) or "the search is nested too deeply"), status_code=400)
+            message = str(err) or "the search is nested too deeply"
+            return HTMLResponse(page.render_error(message, nonce), status_code=400)
         except psycopg.errors.QueryCanceled:
-            return HTMLResponse(page.render_error("the search took too long"), status_code=503)
+            return HTMLResponse(page.render_error("the search took too long", nonce), status_code=503)
 
     def find_build(row_id: str) -> dict[str, Any] | None:
         with pool.connection() as conn:
@@ -148,7 +150,8 @@ def create_app(
     async def build_page(request: Request) -> HTMLResponse:
         row_id = request.path_params["row_id"]
         document = await run_in_threadpool(find_build, row_id)
-        return HTMLResponse(page.render_build(document, row_id), status_code=200 if document else 404)
+        rendered = page.render_build(document, row_id, getattr(request.state, NONCE))
+        return HTMLResponse(rendered, status_code=200 if document else 404)
 
     def database_check() -> str | None:
         """None when the database answers, else why not."""
@@ -185,6 +188,7 @@ def create_app(
 
     return Starlette(
         lifespan=lifespan,
+        middleware=[Middleware(SecurityHeaders)],
         routes=[
             Route("/", search_page, methods=["GET"]),
             Route("/builds/{row_id}", build_page, methods=["GET"]),

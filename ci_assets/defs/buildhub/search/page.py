@@ -13,13 +13,14 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from ci_assets.defs.buildhub import completeness
 from ci_assets.defs.buildhub.search.engine import search
+from ci_assets.defs.buildhub.search.safety import web_url
 from ci_assets.defs.buildhub.search.suggest import suggest
 
 PAGE_SIZE = 30
@@ -55,6 +56,7 @@ TEMPLATES = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+TEMPLATES.filters["web_url"] = web_url
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,7 +224,8 @@ class Footer:
             return self._value
 
 
-def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any] | None = None) -> str:
+def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any] | None = None, nonce: str = "") -> str:
+    """`nonce`: the response's Content-Security-Policy nonce, for the page's own script and style."""
     started = time.perf_counter()
     response = search(conn, request_body(state))
     took = round((time.perf_counter() - started) * 1000)
@@ -232,8 +235,8 @@ def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any]
         document = hit["_source"]
         source = document.get("source", {})
         revision_url = (
-            f"{source['repository']}/rev/{source['revision']}"
-            if source.get("repository") and source.get("revision")
+            web_url(f"{source['repository']}/rev/{quote(str(source['revision']), safe='')}")
+            if web_url(source.get("repository")) and source.get("revision")
             else None
         )
         hits.append(
@@ -262,12 +265,12 @@ def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any]
             for v in values
         ],
     }
-    return TEMPLATES.get_template("search.html").render(**context)
+    return TEMPLATES.get_template("search.html").render(**context, nonce=nonce)
 
 
-def render_build(document: dict[str, Any] | None, build_id: str) -> str:
-    return TEMPLATES.get_template("build.html").render(build=document, build_id=build_id)
+def render_build(document: dict[str, Any] | None, build_id: str, nonce: str = "") -> str:
+    return TEMPLATES.get_template("build.html").render(build=document, build_id=build_id, nonce=nonce)
 
 
-def render_error(message: str) -> str:
-    return TEMPLATES.get_template("error.html").render(message=message)
+def render_error(message: str, nonce: str = "") -> str:
+    return TEMPLATES.get_template("error.html").render(message=message, nonce=nonce)
