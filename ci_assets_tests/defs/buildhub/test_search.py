@@ -168,7 +168,14 @@ def test_aggregations_post_filter_and_sort(corpus: Any) -> None:
         ({"query": {"term": {}}}, "term takes exactly one field"),
         ({"size": 1001}, "Search size too large (1001)"),
         ({"size": "1001"}, "Search size too large (1001)"),
-        ({"from": 9500, "size": 600}, "from + size must not exceed 10000"),
+        (
+            {"from": 9500, "size": 600},
+            "Result window is too large, from + size must be less than or equal to: [10000] but was [10100]",
+        ),
+        ({"size": True}, "size must be an integer, got True"),
+        ({"size": 1.5}, "size must be an integer, got 1.5"),
+        ({"from": -1}, "from must not be negative"),
+        ({"aggs": {"x": {"terms": {"field": "target.locale", "include": {"a": 1}}}}}, "terms include takes a pattern"),
         ({"query": {"term": {"target.nope": "x"}}}, "unknown field 'target.nope'"),
         ({"query": {"range": {"download.size": {"gte": "big"}}}}, "is a number"),
         ({"query": {"query_string": {"query": "(firefox AND"}}}, "query string"),
@@ -194,3 +201,28 @@ def test_the_api_reads_as_a_read_only_role_and_counts_requests(corpus: Any) -> N
     counts = corpus[2].counts
     assert counts["api_search_requests[method:GET]"] >= 1 and counts["api_search_requests[method:POST]"] >= 1
     assert corpus[2].gauges["api_search_records"] >= 0 and corpus[2].timings["api_search"]
+
+
+def test_terms_say_what_lies_beyond_their_buckets(corpus: Any) -> None:
+    """`sum_other_doc_count` holds the documents of the buckets not returned (Elasticsearch's
+    meaning), so the buckets and it add up to every document with the field."""
+    documents = corpus[1]
+    counts = Counter(d["target"]["version"] for d in documents)
+    answer = post(corpus, {"size": 0, "aggs": {"v": {"terms": {"field": "target.version", "size": 3}}}})
+    terms = answer["aggregations"]["v"]
+    assert [b["doc_count"] for b in terms["buckets"]] == sorted(counts.values(), reverse=True)[:3]
+    assert sum(b["doc_count"] for b in terms["buckets"]) + terms["sum_other_doc_count"] == len(documents)
+    everything = post(corpus, {"size": 0, "aggs": {"v": {"terms": {"field": "target.version", "size": 1000}}}})
+    assert everything["aggregations"]["v"]["sum_other_doc_count"] == 0
+
+
+def test_include_and_exclude_take_lists_of_exact_values(corpus: Any) -> None:
+    documents = corpus[1]
+    counts = Counter(d["target"]["version"] for d in documents)
+    chosen = [*sorted(counts)[:2], "60.1.*"]  # a listed value is exact, never a pattern
+    include = {"field": "target.version", "size": 100, "include": chosen}
+    found = post(corpus, {"size": 0, "aggs": {"v": {"terms": include}}})["aggregations"]["v"]["buckets"]
+    assert {b["key"]: b["doc_count"] for b in found} == {v: counts[v] for v in chosen if v in counts}
+    exclude = {"field": "target.version", "size": 1000, "exclude": chosen}
+    rest = post(corpus, {"size": 0, "aggs": {"v": {"terms": exclude}}})["aggregations"]["v"]["buckets"]
+    assert {b["key"]: b["doc_count"] for b in rest} == {v: n for v, n in counts.items() if v not in chosen}

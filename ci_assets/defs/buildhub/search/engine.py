@@ -36,13 +36,15 @@ KNOWN_KEYS = {
 
 
 def _int(value: Any, name: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError, OverflowError):
-        raise SearchError(f"{name} must be a number, got {value!r}") from None
-    if number < 0:
-        raise SearchError(f"{name} must not be negative")
-    return number
+    """A non-negative integer, as Elasticsearch takes it: a JSON integer or a string of one (it
+    coerces those); a boolean, a fraction or anything else is refused."""
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SearchError(f"{name} must be an integer, got {value!r}")
+    if value < 0:
+        raise SearchError(f"{name} must not be negative, got {value}")
+    return value
 
 
 def _sort(spec: Any) -> sql.Composable:
@@ -229,10 +231,7 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
             raise SearchError(f"terms order must be one of _count, _term, _key with asc or desc, got {order!r}")
         direction_sql = sql.SQL(str(direction).upper())
         column, in_set = counts.key(target)
-        counted = where
-        if "include" in body:
-            pattern = params.bind(f"^(?:{body['include']})$")
-            counted = all_of([where, sql.SQL("{} ~ {}").format(target.text(), pattern)])
+        counted = all_of([where, *_value_filters(target, body, params)])
         doc_count = counts.count(counted)
         if key == "_count":
             ordering = sql.SQL("doc_count {}, key ASC").format(direction_sql)
@@ -240,18 +239,51 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
             # A version's buckets sort in release order, by the key the store keeps beside it.
             rank = counts.aggregate(sql.SQL("max({})").format(target.order()), counted)
             ordering = sql.SQL("{} {}, key {}").format(rank, direction_sql, direction_sql)
+        # Every bucket is ranked: the first `size` are answered, the rest are summed into
+        # sum_other_doc_count (what Elasticsearch says exists beyond the buckets it returns).
         select = sql.SQL(
-            "(SELECT coalesce(json_agg(json_build_array(key, doc_count)), '[]'::json) FROM "
-            "(SELECT *, {} AS key, {} AS doc_count FROM {} WHERE {} AND {} IS NOT NULL AND {} > 0 "
-            "ORDER BY {} LIMIT {}) AS b)"
-        ).format(column, doc_count, GROUPED, in_set, column, doc_count, ordering, params.bind(size))
+            "(SELECT json_build_array("
+            "coalesce(json_agg(json_build_array(key, doc_count) ORDER BY n) FILTER (WHERE n <= {size}), '[]'::json), "
+            "coalesce(sum(doc_count) FILTER (WHERE n > {size}), 0)) FROM "
+            "(SELECT key, doc_count, row_number() OVER (ORDER BY {ordering}) AS n FROM "
+            "(SELECT *, {column} AS key, {doc_count} AS doc_count FROM {grouped} "
+            "WHERE {in_set} AND {column} IS NOT NULL AND {doc_count} > 0) AS a) AS b)"
+        ).format(
+            size=params.bind(size),
+            ordering=ordering,
+            grouped=GROUPED,
+            in_set=in_set,
+            column=column,
+            doc_count=doc_count,
+        )
 
-        def decode_terms(value: list[list[Any]]) -> dict[str, Any]:
-            buckets = [{"key": int(k) if target.kind == "integer" else k, "doc_count": c} for k, c in value]
-            return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": 0, "buckets": buckets}
+        def decode_terms(value: list[Any]) -> dict[str, Any]:
+            found, other = value
+            buckets = [{"key": int(k) if target.kind == "integer" else k, "doc_count": c} for k, c in found]
+            return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": int(other), "buckets": buckets}
 
         return Part(select, decode_terms)
     raise SearchError(f"unknown aggregation type {kind!r}")
+
+
+def _value_filters(target: Any, body: dict[str, Any], params: Params) -> list[sql.Composable]:
+    """A terms aggregation's `include` and `exclude`: a list of exact values, or a pattern the
+    whole value must match."""
+    found = []
+    for name, negate in (("include", False), ("exclude", True)):
+        if name not in body:
+            continue
+        spec = body[name]
+        if isinstance(spec, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in spec):
+            values = [str(v) for v in spec]
+            test = sql.SQL("{} = ANY({})").format(target.text(), params.bind(values))
+        elif isinstance(spec, str):
+            test = sql.SQL("{} ~ {}").format(target.text(), params.bind(f"^(?:{spec})$"))
+        else:
+            raise SearchError(f"terms {name} takes a pattern or a list of values, got {spec!r}")
+        # A document without the field is in no bucket either way.
+        found.append(sql.SQL("coalesce(NOT ({}), false)").format(test) if negate else test)
+    return found
 
 
 def _aggregations(specs: Any, where: sql.Composable, counts: Counts) -> dict[str, Part]:
@@ -271,7 +303,11 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     if size > MAX_SIZE:
         raise SearchError(f"Search size too large ({size})")
     if start + size > MAX_WINDOW:
-        raise SearchError(f"from + size must not exceed {MAX_WINDOW} (got {start + size})")
+        raise SearchError(
+            f"Result window is too large, from + size must be less than or equal to: [{MAX_WINDOW}] but was "
+            f"[{start + size}]. See the scroll api for a more efficient way to request large data sets. This limit "
+            "can be set by changing the [index.max_result_window] index level setting."
+        )
     _source({}, body.get("_source"))  # refused before the query runs, whatever it finds
     params = Params()
     query = body.get("query", {"match_all": {}})
