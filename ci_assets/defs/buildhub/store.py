@@ -13,9 +13,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from ci_assets.defs.buildhub.versions import sortable
+from ci_assets.defs.buildhub.versions import KEY_SCHEME, sortable
 from ci_assets.lib.inventory import KeyInventory
 
 SCHEMA = "buildhub"
@@ -64,7 +65,14 @@ CREATE INDEX IF NOT EXISTS main_build_s3_object_key ON {SCHEMA}.main_build (s3_o
 -- plain columns with B-tree indexes for the fields the UI filters, facets and sorts on.
 CREATE INDEX IF NOT EXISTS main_build_build_paths ON {SCHEMA}.main_build USING gin (build jsonb_path_ops);
 {_search_columns_ddl()}
-ALTER TABLE {SCHEMA}.main_build ADD COLUMN IF NOT EXISTS search_version_key text;
+ALTER TABLE {SCHEMA}.main_build ADD COLUMN IF NOT EXISTS search_version_key text COLLATE "C";
+-- The key is compared bytewise (versions.py), whatever the database's collation.
+DO $$ BEGIN
+    IF (SELECT c.collname FROM pg_attribute a JOIN pg_collation c ON c.oid = a.attcollation
+        WHERE a.attrelid = '{SCHEMA}.main_build'::regclass AND a.attname = 'search_version_key') <> 'C' THEN
+        ALTER TABLE {SCHEMA}.main_build ALTER COLUMN search_version_key TYPE text COLLATE "C";
+    END IF;
+END $$;
 -- Every column the search box, the facets and their counts read, in one index: a search counts
 -- its matches and facets by an index-only scan (a tenth of the table's size), never the documents.
 DROP INDEX IF EXISTS {SCHEMA}.main_build_facets;
@@ -107,17 +115,24 @@ def ensure_schema(conn: psycopg.Connection) -> None:
 
 
 def _fill_version_keys(conn: psycopg.Connection) -> None:
-    """Rows stored before the column existed get their key (once: afterwards none is missing)."""
+    """Rows stored before the column existed, or under another key layout, get their key (once:
+    afterwards none is missing or stale)."""
+    prefix = f"{KEY_SCHEME}."
+    stale = sql.SQL("(search_version_key IS NULL OR left(search_version_key, {}) <> {})").format(
+        sql.Literal(len(prefix)), sql.Literal(prefix)
+    )
     missing = conn.execute(
-        f"SELECT DISTINCT search_version FROM {SCHEMA}.main_build "
-        "WHERE search_version_key IS NULL AND search_version IS NOT NULL"
+        sql.SQL("SELECT DISTINCT search_version FROM {}.main_build WHERE search_version IS NOT NULL AND {}").format(
+            sql.Identifier(SCHEMA), stale
+        )
     ).fetchall()
     if missing:
         versions = [v for (v,) in missing]
         conn.execute(
-            f"UPDATE {SCHEMA}.main_build AS b SET search_version_key = k.key "
-            "FROM unnest(%s::text[], %s::text[]) AS k(version, key) "
-            "WHERE b.search_version = k.version AND b.search_version_key IS NULL",
+            sql.SQL(
+                "UPDATE {}.main_build AS b SET search_version_key = k.key "
+                "FROM unnest(%s::text[], %s::text[]) AS k(version, key) WHERE b.search_version = k.version AND {}"
+            ).format(sql.Identifier(SCHEMA), stale),
             (versions, [sortable(v) for v in versions]),
         )
 

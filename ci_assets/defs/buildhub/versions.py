@@ -1,5 +1,17 @@
-"""Firefox-family versions in numeric order (100.0 after 99.0; 60.0b3 before 60.0; 60.0.1 after
-60.0), by Mozilla's own `mozilla-version` rules; anything it cannot read sorts after, naturally."""
+"""One order for every version string: Firefox's.
+
+A version `mozilla-version` reads is placed by what it reads (100.0 after 99.0; 60.0b3 before
+60.0; 60.0.1 after 60.0; 60.1.0esr after 60.1.0). Any other string is read leniently in the same
+terms and placed among them, never after them all: its leading numbers as numbers (`060.1` is
+60.1), then a release stage as Firefox orders them (a < b < rc < release < esr), then what is left
+in natural order (digits as numbers). So `61.0b4rc1` comes right after `61.0b4`, and `60.1` between
+`60.0.x` and `61.0`.
+
+`version_key` is that order as a tuple; `sortable` is the same order as text that the store keeps
+beside each build (compared bytewise: the column is `COLLATE "C"`), so ordering by version costs
+an index, not mozilla-version at query time. `KEY_SCHEME` names the text's layout: keys of another
+layout are computed again when the schema is ensured.
+"""
 
 from __future__ import annotations
 
@@ -14,46 +26,68 @@ if TYPE_CHECKING:
 else:  # imported on first use (ci_assets.lib.lazy): every run loads this module, few sort versions
     errors, gecko = lazy("mozilla_version.errors"), lazy("mozilla_version.gecko")
 
-_PARTS = re.compile(r"(\d+)")
+KEY_SCHEME = "v2"
+WIDTH = 12  # digits kept of each number; larger numbers are clamped to 10**12 - 1
+# Stages in Firefox's order, with mozilla-version's VersionType values.
+NIGHTLY, AURORA, BETA, CANDIDATE, RELEASE, ESR = 1, 2, 3, 4, 5, 6
+_LENIENT = re.compile(
+    r"\s*v?(?P<numbers>\d+(?:\.\d+){0,3})"
+    r"(?:(?P<stage>a|b|rc)(?P<stage_number>\d*))?"
+    r"(?P<esr>esr)?",
+    re.IGNORECASE,
+)
+_STAGES = {"a": NIGHTLY, "b": BETA, "rc": CANDIDATE}
+_DIGITS = re.compile(r"(\d+)")
+_CONTROL = re.compile(r"[\x00-\x1f]")  # below the key's separator: not part of the order
+
+
+def _clamp(number: int) -> int:
+    return min(number, 10**WIDTH - 1)
+
+
+def _rest(text: str) -> tuple[tuple[int, Any], ...]:
+    """What follows the version's recognised part, in natural order: a number before text at the
+    same place, numbers as numbers, text as text."""
+    parts = [p for p in _DIGITS.split(_CONTROL.sub("", text)) if p]
+    return tuple((0, _clamp(int(p))) if p.isdigit() else (1, p) for p in parts)
+
+
+def _readable(text: str) -> Any | None:
+    try:
+        return gecko.GeckoVersion.parse(text)
+    except (errors.PatternNotMatchedError, ValueError, TypeError):
+        return None
 
 
 @functools.lru_cache(maxsize=65536)
 def version_key(text: str) -> tuple[Any, ...]:
-    try:
-        return (0, gecko.GeckoVersion.parse(text), "")
-    except (errors.PatternNotMatchedError, ValueError, TypeError):
-        natural = tuple(int(p) if p.isdigit() else p for p in _PARTS.split(text) if p)
-        return (1, _Natural(natural), text)
-
-
-@functools.total_ordering
-class _Natural:
-    """Digits compare as numbers, text as text, a number before text at the same place."""
-
-    def __init__(self, parts: tuple[Any, ...]):
-        self.parts = tuple((0, p) if isinstance(p, int) else (1, p) for p in parts)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, _Natural) and self.parts == other.parts
-
-    def __lt__(self, other: _Natural) -> bool:
-        return self.parts < other.parts
-
-    def __hash__(self) -> int:
-        return hash(self.parts)
+    """(major, minor, patch, fourth, stage, stage number, the rest): one total order for any string."""
+    parsed = _readable(text)
+    if parsed is not None:
+        numbers = (parsed.major_number, parsed.minor_number, parsed.patch_number or 0, parsed.old_fourth_number or 0)
+        extra = parsed.beta_number or parsed.release_candidate_number or 0
+        if parsed.version_type.value == AURORA:
+            extra = 0  # `a2`: the number is the stage's name, not a count
+        return (*map(_clamp, numbers), parsed.version_type.value, _clamp(extra), ())
+    found = _LENIENT.match(text)
+    if not found:
+        return (0, 0, 0, 0, RELEASE, 0, _rest(text))
+    numbers = [_clamp(int(n)) for n in found["numbers"].split(".")]
+    numbers += [0] * (4 - len(numbers))
+    stage = _STAGES[found["stage"].lower()] if found["stage"] else RELEASE
+    if found["esr"]:
+        stage = ESR
+    stage_number = _clamp(int(found["stage_number"])) if found["stage_number"] else 0
+    return (*numbers, stage, stage_number, _rest(text[found.end() :]))
 
 
 def sortable(text: str | None) -> str | None:
-    """`version_key` as text that sorts the same way (the store keeps it: ordering by version
-    then costs an index, not mozilla-version at query time). Versions it cannot read sort after
-    every one it can, in their natural order."""
+    """`version_key` as text that sorts the same way, bytewise."""
     if text is None:
         return None
-    kind, parsed, _ = version_key(text)
-    if kind == 0:
-        v = parsed
-        extra = v.beta_number or v.release_candidate_number or 0
-        numbers = (v.major_number, v.minor_number, v.patch_number or 0, v.old_fourth_number or 0)
-        return ".".join(f"{n:06d}" for n in numbers) + f".{v.version_type.value}.{extra:06d}.{v.build_number or 0:06d}"
-    parts = [f"{p:012d}" if isinstance(p, int) else p for _, p in parsed.parts]
-    return "~" + "\x1f".join(parts)
+    *numbers, stage, stage_number, rest = version_key(text)
+    head = ".".join(f"{n:0{WIDTH}d}" for n in numbers)
+    # Each part of the rest: "0" and a number, or "1" and text; parts joined by \x1f, below every
+    # character the text keeps, so a shorter rest sorts before a longer one it begins.
+    tail = "\x1f".join(f"0{p:0{WIDTH}d}" if kind == 0 else f"1{p}" for kind, p in rest)
+    return f"{KEY_SCHEME}.{head}.{stage}.{stage_number:0{WIDTH}d}.{tail}"
