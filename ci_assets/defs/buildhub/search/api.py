@@ -18,13 +18,13 @@ from typing import Any
 
 import psycopg
 from psycopg import conninfo, sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 
 from ci_assets.defs.buildhub import store
@@ -39,6 +39,12 @@ from ci_assets.lib.version import version_info
 READER_ROLE = "buildhub_search"
 MAX_BODY_BYTES = 1 << 20
 POOL_SIZE = 8
+# A database that does not answer is reported within seconds, not after the pool's default 30 s
+# (a load balancer's probe gives up first): a connection attempt gets CONNECT_SECONDS, a request
+# waits at most WAIT_SECONDS for a pooled connection, and is told to come back in RETRY_AFTER.
+CONNECT_SECONDS = 3
+WAIT_SECONDS = 4
+RETRY_AFTER = "5"
 
 
 def ensure_reader_role(conn: psycopg.Connection) -> None:
@@ -63,6 +69,21 @@ def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+async def _database_down(request: Request, err: Exception) -> Response:
+    """Any route, when the database cannot be reached or drops the connection: 503 and when to come
+    back, as JSON under /api and as the page's own error page elsewhere (never a bare 500)."""
+    if isinstance(err, psycopg.errors.QueryCanceled):
+        message = "the search took too long"
+    else:
+        detail = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        message = f"the database is unavailable, try again shortly ({detail})"
+    headers = {"Retry-After": RETRY_AFTER}
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": message}, status_code=503, headers=headers)
+    rendered = page.render_error(message, getattr(request.state, NONCE, ""))
+    return HTMLResponse(rendered, status_code=503, headers=headers)
+
+
 def create_app(
     dsn: str, metrics: MetricsRecorder | None = None, bucket: str | None = None, version_file: Path | None = None
 ) -> Starlette:
@@ -76,8 +97,13 @@ def create_app(
         dsn,
         min_size=1,
         max_size=POOL_SIZE,
-        kwargs={"autocommit": True, "options": "-c default_transaction_read_only=on -c statement_timeout=30s"},
+        kwargs={
+            "autocommit": True,
+            "connect_timeout": CONNECT_SECONDS,
+            "options": "-c default_transaction_read_only=on -c statement_timeout=30s",
+        },
         check=ConnectionPool.check_connection,
+        timeout=WAIT_SECONDS,
         open=False,
     )
     recorder = metrics or MetricsRecorder("buildhub2")
@@ -158,7 +184,7 @@ def create_app(
         try:
             with pool.connection() as conn:
                 conn.execute(f"SELECT 1 FROM {store.SCHEMA}.main_build LIMIT 1")
-        except psycopg.Error as err:
+        except (psycopg.Error, PoolTimeout) as err:
             return str(err).strip() or type(err).__name__
         return None
 
@@ -189,6 +215,7 @@ def create_app(
     return Starlette(
         lifespan=lifespan,
         middleware=[Middleware(SecurityHeaders)],
+        exception_handlers={psycopg.OperationalError: _database_down, PoolTimeout: _database_down},
         routes=[
             Route("/", search_page, methods=["GET"]),
             Route("/builds/{row_id}", build_page, methods=["GET"]),
