@@ -102,6 +102,21 @@ def test_no_builds_suggests_the_nearest_version(corpus: Any) -> None:
     assert _count(html) == 0
 
 
+def test_did_you_mean_keeps_the_other_words_and_the_filters_and_finds_builds(corpus: Any) -> None:
+    documents = corpus[1]
+    product = documents[0]["source"]["product"]
+    theirs = sorted({d["target"]["version"] for d in documents if d["source"]["product"] == product})
+    state = State(q=f"{product} {theirs[0]}9", selected={"product": (product,)})
+    html = _page(corpus, state.url())
+    assert _count(html) == 0
+    offered = re.findall(r'<a href="([^"]+)" class="suggestion">([^<]+)</a>', html)
+    assert offered
+    for url, version in offered:
+        query = parse_qs(urlsplit(url.replace("&amp;", "&")).query)
+        assert query["q"] == [f"{product} {version}"] and query["product"] == [product]
+        assert version in theirs and _count(_page(corpus, url.replace("&amp;", "&"))) > 0
+
+
 def test_bad_input_is_shown_safely(corpus: Any) -> None:
     script = "<script>alert(1)</script>"
     html = _page(corpus, f"/?q={script}")

@@ -49,6 +49,7 @@ SEARCH_FIELDS = {
 }
 SORTS = {"published": ("download.date", "Published on"), "build": ("build.date", "Build date")}
 _VERSION_LIKE = re.compile(r"\d")
+SUGGESTIONS, SUGGESTION_TRIES = 3, 8  # offered at most; near versions tried for each word
 
 TEMPLATES = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
@@ -188,13 +189,28 @@ def _buckets(name: str, response: dict[str, Any], state: State) -> list[dict[str
 
 
 def _suggestion(conn: psycopg.Connection, state: State) -> list[dict[str, str]]:
-    """For a query that finds nothing: the nearest versions to the terms that look like one."""
-    terms = [t for t in state.q.lstrip("'").split() if _VERSION_LIKE.search(t)]
-    if not terms:
-        return []
-    found = suggest(conn, {"v": {"text": " ".join(terms), "term": {"field": "target.version", "size": 3}}})
-    options = [o["text"] for entry in found["v"] for o in entry["options"]]
-    return [{"text": v, "url": dataclasses.replace(state, q=v, page=1).url()} for v in dict.fromkeys(options)]
+    """For a query that finds nothing: the query again with one version-like word replaced by a
+    near version, keeping the other words and the selected filters, and only where that finds
+    builds (a version another product has is no help)."""
+    if state.q.startswith("'"):
+        return []  # a raw query string: its words are Lucene's, not the search box's
+    words, offers = state.q.split(), {}
+    for n, word in enumerate(words):
+        if not _VERSION_LIKE.search(word):
+            continue
+        found = suggest(conn, {"v": {"text": word, "term": {"field": "target.version", "size": SUGGESTION_TRIES}}})
+        for option in dict.fromkeys(o["text"] for entry in found["v"] for o in entry["options"]):
+            candidate = dataclasses.replace(state, q=" ".join([*words[:n], option, *words[n + 1 :]]), page=1)
+            if option not in offers and _finds_builds(conn, candidate):
+                offers[option] = candidate.url()
+            if len(offers) == SUGGESTIONS:
+                break
+    return [{"text": text, "url": url} for text, url in offers.items()]
+
+
+def _finds_builds(conn: psycopg.Connection, state: State) -> bool:
+    body = {"query": text_query(state.q), "post_filter": _filter(state.selected), "size": 0}
+    return search(conn, body)["hits"]["total"] > 0
 
 
 def _pages(state: State, total: int) -> list[dict[str, Any]]:
