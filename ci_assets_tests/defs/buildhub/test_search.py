@@ -226,3 +226,28 @@ def test_include_and_exclude_take_lists_of_exact_values(corpus: Any) -> None:
     exclude = {"field": "target.version", "size": 1000, "exclude": chosen}
     rest = post(corpus, {"size": 0, "aggs": {"v": {"terms": exclude}}})["aggregations"]["v"]["buckets"]
     assert {b["key"]: b["doc_count"] for b in rest} == {v: n for v, n in counts.items() if v not in chosen}
+
+
+def test_searchkit_s_top_hits_beside_a_query_and_a_filter(corpus: Any) -> None:
+    """SearchKit 2 adds `no_filters_top_hits` whenever search text and a filter combine: its total is
+    the query's matches before the post filter, its one hit comes without its source."""
+    documents = corpus[1]
+    product = documents[0]["source"]["product"]
+    platform = documents[0]["target"]["platform"]
+    body = {
+        "query": {"term": {"source.product": product}},
+        "post_filter": {"term": {"target.platform": platform}},
+        "aggs": {"no_filters_top_hits": {"top_hits": {"size": 1, "_source": False}}},
+        "size": 2,
+    }
+    answer = post(corpus, body)
+    top = answer["aggregations"]["no_filters_top_hits"]["hits"]
+    assert top["total"] == sum(d["source"]["product"] == product for d in documents)
+    assert answer["hits"]["total"] == sum(
+        d["source"]["product"] == product and d["target"]["platform"] == platform for d in documents
+    )
+    assert len(top["hits"]) == 1 and "_source" not in top["hits"][0]
+    three = post(corpus, {"size": 0, "aggs": {"t": {"top_hits": {"_source": {"includes": ["build.id"]}}}}})
+    hits = three["aggregations"]["t"]["hits"]["hits"]
+    assert len(hits) == 3 and all(set(h["_source"]) == {"build"} for h in hits)  # Elasticsearch's default size
+    assert "top hits aggregator [t]" in error(corpus, {"aggs": {"t": {"top_hits": {"size": 101}}}})

@@ -1,5 +1,6 @@
 """One version order for every string, held to a reference comparator written plainly here: where
-mozilla-version reads both versions, its own comparison; otherwise each string read as Firefox
+mozilla-version reads both versions, its own comparison (a build number it leaves out counting as
+0); otherwise each string read as Firefox
 names versions (numbers, a < b < rc < release < esr, then the rest naturally). The stored key
 (`sortable`, compared bytewise as the `COLLATE "C"` column does) must order any pair as the
 reference does, in Python and in PostgreSQL, and the search's sort and facets follow it."""
@@ -37,7 +38,8 @@ def _plain(text: str) -> tuple[Any, ...]:
     """The string as Firefox names versions, read by hand: up to four dotted numbers (missing ones
     are 0), a stage and its number, then the rest with digits as numbers (before text)."""
     cap = 10**12 - 1
-    found = re.match(r"\s*[vV]?(\d+(?:\.\d+){0,3})(?:([aA]|[bB]|[rR][cC])(\d*))?([eE][sS][rR])?", text)
+    pattern = r"\s*[vV]?([0-9]+(?:\.[0-9]+){0,3})(?:([aA]|[bB]|[rR][cC])([0-9]*))?([eE][sS][rR])?"
+    found = re.match(pattern, text, re.ASCII)
     if not found:
         numbers, stage, count, rest = [], "", 0, text
     else:
@@ -45,20 +47,25 @@ def _plain(text: str) -> tuple[Any, ...]:
         stage = "esr" if found.group(4) else (found.group(2) or "").lower()
         count, rest = min(int(found.group(3) or 0), cap), text[found.end() :]
     rest = "".join(c for c in rest if ord(c) >= 0x20)
-    chunks = tuple((0, min(int(c), cap)) if c.isdigit() else (1, c) for c in re.split(r"(\d+)", rest) if c)
-    return (*(numbers + [0] * (4 - len(numbers))), STAGE_ORDER[stage], count, chunks)
+    pieces = [c for c in re.split(r"([0-9]+)", rest) if c]
+    chunks = tuple((0, min(int(c), cap)) if c.isascii() and c.isdigit() else (1, c) for c in pieces)
+    return (*(numbers + [0] * (4 - len(numbers))), STAGE_ORDER[stage], count, 0, chunks)
 
 
 def _of_readable(version: GeckoVersion) -> tuple[Any, ...]:
     numbers = [version.major_number, version.minor_number, version.patch_number or 0, version.old_fourth_number or 0]
     count = 0 if version.version_type.value == 2 else (version.beta_number or version.release_candidate_number or 0)
-    return (*numbers, version.version_type.value, count, ())
+    return (*numbers, version.version_type.value, count, version.build_number or 0, ())
 
 
 def reference(a: str, b: str) -> int:
     ma, mb = _mozilla(a), _mozilla(b)
     if ma is not None and mb is not None:
-        return (ma > mb) - (ma < mb)
+        # mozilla-version's own order; a build number it leaves out of the comparison counts as 0
+        found = (ma > mb) - (ma < mb)
+        return found or ((ma.build_number or 0) > (mb.build_number or 0)) - (
+            (ma.build_number or 0) < (mb.build_number or 0)
+        )
     ka = _of_readable(ma) if ma is not None else _plain(a)
     kb = _of_readable(mb) if mb is not None else _plain(b)
     return (ka > kb) - (ka < kb)
@@ -80,6 +87,7 @@ READABLE = st.builds(
 VERSION_LIKE = r"[0-9]{0,4}(\.[0-9]{1,3}){0,4}(a|b|rc|esr|build|-|\.|[a-z]{1,3})?[0-9]{0,3}[a-z.]{0,4}"
 ODD = st.one_of(
     st.sampled_from(["61.0b4rc1", "60.1", "060.0", "100", "", "abc", "60.0rc1", "v60.0", "60.0-beta", "60.0 esr"]),
+    st.sampled_from(["\u00b9", "\u0663.\u0660", "60.0\u2003b1", "1.0build2", "3.6.28build2", "60.0\x1fb"]),
     st.from_regex(VERSION_LIKE, fullmatch=True),
     st.text(max_size=40),
     st.text(alphabet="0123456789.abrcesr", max_size=200),

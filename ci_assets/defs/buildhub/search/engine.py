@@ -110,6 +110,24 @@ def _source(document: dict[str, Any], spec: Any) -> dict[str, Any]:
     return _pick(document, _patterns(spec, spec), keep=True)
 
 
+def _page_of(where: sql.Composable, order: sql.Composable, size: int, start: int, params: Params) -> sql.Composable:
+    """The (id, document) pairs of one page of the rows `where` selects, in `order`: only the page
+    reads the documents, by id, after an ORDER BY … LIMIT the indexes serve."""
+    return sql.SQL(
+        "(SELECT coalesce(json_agg(json_build_array(p.id, p.build) ORDER BY p.n), '[]'::json) FROM "
+        "(SELECT id, build, row_number() OVER (ORDER BY {order}) AS n FROM "
+        "(SELECT * FROM {table} WHERE {where} ORDER BY {order} LIMIT {size} OFFSET {start}) AS page) AS p)"
+    ).format(order=order, table=TABLE, where=where, size=params.bind(size), start=params.bind(start))
+
+
+def _hit(row_id: Any, document: dict[str, Any], source: Any) -> dict[str, Any]:
+    hit = {"_index": "buildhub2", "_type": "doc", "_id": str(row_id), "_score": None}
+    return hit | ({} if source is False else {"_source": _source(document, source)})
+
+
+MAX_TOP_HITS = 100  # Elasticsearch's index.max_inner_result_window
+
+
 # A request is one statement: its hits are the first rows of an ORDER BY … LIMIT that an index
 # serves, and every count it asks for (the total, each filter's, each terms bucket's) comes out
 # of one pass over the matching rows: a GROUPING SETS aggregate with a FILTER per count.
@@ -212,6 +230,8 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
         return Part(select, decode_filter)
     if subs:
         raise SearchError(f"sub-aggregations are supported under filter aggregations only, not {kind!r}")
+    if kind == "top_hits":
+        return _top_hits(name, body, where, counts)
     if not isinstance(body, dict):
         raise SearchError(f"{kind} aggregation {name!r} takes an object")
     target = field(body.get("field"))
@@ -264,6 +284,33 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
 
         return Part(select, decode_terms)
     raise SearchError(f"unknown aggregation type {kind!r}")
+
+
+def _top_hits(name: str, body: Any, where: sql.Composable, counts: Counts) -> Part:
+    """The first documents of the aggregation's scope (SearchKit asks for one, without its source,
+    when a query and a filter combine)."""
+    if not isinstance(body, dict):
+        raise SearchError(f"top_hits aggregation {name!r} takes an object")
+    unknown = set(body) - {"size", "from", "sort", "_source"}
+    if unknown:
+        raise SearchError(f"top_hits aggregation {name!r} does not take {sorted(unknown)}")
+    size, start = _int(body.get("size", 3), "top_hits size"), _int(body.get("from", 0), "top_hits from")
+    if start + size > MAX_TOP_HITS:
+        raise SearchError(
+            f"Top hits result window is too large, the top hits aggregator [{name}]'s from + size must be less "
+            f"than or equal to: [{MAX_TOP_HITS}] but was [{start + size}]."
+        )
+    source = body.get("_source")
+    _source({}, source)  # refused before the query runs
+    count = sql.SQL("(SELECT {} FROM {} WHERE {})").format(counts.count(where), GROUPED, counts.total())
+    page = _page_of(all_of([counts.where, where]), _sort(body.get("sort", [])), size, start, counts.params)
+
+    def decode_top_hits(value: list[Any]) -> dict[str, Any]:
+        total, found = value
+        hits = [_hit(row_id, document, source) for row_id, document in found]
+        return {"hits": {"total": total, "max_score": None, "hits": hits}}
+
+    return Part(sql.SQL("json_build_array({}, {})").format(count, page), decode_top_hits)
 
 
 def _value_filters(target: Any, body: dict[str, Any], params: Params) -> list[sql.Composable]:
@@ -319,12 +366,7 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     counts = Counts(where, params)
     total = counts.count(post)
     aggs = _aggregations(specs or {}, TRUE, counts)
-    # Only the page of hits reads the documents, by id, after an ORDER BY … LIMIT the indexes serve.
-    hits = sql.SQL(
-        "(SELECT coalesce(json_agg(json_build_array(p.id, p.build) ORDER BY p.n), '[]'::json) FROM "
-        "(SELECT id, build, row_number() OVER (ORDER BY {order}) AS n FROM "
-        "(SELECT * FROM {table} WHERE {where} AND {post} ORDER BY {order} LIMIT {size} OFFSET {start}) AS page) AS p)"
-    ).format(order=order, table=TABLE, where=where, post=post, size=params.bind(size), start=params.bind(start))
+    hits = _page_of(all_of([where, post]), order, size, start, params)
     selects = [sql.SQL("(SELECT {} FROM {} WHERE {})").format(total, GROUPED, counts.total()), hits]
     selects += [part.select for part in aggs.values()]
     statement = sql.SQL("WITH grouped AS ({}) SELECT {}").format(counts.statement(), sql.SQL(", ").join(selects))
@@ -338,14 +380,7 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
             "total": total,
             "max_score": None,
             "hits": [
-                {
-                    "_index": "buildhub2",
-                    "_type": "doc",
-                    "_id": str(row_id),
-                    "_score": None,
-                    "_source": _source(document, body.get("_source")),
-                }
-                | ({"highlight": highlight(document)} if highlight else {})
+                _hit(row_id, document, body.get("_source")) | ({"highlight": highlight(document)} if highlight else {})
                 for row_id, document in found
             ],
         },
