@@ -67,14 +67,17 @@ def builds(
         rows = store.INVENTORY.keys_for_days(conn, buildhub_settings.bucket, days)
     run_id = context.run.run_id
     adopt = reconciliation.unreported_runs(context.instance, {r.ingested_by for r in rows if r.cached}, run_id)
-    with metrics.timer("sqs_process_buildhub_json_key"):
+    # Buildhub2's `sqs_` keys count what SQS delivered: a run the listing (or anyone) started
+    # reports under its own context (`listing_inserted`), so the SQS dashboards stay true.
+    source = context.run.tags.get("buildhub/discovered_by") or "manual"
+    with metrics.timer(f"{source}_process_buildhub_json_key"):
         report = ingest_keys(
             object_store,
             postgres,
             buildhub_settings.bucket,
             rows,
             metrics,
-            "sqs",
+            source,
             config.use_cache,
             log=context.log.info,
             run_id=run_id,
