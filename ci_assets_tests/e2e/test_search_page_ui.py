@@ -83,7 +83,7 @@ def test_facets_sort_pages_permalink_and_back(site: SearchSite, page: Page, scre
     page.screenshot(path=screenshots / "32_search_sorted_page3.png", animations="disabled")
 
     page.locator("a.permalink").first.click()
-    page.wait_for_url(re.compile(r"/builds/\d+$"))
+    page.wait_for_url(re.compile(r"/builds/v1:[0-9a-f]{32}$"))
     expect(page.locator("#document")).to_contain_text('"download"')
     page.screenshot(path=screenshots / "33_search_permalink.png", animations="disabled")
     page.go_back()

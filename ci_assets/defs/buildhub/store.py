@@ -211,9 +211,26 @@ def count_builds(conn: psycopg.Connection) -> int:
     return int(conn.execute(f"SELECT count(*) FROM {SCHEMA}.main_build").fetchone()[0])
 
 
-def build_by_row(conn: psycopg.Connection, row_id: str) -> dict[str, Any] | None:
-    """The stored document whose row id is `row_id` (the search's `_id`), or None."""
+@dataclasses.dataclass(frozen=True)
+class StoredBuild:
+    build_hash: str
+    document: dict[str, Any]
+    s3_object_key: str | None
+
+
+def build_by_hash(conn: psycopg.Connection, build_hash: str) -> StoredBuild | None:
+    """The stored document whose hash is `build_hash` (the search's `_id`): what a permalink names,
+    the same after the table is rebuilt."""
+    found = conn.execute(
+        f"SELECT build_hash, build, s3_object_key FROM {SCHEMA}.main_build WHERE build_hash = %s", (build_hash[:45],)
+    ).fetchone()
+    return StoredBuild(*found) if found else None
+
+
+def hash_of_row(conn: psycopg.Connection, row_id: str) -> str | None:
+    """The hash of the build at row `row_id`: the permalinks of before (`/builds/<row id>`) redirect
+    while their row still holds that build."""
     if not row_id.isdigit() or len(row_id) > 18:
         return None
-    found = conn.execute(f"SELECT build FROM {SCHEMA}.main_build WHERE id = %s", (int(row_id),)).fetchone()
+    found = conn.execute(f"SELECT build_hash FROM {SCHEMA}.main_build WHERE id = %s", (int(row_id),)).fetchone()
     return found[0] if found else None

@@ -1,14 +1,19 @@
 """Buildhub's search page, server-rendered over the same engine as /api/search: what it shows
 agrees with the API for the same filters, its state lives in the URL, and no input breaks it."""
 
+import random
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import psycopg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ci_assets.defs.buildhub.search.page import FACET_SIZE, PAGE_SIZE, State, request_body
+from ci_assets.defs.buildhub import store
+from ci_assets.defs.buildhub.documents import build_hash
+from ci_assets.defs.buildhub.samples import make_document
+from ci_assets.defs.buildhub.search.page import FACET_SIZE, PAGE_SIZE, State, render_build, request_body
 from ci_assets.defs.buildhub.versions import version_key
 from ci_assets_tests.defs.buildhub.search_corpus import post
 
@@ -87,12 +92,37 @@ def test_versions_are_in_numeric_order_and_sorting_and_pages_follow_the_url(corp
 
 def test_a_permalink_shows_the_whole_document_and_a_missing_build_is_a_404_page(corpus: Any) -> None:
     html = _page(corpus, "/?q=firefox")
-    link = re.search(r'href="(/builds/\d+)" class="permalink"', html)
+    link = re.search(r'href="(/builds/v1:[0-9a-f]{32})" class="permalink"', html)
     assert link
     build = _page(corpus, link.group(1))
     assert '<pre id="document">' in build and '"download": {' in build and '"mimetype":' in build
     assert "No such build" in _page(corpus, "/builds/999999999", 404)
-    assert "No such build" in _page(corpus, "/builds/not-a-number", 404)
+    assert "No such build" in _page(corpus, "/builds/not-a-hash", 404)
+
+
+def test_a_permalink_is_the_build_s_hash_serves_json_and_old_row_links_redirect(corpus: Any) -> None:
+    """The hash names the build whatever row holds it; `Accept: application/json` gets the document
+    itself; `/builds/<row id>` (the permalinks of before) redirects while its row holds a build."""
+    client, documents = corpus[0], corpus[1]
+    by_hash = {build_hash(d): d for d in documents}
+    [hit] = post(corpus, {"size": 1, "query": {"term": {"build.id": documents[3]["build"]["id"]}}})["hits"]["hits"]
+    assert hit["_id"] in by_hash
+    answer = client.get(f"/builds/{hit['_id']}", headers={"Accept": "application/json"})
+    assert answer.status_code == 200 and answer.json() == by_hash[hit["_id"]]
+    assert "Accept" in answer.headers["vary"]
+    missing = client.get("/builds/v1:00000000000000000000000000000000", headers={"Accept": "application/json"})
+    assert missing.status_code == 404 and "error" in missing.json()
+    with psycopg.connect(corpus[3]) as conn:
+        [(row_id,)] = conn.execute(f"SELECT id FROM {store.SCHEMA}.main_build WHERE build_hash = %s", (hit["_id"],))
+    moved = client.get(f"/builds/{row_id}", follow_redirects=False)
+    assert moved.status_code == 301 and moved.headers["location"] == f"/builds/{hit['_id']}"
+
+
+def test_a_build_page_links_its_raw_buildhub_json_where_it_lives() -> None:
+    document = make_document(random.Random(3))
+    html = render_build(document, "v1:x", raw_url="https://archive.mozilla.org/pub/firefox/x/buildhub.json")
+    assert 'href="https://archive.mozilla.org/pub/firefox/x/buildhub.json" id="raw"' in html
+    assert 'id="raw"' not in render_build(document, "v1:x", raw_url="javascript:alert(1)")
 
 
 def test_no_builds_suggests_the_nearest_version(corpus: Any) -> None:

@@ -1,5 +1,5 @@
 """Buildhub's search server as an ASGI app (`ci-assets search` serves it): the search page at `/`
-and each build's at `/builds/<id>` (page.py), `/api/search`,
+and each build's at `/builds/<build hash>` (page.py; JSON to `Accept: application/json`), `/api/search`,
 `/api/records` (CORS open, as Buildhub2's), and Dockerflow's `/__version__`, `/__heartbeat__`,
 `/__lbheartbeat__`.
 
@@ -15,6 +15,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from psycopg import conninfo, sql
@@ -24,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
 from ci_assets.defs.buildhub import store
@@ -45,6 +46,8 @@ POOL_SIZE = 8
 CONNECT_SECONDS = 3
 WAIT_SECONDS = 4
 RETRY_AFTER = "5"
+# The delivery bucket's keys (pub/...) as archive.mozilla.org serves them.
+ARCHIVE_URL = "https://archive.mozilla.org/"
 
 
 def ensure_reader_role(conn: psycopg.Connection) -> None:
@@ -69,6 +72,13 @@ def _error(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
+def _wants_json(request: Request) -> bool:
+    """A client that asks for JSON and not for HTML (curl -H 'Accept: application/json'); a browser
+    asks for HTML."""
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
+
+
 async def _database_down(request: Request, err: Exception) -> Response:
     """Any route, when the database cannot be reached or drops the connection: 503 and when to come
     back, as JSON under /api and as the page's own error page elsewhere (never a bare 500)."""
@@ -85,11 +95,16 @@ async def _database_down(request: Request, err: Exception) -> Response:
 
 
 def create_app(
-    dsn: str, metrics: MetricsRecorder | None = None, bucket: str | None = None, version_file: Path | None = None
+    dsn: str,
+    metrics: MetricsRecorder | None = None,
+    bucket: str | None = None,
+    version_file: Path | None = None,
+    archive_url: str | None = ARCHIVE_URL,
 ) -> Starlette:
     """`dsn` is the read-only role's; see `reader_dsn`. `bucket`: Buildhub's, whose pending keys the
     page's footer counts. `version_file`: the image's Dockerflow version.json (Buildhub2 served its own
-    at `/__version__`)."""
+    at `/__version__`). `archive_url`: where the bucket's keys are served, for a build's raw
+    buildhub.json (None: no such link)."""
     served_version = version_info(version_file)
     # psycopg's own pool: read-only sessions with a statement timeout, checked before each use
     # (a restarted database costs one failed check, not a 500); opened and closed with the app.
@@ -169,15 +184,25 @@ def create_app(
         except psycopg.errors.QueryCanceled:
             return HTMLResponse(page.render_error("the search took too long", nonce), status_code=503)
 
-    def find_build(row_id: str) -> dict[str, Any] | None:
+    def find_build(ref: str) -> tuple[store.StoredBuild | None, str | None]:
+        """The build a permalink names (its hash), or where an old row-id permalink now points."""
         with pool.connection() as conn:
-            return store.build_by_row(conn, row_id)
+            if ref.isdigit():
+                return None, store.hash_of_row(conn, ref)
+            return store.build_by_hash(conn, ref), None
 
-    async def build_page(request: Request) -> HTMLResponse:
-        row_id = request.path_params["row_id"]
-        document = await run_in_threadpool(find_build, row_id)
-        rendered = page.render_build(document, row_id, getattr(request.state, NONCE))
-        return HTMLResponse(rendered, status_code=200 if document else 404)
+    async def build_page(request: Request) -> Response:
+        ref = request.path_params["ref"]
+        found, moved_to = await run_in_threadpool(find_build, ref)
+        if moved_to:
+            return RedirectResponse(f"/builds/{quote(moved_to, safe=':')}", status_code=301)
+        status, vary = (200 if found else 404), {"Vary": "Accept"}
+        if _wants_json(request):
+            body = found.document if found else {"error": f"Buildhub has no build {ref}"}
+            return JSONResponse(body, status_code=status, headers=vary)
+        raw = archive_url + quote(found.s3_object_key) if found and found.s3_object_key and archive_url else None
+        rendered = page.render_build(found.document if found else None, ref, getattr(request.state, NONCE), raw)
+        return HTMLResponse(rendered, status_code=status, headers=vary)
 
     def database_check() -> str | None:
         """None when the database answers, else why not."""
@@ -218,7 +243,7 @@ def create_app(
         exception_handlers={psycopg.OperationalError: _database_down, PoolTimeout: _database_down},
         routes=[
             Route("/", search_page, methods=["GET"]),
-            Route("/builds/{row_id}", build_page, methods=["GET"]),
+            Route("/builds/{ref}", build_page, methods=["GET"]),
             api,
             Route("/__version__", lambda request: JSONResponse(served_version), methods=["GET"]),
             Route("/__heartbeat__", heartbeat, methods=["GET", "HEAD"]),

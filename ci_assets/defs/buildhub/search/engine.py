@@ -111,17 +111,18 @@ def _source(document: dict[str, Any], spec: Any) -> dict[str, Any]:
 
 
 def _page_of(where: sql.Composable, order: sql.Composable, size: int, start: int, params: Params) -> sql.Composable:
-    """The (id, document) pairs of one page of the rows `where` selects, in `order`: only the page
-    reads the documents, by id, after an ORDER BY … LIMIT the indexes serve."""
+    """The (hash, document) pairs of one page of the rows `where` selects, in `order`: only the page
+    reads the documents, after an ORDER BY … LIMIT the indexes serve. A hit's `_id` is its build's
+    hash, which names the build whatever row holds it."""
     return sql.SQL(
-        "(SELECT coalesce(json_agg(json_build_array(p.id, p.build) ORDER BY p.n), '[]'::json) FROM "
-        "(SELECT id, build, row_number() OVER (ORDER BY {order}) AS n FROM "
+        "(SELECT coalesce(json_agg(json_build_array(p.build_hash, p.build) ORDER BY p.n), '[]'::json) FROM "
+        "(SELECT build_hash, build, row_number() OVER (ORDER BY {order}) AS n FROM "
         "(SELECT * FROM {table} WHERE {where} ORDER BY {order} LIMIT {size} OFFSET {start}) AS page) AS p)"
     ).format(order=order, table=TABLE, where=where, size=params.bind(size), start=params.bind(start))
 
 
-def _hit(row_id: Any, document: dict[str, Any], source: Any) -> dict[str, Any]:
-    hit = {"_index": "buildhub2", "_type": "doc", "_id": str(row_id), "_score": None}
+def _hit(build_hash: Any, document: dict[str, Any], source: Any) -> dict[str, Any]:
+    hit = {"_index": "buildhub2", "_type": "doc", "_id": str(build_hash), "_score": None}
     return hit | ({} if source is False else {"_source": _source(document, source)})
 
 
@@ -307,7 +308,7 @@ def _top_hits(name: str, body: Any, where: sql.Composable, counts: Counts) -> Pa
 
     def decode_top_hits(value: list[Any]) -> dict[str, Any]:
         total, found = value
-        hits = [_hit(row_id, document, source) for row_id, document in found]
+        hits = [_hit(stored_hash, document, source) for stored_hash, document in found]
         return {"hits": {"total": total, "max_score": None, "hits": hits}}
 
     return Part(sql.SQL("json_build_array({}, {})").format(count, page), decode_top_hits)
@@ -380,8 +381,8 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
             "total": total,
             "max_score": None,
             "hits": [
-                _hit(row_id, document, body.get("_source")) | ({"highlight": highlight(document)} if highlight else {})
-                for row_id, document in found
+                _hit(key, document, body.get("_source")) | ({"highlight": highlight(document)} if highlight else {})
+                for key, document in found
             ],
         },
     }

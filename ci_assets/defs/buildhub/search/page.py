@@ -284,8 +284,11 @@ def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any]
     return TEMPLATES.get_template("search.html").render(**context, nonce=nonce)
 
 
-def render_build(document: dict[str, Any] | None, build_id: str, nonce: str = "") -> str:
-    return TEMPLATES.get_template("build.html").render(build=document, build_id=build_id, nonce=nonce)
+def render_build(document: dict[str, Any] | None, build_id: str, nonce: str = "", raw_url: str | None = None) -> str:
+    """`raw_url`: where the build's buildhub.json lives (the archive), linked beside the document."""
+    return TEMPLATES.get_template("build.html").render(
+        build=document, build_id=build_id, nonce=nonce, raw_url=web_url(raw_url)
+    )
 
 
 def render_error(message: str, nonce: str = "") -> str:
