@@ -51,7 +51,7 @@ def test_suggest_names_the_nearest_versions_in_elasticsearchs_shape(corpus: Any)
 
 def test_an_invalid_pattern_or_value_is_a_400_naming_it(corpus: Any) -> None:
     include = {"size": 0, "aggs": {"v": {"terms": {"field": "target.version", "include": "["}}}}
-    assert "invalid value" in error(corpus, include)
+    assert "invalid regular expression" in error(corpus, include)
     assert "date" in error(corpus, {"query": {"range": {"download.date": {"gte": {"nested": 1}}}}})
 
 

@@ -12,6 +12,7 @@ from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError, field
 from ci_assets.defs.buildhub.search.highlight import highlighter
+from ci_assets.defs.buildhub.search.lucene_regexp import compile_pattern
 from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
 from ci_assets.defs.buildhub.search.suggest import suggest
 from ci_assets.defs.buildhub.store import SCHEMA
@@ -252,7 +253,8 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
             raise SearchError(f"terms order must be one of _count, _term, _key with asc or desc, got {order!r}")
         direction_sql = sql.SQL(str(direction).upper())
         column, in_set = counts.key(target)
-        counted = all_of([where, *_value_filters(target, body, params)])
+        exact, keep = _value_filters(target, body, params)
+        counted = all_of([where, *exact])
         doc_count = counts.count(counted)
         if key == "_count":
             ordering = sql.SQL("doc_count {}, key ASC").format(direction_sql)
@@ -261,16 +263,18 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
             rank = counts.aggregate(sql.SQL("max({})").format(target.order()), counted)
             ordering = sql.SQL("{} {}, key {}").format(rank, direction_sql, direction_sql)
         # Every bucket is ranked: the first `size` are answered, the rest are summed into
-        # sum_other_doc_count (what Elasticsearch says exists beyond the buckets it returns).
+        # sum_other_doc_count (what Elasticsearch says exists beyond the buckets it returns). With a
+        # pattern, every ranked bucket comes back and the pattern picks among them here.
+        answered = sql.SQL("n <= {}").format(params.bind(size)) if keep is None else sql.SQL("true")
         select = sql.SQL(
             "(SELECT json_build_array("
-            "coalesce(json_agg(json_build_array(key, doc_count) ORDER BY n) FILTER (WHERE n <= {size}), '[]'::json), "
-            "coalesce(sum(doc_count) FILTER (WHERE n > {size}), 0)) FROM "
+            "coalesce(json_agg(json_build_array(key, doc_count) ORDER BY n) FILTER (WHERE {answered}), '[]'::json), "
+            "coalesce(sum(doc_count) FILTER (WHERE NOT ({answered})), 0)) FROM "
             "(SELECT key, doc_count, row_number() OVER (ORDER BY {ordering}) AS n FROM "
             "(SELECT *, {column} AS key, {doc_count} AS doc_count FROM {grouped} "
             "WHERE {in_set} AND {column} IS NOT NULL AND {doc_count} > 0) AS a) AS b)"
         ).format(
-            size=params.bind(size),
+            answered=answered,
             ordering=ordering,
             grouped=GROUPED,
             in_set=in_set,
@@ -280,6 +284,9 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
 
         def decode_terms(value: list[Any]) -> dict[str, Any]:
             found, other = value
+            if keep is not None:
+                kept = [(k, c) for k, c in found if keep(str(k))]
+                found, other = kept[:size], sum(c for _, c in kept[size:])
             buckets = [{"key": int(k) if target.kind == "integer" else k, "doc_count": c} for k, c in found]
             return {"doc_count_error_upper_bound": 0, "sum_other_doc_count": int(other), "buckets": buckets}
 
@@ -314,24 +321,29 @@ def _top_hits(name: str, body: Any, where: sql.Composable, counts: Counts) -> Pa
     return Part(sql.SQL("json_build_array({}, {})").format(count, page), decode_top_hits)
 
 
-def _value_filters(target: Any, body: dict[str, Any], params: Params) -> list[sql.Composable]:
-    """A terms aggregation's `include` and `exclude`: a list of exact values, or a pattern the
-    whole value must match."""
-    found = []
+def _value_filters(
+    target: Any, body: dict[str, Any], params: Params
+) -> tuple[list[sql.Composable], Callable[[str], bool] | None]:
+    """A terms aggregation's `include` and `exclude`: lists of exact values become conditions of
+    the count; patterns (Lucene regular expressions, lucene_regexp.py) a test of each bucket's key."""
+    exact: list[sql.Composable] = []
+    tests: list[Callable[[str], bool]] = []
     for name, negate in (("include", False), ("exclude", True)):
         if name not in body:
             continue
         spec = body[name]
         if isinstance(spec, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in spec):
-            values = [str(v) for v in spec]
-            test = sql.SQL("{} = ANY({})").format(target.text(), params.bind(values))
+            test = sql.SQL("{} = ANY({})").format(target.text(), params.bind([str(v) for v in spec]))
+            # A document without the field is in no bucket either way.
+            exact.append(sql.SQL("coalesce(NOT ({}), false)").format(test) if negate else test)
         elif isinstance(spec, str):
-            test = sql.SQL("{} ~ {}").format(target.text(), params.bind(f"^(?:{spec})$"))
+            if target.kind == "integer":
+                raise SearchError(f"terms {name} as a regular expression applies to string fields only")
+            matches = compile_pattern(spec)
+            tests.append((lambda value, m=matches: not m(value)) if negate else matches)
         else:
             raise SearchError(f"terms {name} takes a pattern or a list of values, got {spec!r}")
-        # A document without the field is in no bucket either way.
-        found.append(sql.SQL("coalesce(NOT ({}), false)").format(test) if negate else test)
-    return found
+    return exact, (lambda value: all(t(value) for t in tests)) if tests else None
 
 
 def _aggregations(specs: Any, where: sql.Composable, counts: Counts) -> dict[str, Part]:
