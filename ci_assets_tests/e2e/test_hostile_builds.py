@@ -38,6 +38,8 @@ PAYLOADS = [
     "data:text/html,<script>window.__pwned=1</script>",
     " javascript:window.__pwned=1",
     "\u0007\u001b[31m\u202e<svg onload=window.__pwned=1>",
+    "nul\u0000<script>window.__pwned=1</script>",  # PostgreSQL cannot store it: quarantined, not a crash
+    "\ud800<b>lone surrogate</b>",
 ]
 FIELDS = [
     ("download", "url"), ("source", "repository"), ("source", "revision"), ("source", "product"),
@@ -77,6 +79,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
         assert dg.materialize([builds], partition_key=today, resources=resources).success
         with psycopg.connect(dsn) as conn:
             [(stored,)] = conn.execute(f"SELECT count(*) FROM {store.SCHEMA}.main_build").fetchall()
+            unstorable = conn.execute("SELECT count(*) FROM quarantine WHERE reason LIKE 'unstorable text at %%'")
+            assert unstorable.fetchone() == (len(FIELDS) * 2,)  # each NUL and lone surrogate, set aside
         with serve(dsn) as url:
             yield url, stored
 

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import json
 import posixpath
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,11 +81,42 @@ class Valid:
         return str(value) if value is not None else None
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any, path: str = "$") -> tuple[str, str] | None:
+    """The first string (or key) PostgreSQL cannot store — a NUL, or half of a surrogate pair, both
+    valid JSON escapes — as (JSON path, what it holds): one such document must not fail its batch."""
+    if isinstance(value, str):
+        found = _UNSTORABLE.search(value)
+        if found:
+            return path, "a NUL character" if found.group() == "\x00" else "a lone UTF-16 surrogate"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{path}.{key}"
+            found_key = _unstorable(key, inner)
+            if found_key:
+                return found_key
+            found_item = _unstorable(item, inner)
+            if found_item:
+                return found_item
+    elif isinstance(value, list):
+        for n, item in enumerate(value):
+            found_item = _unstorable(item, f"{path}[{n}]")
+            if found_item:
+                return found_item
+    return None
+
+
 def parse(data: bytes) -> Valid | Invalid:
     try:
         document = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         return Invalid(f"not JSON at $: {err}", ["$"])
+    # Both arrive only as \u escapes (raw NUL is not JSON, raw surrogates are not UTF-8).
+    bad = _unstorable(document) if b"\\u" in data else None
+    if bad:
+        return Invalid(f"unstorable text at {bad[0]}: {bad[1]}", [bad[0]])
     parsed = parse_document(document)
     return dataclasses.replace(parsed, raw=data) if isinstance(parsed, Valid) else parsed
 
