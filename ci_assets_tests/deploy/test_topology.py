@@ -193,7 +193,7 @@ def test_the_deployed_topology_runs_every_system_and_loses_nothing_to_its_faults
         [row] = client.query(sql).result().to_arrow(create_bqstorage_client=False).to_pylist()
         assert row["n"] > 0 and row["n"] == row["d"]
     compared = equals_a_local_run(world, runs)
-    print(f"topology: {len(runs)} runs, all succeeded, in {time.monotonic() - started:.0f} s; {compared}")
+    world.note(f"topology: {len(runs)} runs, all succeeded, in {time.monotonic() - started:.0f} s; {compared}")
 
 
 def equals_a_local_run(world: Topology, runs: list[dict]) -> str:
