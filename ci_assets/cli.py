@@ -87,6 +87,9 @@ def dev(host: str, port: int, demo_runs: bool = True) -> None:
         CI_ASSETS_HOME=str(settings.home),  # the runs' processes see the same home
         DAGSTER_HOME=str(dagster_home),
         VIRTUAL_ENV=sys.prefix,  # the venv `dg` checks it runs in
+        # A backfill evaluated while `dg dev` reloads the code waits for it instead of failing
+        # (the chart sets the same for its daemon).
+        DAGSTER_BACKFILL_RETRY_DEFINITION_CHANGED_ERROR="1",
     )
     dg = shutil.which("dg", path=str(Path(sys.executable).parent)) or "dg"
     print(f"Dagster UI on http://{host}:{port} (DAGSTER_HOME={dagster_home})", flush=True)

@@ -119,3 +119,10 @@ def test_the_run_workers_job_manifest_is_built_by_dagster_k8s_from_the_values(va
     assert container["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "6Gi"}}
     assert manifest["spec"]["ttlSecondsAfterFinished"] == 86400
     assert manifest["spec"]["template"]["spec"]["serviceAccountName"] == launcher["service_account_name"]
+
+
+def test_the_daemon_waits_for_a_restarting_code_server_as_the_topology_test_s_does(values: dict[str, Any]) -> None:
+    from ci_assets_tests.deploy.topology import DAEMON_ENV
+
+    env = {e["name"]: e["value"] for e in values["dagsterDaemon"]["env"]}
+    assert env == DAEMON_ENV and all(isinstance(v, str) for v in env.values())

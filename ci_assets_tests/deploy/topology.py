@@ -29,6 +29,9 @@ RUNS = """
 query Runs($filter: RunsFilter) { runsOrError(filter: $filter, limit: 500) { ... on Runs { results {
   runId status jobName runConfigYaml tags { key value } assetSelection { path } } } } }
 """
+# What the chart gives the daemon (deploy/helm/values.yaml): a backfill evaluated while its code
+# server restarts waits for it instead of failing.
+DAEMON_ENV = {"DAGSTER_BACKFILL_RETRY_DEFINITION_CHANGED_ERROR": "1"}
 CODE_SERVER_RETRY_DELAY = 20  # three tries span a restart (the server loads in ~10 s)
 LOGS = """
 query Logs($runId: ID!) { logsForRun(runId: $runId) { ... on EventConnection { events {
@@ -93,6 +96,8 @@ class Topology:
         env = {"PATH": f"{self.venv / 'bin'}:/usr/bin:/bin", "HOME": str(self.home)} | self.dagster_env
         if name == "code_server":
             env |= self.code_env
+        elif name == "daemon":
+            env |= DAEMON_ENV
         log = (self.home / f"{name}.log").open("ab")
         self.started[name] = processes.start(self.command(name), env=env, cwd=self.home, stdout=log, stderr=log)
         if name == "code_server":
