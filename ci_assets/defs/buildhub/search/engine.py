@@ -12,9 +12,9 @@ from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError, field
 from ci_assets.defs.buildhub.search.highlight import highlighter
-from ci_assets.defs.buildhub.search.lucene_regexp import compile_pattern
 from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
 from ci_assets.defs.buildhub.search.suggest import suggest
+from ci_assets.defs.buildhub.search.terms_filters import value_filters
 from ci_assets.defs.buildhub.store import SCHEMA
 
 MAX_SIZE = 1000
@@ -253,7 +253,7 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
             raise SearchError(f"terms order must be one of _count, _term, _key with asc or desc, got {order!r}")
         direction_sql = sql.SQL(str(direction).upper())
         column, in_set = counts.key(target)
-        exact, keep = _value_filters(target, body, params)
+        exact, keep = value_filters(target, body, params)
         counted = all_of([where, *exact])
         doc_count = counts.count(counted)
         if key == "_count":
@@ -319,31 +319,6 @@ def _top_hits(name: str, body: Any, where: sql.Composable, counts: Counts) -> Pa
         return {"hits": {"total": total, "max_score": None, "hits": hits}}
 
     return Part(sql.SQL("json_build_array({}, {})").format(count, page), decode_top_hits)
-
-
-def _value_filters(
-    target: Any, body: dict[str, Any], params: Params
-) -> tuple[list[sql.Composable], Callable[[str], bool] | None]:
-    """A terms aggregation's `include` and `exclude`: lists of exact values become conditions of
-    the count; patterns (Lucene regular expressions, lucene_regexp.py) a test of each bucket's key."""
-    exact: list[sql.Composable] = []
-    tests: list[Callable[[str], bool]] = []
-    for name, negate in (("include", False), ("exclude", True)):
-        if name not in body:
-            continue
-        spec = body[name]
-        if isinstance(spec, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in spec):
-            test = sql.SQL("{} = ANY({})").format(target.text(), params.bind([str(v) for v in spec]))
-            # A document without the field is in no bucket either way.
-            exact.append(sql.SQL("coalesce(NOT ({}), false)").format(test) if negate else test)
-        elif isinstance(spec, str):
-            if target.kind == "integer":
-                raise SearchError(f"terms {name} as a regular expression applies to string fields only")
-            matches = compile_pattern(spec)
-            tests.append((lambda value, m=matches: not m(value)) if negate else matches)
-        else:
-            raise SearchError(f"terms {name} takes a pattern or a list of values, got {spec!r}")
-    return exact, (lambda value: all(t(value) for t in tests)) if tests else None
 
 
 def _aggregations(specs: Any, where: sql.Composable, counts: Counts) -> dict[str, Part]:
