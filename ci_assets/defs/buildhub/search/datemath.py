@@ -2,7 +2,9 @@
 `2019-01-01||+1M/M`. The result is an ISO date-time text in buildhub.json's own form
 (`2019-01-01T00:00:00Z`), so it compares with the stored dates as they sort. As in
 Elasticsearch, a rounded bound rounds down for gte and lt and up (the unit's last second)
-for gt and lte."""
+for gt and lte. A bound without math is read as Elasticsearch reads a date (`2019`, `2019-01-01`,
+an offset, a fraction of a second) and written in the same form: the stored dates hold whole
+seconds, so a fraction moves a gte or lt bound up to the next second."""
 
 from __future__ import annotations
 
@@ -39,20 +41,33 @@ def _floor(at: dt.datetime, unit: str) -> dt.datetime:
     return dt.datetime(*parts, *([1] * max(0, 3 - keep)), tzinfo=dt.UTC)
 
 
+_PARTIAL = re.compile(r"\d{4}(-\d{2})?")
+
+
+def _date(text: str, op: str) -> dt.datetime:
+    """A date as Elasticsearch's strict_date_optional_time reads it (UTC unless it says otherwise),
+    to the whole second a stored date can equal."""
+    if _PARTIAL.fullmatch(text):
+        text += "-01-01"[: 10 - len(text)]
+    try:
+        at = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SearchError(f"failed to parse date field [{text}]") from None
+    at = (at if at.tzinfo else at.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    if at.microsecond and op in ("gte", "lt"):
+        at += dt.timedelta(seconds=1)
+    return at.replace(microsecond=0)
+
+
 def resolve(value: str, op: str, now: dt.datetime | None = None) -> str:
-    """`value` as the date-time text it means for range operator `op`; a value without date math
-    is returned as given."""
+    """`value` as the date-time text it means for range operator `op`."""
     if value.startswith("now"):
         anchor, expression = (now or dt.datetime.now(dt.UTC)).replace(microsecond=0), value[3:]
     elif "||" in value:
         text, expression = value.split("||", 1)
-        try:
-            anchor = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise SearchError(f"date math anchor {text!r} is not a date") from None
-        anchor = (anchor if anchor.tzinfo else anchor.replace(tzinfo=dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+        anchor = _date(text, "gt")
     else:
-        return value
+        anchor, expression = _date(value, op), ""
     at, position = anchor, 0
     try:
         while position < len(expression):

@@ -15,7 +15,7 @@ from ci_assets.defs.buildhub.search.highlight import highlighter
 from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
 from ci_assets.defs.buildhub.search.suggest import suggest
 from ci_assets.defs.buildhub.search.terms_filters import value_filters
-from ci_assets.defs.buildhub.store import SCHEMA
+from ci_assets.defs.buildhub.store import ORDER_COLUMNS, SCHEMA
 
 MAX_SIZE = 1000
 MAX_WINDOW = 10_000
@@ -109,6 +109,13 @@ def _source(document: dict[str, Any], spec: Any) -> dict[str, Any]:
         kept = _pick(document, _patterns(includes, spec), keep=True) if includes not in (None, []) else document
         return _pick(kept, _patterns(excludes, spec), keep=False) if excludes not in (None, []) else kept
     return _pick(document, _patterns(spec, spec), keep=True)
+
+
+def _sortable(target: Any) -> sql.Composable:
+    """The field's value as its terms buckets order: text bytewise, as Elasticsearch compares terms."""
+    if target.kind == "integer" or target.path in ORDER_COLUMNS:
+        return target.order()
+    return sql.SQL('({} COLLATE "C")').format(target.order())
 
 
 def _page_of(where: sql.Composable, order: sql.Composable, size: int, start: int, params: Params) -> sql.Composable:
@@ -216,7 +223,7 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
         raise SearchError(f"aggregation {name!r} must have exactly one type, got {kinds}")
     kind, body = kinds[0], spec[kinds[0]]
     if kind == "filter":
-        narrowed = all_of([where, condition(body, params)])
+        narrowed = all_of([where, condition(body, params, filtering=True)])
         count = sql.SQL("(SELECT {} FROM {} WHERE {})").format(counts.count(narrowed), GROUPED, counts.total())
         inner = _aggregations(subs or {}, narrowed, counts)
         names = list(inner)
@@ -252,16 +259,30 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
         if key not in ("_count", "_term", "_key") or str(direction).lower() not in ("asc", "desc"):
             raise SearchError(f"terms order must be one of _count, _term, _key with asc or desc, got {order!r}")
         direction_sql = sql.SQL(str(direction).upper())
+        minimum = _int(body.get("min_doc_count", 1), "min_doc_count")
         column, in_set = counts.key(target)
         exact, keep = value_filters(target, body, params)
         counted = all_of([where, *exact])
         doc_count = counts.count(counted)
+        # A bucket's rank is its key as the field sorts (a version in release order, by the key the
+        # store keeps beside it; an integer as a number); ties in count go by it, ascending.
+        rank = counts.aggregate(sql.SQL("max({})").format(_sortable(target)), counted)
+        found = sql.SQL(
+            "SELECT {column} AS key, {doc_count} AS doc_count, {rank} AS rank FROM {grouped} "
+            "WHERE {in_set} AND {column} IS NOT NULL"
+        ).format(column=column, doc_count=doc_count, rank=rank, grouped=GROUPED, in_set=in_set)
+        if minimum == 0:
+            # Elasticsearch's zero buckets: every value the index holds for the field, found or not.
+            found = sql.SQL(
+                "SELECT v.key, coalesce(f.doc_count, 0) AS doc_count, v.rank FROM "
+                "(SELECT {text} AS key, max({sortable}) AS rank FROM {table} WHERE {text} IS NOT NULL "
+                "AND {exact} GROUP BY 1) AS v LEFT JOIN ({found}) AS f ON f.key = v.key"
+            ).format(text=target.text(), sortable=_sortable(target), table=TABLE, exact=all_of(exact), found=found)
+        tie = sql.SQL('rank ASC, key COLLATE "C" ASC')
         if key == "_count":
-            ordering = sql.SQL("doc_count {}, key ASC").format(direction_sql)
+            ordering = sql.SQL("doc_count {}, {}").format(direction_sql, tie)
         else:
-            # A version's buckets sort in release order, by the key the store keeps beside it.
-            rank = counts.aggregate(sql.SQL("max({})").format(target.order()), counted)
-            ordering = sql.SQL("{} {}, key {}").format(rank, direction_sql, direction_sql)
+            ordering = sql.SQL('rank {d}, key COLLATE "C" {d}').format(d=direction_sql)
         # Every bucket is ranked: the first `size` are answered, the rest are summed into
         # sum_other_doc_count (what Elasticsearch says exists beyond the buckets it returns). With a
         # pattern, every ranked bucket comes back and the pattern picks among them here.
@@ -271,16 +292,8 @@ def _aggregation(name: str, spec: Any, where: sql.Composable, counts: Counts) ->
             "coalesce(json_agg(json_build_array(key, doc_count) ORDER BY n) FILTER (WHERE {answered}), '[]'::json), "
             "coalesce(sum(doc_count) FILTER (WHERE NOT ({answered})), 0)) FROM "
             "(SELECT key, doc_count, row_number() OVER (ORDER BY {ordering}) AS n FROM "
-            "(SELECT *, {column} AS key, {doc_count} AS doc_count FROM {grouped} "
-            "WHERE {in_set} AND {column} IS NOT NULL AND {doc_count} > 0) AS a) AS b)"
-        ).format(
-            answered=answered,
-            ordering=ordering,
-            grouped=GROUPED,
-            in_set=in_set,
-            column=column,
-            doc_count=doc_count,
-        )
+            "({found}) AS a WHERE doc_count >= {minimum}) AS b)"
+        ).format(answered=answered, ordering=ordering, found=found, minimum=params.bind(minimum))
 
         def decode_terms(value: list[Any]) -> dict[str, Any]:
             found, other = value
@@ -348,7 +361,7 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     query = body.get("query", {"match_all": {}})
     where = condition(query, params)
     highlight = highlighter(body.get("highlight"), query)
-    post = condition(body["post_filter"], params) if "post_filter" in body else TRUE
+    post = condition(body["post_filter"], params, filtering=True) if "post_filter" in body else TRUE
     order = _sort(body.get("sort", []))
     specs = body.get("aggs", body.get("aggregations"))
     counts = Counts(where, params)

@@ -70,6 +70,12 @@ def any_of(parts: list[sql.Composable]) -> sql.Composable:
     return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)) if parts else sql.SQL("FALSE")
 
 
+def none_of(parts: list[sql.Composable]) -> sql.Composable:
+    """Not one of `parts`: a comparison with a missing field is unknown (NULL) in SQL, and a
+    document without the field does not match the clause, so NULL counts as false."""
+    return sql.SQL("({}) IS NOT TRUE").format(any_of(parts))
+
+
 def all_of(parts: list[sql.Composable]) -> sql.Composable:
     return sql.SQL("({})").format(sql.SQL(" AND ").join(parts)) if parts else TRUE
 
@@ -77,7 +83,9 @@ def all_of(parts: list[sql.Composable]) -> sql.Composable:
 RANGE_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 
 
-def condition(query: Any, params: Params, depth: int = 0) -> sql.Composable:
+def condition(query: Any, params: Params, depth: int = 0, filtering: bool = False) -> sql.Composable:
+    """`query` as a SQL condition; `filtering` is Elasticsearch's filter context (a post_filter, a
+    filter aggregation, a bool's filter and must_not), where a bool's should clauses are required."""
     if depth > MAX_DEPTH:
         raise SearchError(f"query nested deeper than {MAX_DEPTH} levels")
     if not isinstance(query, dict) or len(query) != 1:
@@ -125,7 +133,7 @@ def condition(query: Any, params: Params, depth: int = 0) -> sql.Composable:
             sql.Literal(list(field(body["field"]).path)), sql.Literal(list(field(body["field"]).path))
         )
     if kind == "bool":
-        return boolean(body, params, depth)
+        return boolean(body, params, depth, filtering)
     if kind in ("query_string", "simple_query_string"):
         if not isinstance(body, dict) or not isinstance(body.get("query"), str):
             raise SearchError(f"{kind} takes {{query: text}}")
@@ -146,20 +154,23 @@ def _clauses(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def boolean(body: Any, params: Params, depth: int) -> sql.Composable:
+def boolean(body: Any, params: Params, depth: int, filtering: bool) -> sql.Composable:
     if not isinstance(body, dict):
         raise SearchError("bool takes an object")
     unknown = set(body) - {"must", "filter", "should", "must_not", "minimum_should_match", "boost"}
     if unknown:
         raise SearchError(f"unknown bool clause(s) {sorted(unknown)}")
-    must = [condition(q, params, depth + 1) for k in ("must", "filter") for q in _clauses(body.get(k, []))]
-    must_not = [condition(q, params, depth + 1) for q in _clauses(body.get("must_not", []))]
-    should = [condition(q, params, depth + 1) for q in _clauses(body.get("should", []))]
+    must = [condition(q, params, depth + 1, filtering) for q in _clauses(body.get("must", []))]
+    must += [condition(q, params, depth + 1, True) for q in _clauses(body.get("filter", []))]
+    must_not = [condition(q, params, depth + 1, True) for q in _clauses(body.get("must_not", []))]
+    should = [condition(q, params, depth + 1, filtering) for q in _clauses(body.get("should", []))]
     parts = list(must)
     if must_not:
-        parts.append(sql.SQL("NOT {}").format(any_of(must_not)))
+        parts.append(none_of(must_not))
     if should:
-        default = 0 if must else 1
+        # Elasticsearch 6's BoolQueryBuilder: one should clause is needed when nothing else is
+        # required, and always in a filter context.
+        default = 1 if filtering or not must else 0
         minimum = body.get("minimum_should_match", default)
         try:
             needed = int(str(minimum).rstrip("%")) if not str(minimum).endswith("%") else 0
@@ -172,6 +183,6 @@ def boolean(body: Any, params: Params, depth: int) -> sql.Composable:
         if needed == 1:
             parts.append(any_of(should))
         elif needed > 1:
-            counted = sql.SQL(" + ").join(sql.SQL("({})::int").format(s) for s in should)
+            counted = sql.SQL(" + ").join(sql.SQL("(({}) IS TRUE)::int").format(s) for s in should)
             parts.append(sql.SQL("({}) >= {}").format(counted, sql.Literal(needed)))
     return all_of(parts)

@@ -55,11 +55,11 @@ class Node:
     children: list[Any]
 
     def to_sql(self, names: list[str], default: str, params: Any) -> sql.Composable:
-        from ci_assets.defs.buildhub.search.query import all_of, any_of
+        from ci_assets.defs.buildhub.search.query import all_of, any_of, none_of
 
         parts = [c.to_sql(names, default, params) for c in self.children]
         if self.op == "not":
-            return sql.SQL("NOT {}").format(parts[0])
+            return none_of(parts)
         return all_of(parts) if self.op == "and" else any_of(parts)
 
 

@@ -10,7 +10,7 @@ from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError
 from ci_assets.defs.buildhub.search.lucene_regexp import compile_pattern
-from ci_assets.defs.buildhub.search.query import Params
+from ci_assets.defs.buildhub.search.query import Params, none_of
 
 
 def value_filters(
@@ -27,7 +27,7 @@ def value_filters(
         if isinstance(spec, list) and all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in spec):
             test = sql.SQL("{} = ANY({})").format(target.text(), params.bind([str(v) for v in spec]))
             # A document without the field is in no bucket either way.
-            exact.append(sql.SQL("coalesce(NOT ({}), false)").format(test) if negate else test)
+            exact.append(none_of([test]) if negate else test)
         elif isinstance(spec, str):
             if target.kind == "integer":
                 raise SearchError(f"terms {name} as a regular expression applies to string fields only")
