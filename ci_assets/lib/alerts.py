@@ -22,6 +22,9 @@ import dagster as dg
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+
+from ci_assets.lib import retries
 
 SLACK_API = "https://slack.com/api/"
 RUN_FAILURE_SENSOR = "slack_on_run_failure"
@@ -41,6 +44,8 @@ class SlackAlerts(dg.ConfigurableResource):
 
     def post(self, text: str, log: dg.DagsterLogManager | None = None) -> bool:
         """Whether Slack took the message; a failure after the retries is logged, never raised."""
+        # slack_sdk's backoff (0.5 s, 1 s …) as a share of the platform's pause (lib/retries.py).
+        pause = BackoffRetryIntervalCalculator(backoff_factor=retries.BASE_SECONDS / 20)
         client = WebClient(
             token=self.token,
             base_url=self.api_url,
@@ -48,9 +53,11 @@ class SlackAlerts(dg.ConfigurableResource):
             retry_handlers=[
                 # slack_sdk's own list, and a read that timed out (a Slack that hangs).
                 ConnectionErrorRetryHandler(
-                    RETRIES, error_types=[URLError, ConnectionError, RemoteDisconnected, TimeoutError]
+                    RETRIES,
+                    interval_calculator=pause,
+                    error_types=[URLError, ConnectionError, RemoteDisconnected, TimeoutError],
                 ),
-                ServerErrorRetryHandler(RETRIES),
+                ServerErrorRetryHandler(RETRIES, interval_calculator=pause),
             ],
         )
         try:

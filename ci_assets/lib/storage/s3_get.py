@@ -29,6 +29,8 @@ import urllib3
 from botocore.exceptions import ClientError, HTTPClientError
 from botocore.httpsession import get_cert_path
 
+from ci_assets.lib import retries as retries_module
+
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 URL_SECONDS = 900  # a presigned URL is used at once; a short life limits a leaked one
 CONNECTIONS = 64  # kept alive per host: more than any pool of downloading threads here
@@ -60,8 +62,9 @@ class WholeObjectGets:
             total=max(0, max_attempts - 1),
             status_forcelist=RETRIED_STATUSES,
             allowed_methods={"GET"},
-            backoff_factor=0.5,
-            backoff_max=20,
+            # The platform's pause (lib/retries.py, 10 s) scaled down: 0.5 s, 1 s, 2 s … at most 20 s.
+            backoff_factor=retries_module.BASE_SECONDS / 20,
+            backoff_max=2 * retries_module.BASE_SECONDS,
             backoff_jitter=0.5,
             raise_on_status=False,  # the last answer is S3's error, raised below with its code
             respect_retry_after_header=True,
