@@ -16,6 +16,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from ci_assets.defs.buildhub import facet_counts
 from ci_assets.defs.buildhub.versions import KEY_SCHEME, sortable
 from ci_assets.lib.inventory import KeyInventory
 
@@ -59,7 +60,9 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.main_build (
     s3_object_etag varchar(400),
     build_id       text GENERATED ALWAYS AS (build -> 'build' ->> 'id') STORED
 );
-CREATE INDEX IF NOT EXISTS main_build_build_id ON {SCHEMA}.main_build (build_id);
+-- Equality and prefix (the search box's words) on build ids, whatever the database's collation.
+DROP INDEX IF EXISTS {SCHEMA}.main_build_build_id;
+CREATE INDEX IF NOT EXISTS main_build_build_id_prefix ON {SCHEMA}.main_build (build_id text_pattern_ops);
 CREATE INDEX IF NOT EXISTS main_build_s3_object_key ON {SCHEMA}.main_build (s3_object_key);
 -- What /api/search needs in place of Elasticsearch: containment for any field (GIN), and
 -- plain columns with B-tree indexes for the fields the UI filters, facets and sorts on.
@@ -110,6 +113,7 @@ def ensure_schema(conn: psycopg.Connection) -> None:
     # Two runs may start at once on a fresh database; serialise the DDL.
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('ci_assets.buildhub.ddl'))")
     conn.execute(DDL)
+    conn.execute(facet_counts.ddl(SCHEMA))
     INVENTORY.ensure_schema(conn)
     _fill_version_keys(conn)
 

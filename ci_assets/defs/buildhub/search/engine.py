@@ -368,7 +368,10 @@ def search(conn: psycopg.Connection, body: Any) -> dict[str, Any]:
     total = counts.count(post)
     aggs = _aggregations(specs or {}, TRUE, counts)
     hits = _page_of(all_of([where, post]), order, size, start, params)
-    selects = [sql.SQL("(SELECT {} FROM {} WHERE {})").format(total, GROUPED, counts.total()), hits]
+    # Elasticsearch 6.6's track_total_hits: false answers total -1 and spares the count.
+    counted = body.get("track_total_hits", True) is not False
+    total_select = sql.SQL("(SELECT {} FROM {} WHERE {})").format(total, GROUPED, counts.total()) if counted else None
+    selects = [total_select or sql.SQL("-1"), hits]
     selects += [part.select for part in aggs.values()]
     statement = sql.SQL("WITH grouped AS ({}) SELECT {}").format(counts.statement(), sql.SQL(", ").join(selects))
     row = conn.execute(statement, params).fetchone()

@@ -18,10 +18,12 @@ from urllib.parse import quote, urlencode
 import psycopg
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from ci_assets.defs.buildhub import completeness
+from ci_assets.defs.buildhub import completeness, facet_counts
 from ci_assets.defs.buildhub.search.engine import search
+from ci_assets.defs.buildhub.search.lucene_regexp import compile_pattern
 from ci_assets.defs.buildhub.search.safety import web_url
 from ci_assets.defs.buildhub.search.suggest import suggest
+from ci_assets.defs.buildhub.store import SCHEMA
 
 PAGE_SIZE = 30
 MAX_PAGE = 10_000 // PAGE_SIZE  # the engine's window
@@ -177,8 +179,30 @@ def request_body(state: State) -> dict[str, Any]:
     }
 
 
-def _buckets(name: str, response: dict[str, Any], state: State) -> list[dict[str, Any]]:
-    found = {b["key"]: b["doc_count"] for b in response["aggregations"][name]["values"]["buckets"]}
+def _answer(conn: psycopg.Connection, state: State) -> tuple[dict[str, Any], int, dict[str, list[tuple[str, int]]]]:
+    """The engine's answer for the page's hits, their total and each facet's buckets. The total and
+    the buckets come from the stored counts (facet_counts.py) when the search box allows: at
+    millions of builds the page then reads thousands of rows, not millions."""
+    body = request_body(state)
+    words = [] if state.q.startswith("'") else state.q.split()
+    if state.q.startswith("'") or not facet_counts.answerable(conn, SCHEMA, words):
+        response = search(conn, body)
+        buckets = {
+            name: [(b["key"], b["doc_count"]) for b in response["aggregations"][name]["values"]["buckets"]]
+            for name in FACETS
+        }
+        return response, response["hits"]["total"], buckets
+    keep = {name: compile_pattern(contains_pattern(text)) for name, text in state.narrow.items()}
+    total, buckets = facet_counts.page_counts(conn, SCHEMA, list(FACETS), words, state.selected, keep, FACET_SIZE)
+    del body["aggs"]
+    # A page past the last build has nothing to look for.
+    empty: dict[str, Any] = {"hits": {"hits": []}}
+    response = search(conn, body | {"track_total_hits": False}) if total > body["from"] else empty
+    return response, total, buckets
+
+
+def _buckets(name: str, answered: list[tuple[str, int]], state: State) -> list[dict[str, Any]]:
+    found = dict(answered)
     for value in state.selected.get(name, ()):
         found.setdefault(value, 0)  # a selected value the results lack still shows, to be removed
     keys = list(found)  # the engine's order
@@ -243,9 +267,8 @@ class Footer:
 def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any] | None = None, nonce: str = "") -> str:
     """`nonce`: the response's Content-Security-Policy nonce, for the page's own script and style."""
     started = time.perf_counter()
-    response = search(conn, request_body(state))
+    response, total, buckets = _answer(conn, state)
     took = round((time.perf_counter() - started) * 1000)
-    total = response["hits"]["total"]
     hits = []
     for hit in response["hits"]["hits"]:
         document = hit["_source"]
@@ -258,13 +281,13 @@ def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any]
         hits.append(
             {"id": hit["_id"], "build": document, "marks": hit.get("highlight", {}), "revision_url": revision_url}
         )
-    products = _buckets("product", response, state)
+    products = _buckets("product", buckets["product"], state)
     context = {
         "state": state,
         "hits": hits,
         "total": total,
         "took": took,
-        "facets": {name: _buckets(name, response, state) for name in FACETS if name != "product"},
+        "facets": {name: _buckets(name, buckets[name], state) for name in FACETS if name != "product"},
         "long_facets": LONG_FACETS,
         "facet_size": FACET_SIZE,
         "products": products,
