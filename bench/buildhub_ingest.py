@@ -12,6 +12,10 @@ machine, which caps any S3 client; the proxied run shows what concurrency buys w
 request costs what it does on S3; the local store shows what the pipeline itself does.
 
     python bench/buildhub_ingest.py [--documents 20000]
+
+`--whole-bucket 2000000` instead ingests a whole bucket of that many keys from the local store
+(written first, chunk by chunk, never all in memory): listing, inventory and ingest timed apart,
+with the database's size after (no baseline: one at a time would take over half an hour).
 """
 
 import argparse
@@ -106,7 +110,11 @@ def main() -> None:
         default=2_000,
         help="documents of the proxied run (one at a time, 20,000 would take the baseline 8 minutes)",
     )
+    parser.add_argument("--whole-bucket", type=int, default=0, help="keys of a whole bucket on the local store")
     args = parser.parse_args()
+    if args.whole_bucket:
+        whole_bucket(args.whole_bucket)
+        return
     rng = random.Random(5)
     documents: dict[str, bytes] = {}
     while len(documents) < args.documents:
@@ -148,6 +156,40 @@ def run_on_local(bucket: str, documents: dict[str, bytes]) -> None:
         for key, body in documents.items():
             local.put(bucket, key, body)
         compare("the local object store", local, bucket, documents)
+
+
+def whole_bucket(count: int) -> None:
+    bucket, rng, written = "bench-whole-bucket", random.Random(8), 0
+    with tempfile.TemporaryDirectory(prefix="bench-buildhub-") as root, scratch_database("bench_whole") as dsn:
+        local = LocalObjectStore(root, fsync=False)
+        t0 = time.perf_counter()
+        while written < count:
+            document = make_document(rng)
+            local.put(bucket, key_for(document), encode(document))
+            written += 1
+        write = time.perf_counter() - t0
+        postgres = PostgresResource(dsn=dsn)
+        t0 = time.perf_counter()
+        with postgres.connect() as conn:
+            store.ensure_schema(conn)
+            listed = list(local.list(bucket))
+            listing = time.perf_counter() - t0
+            store.INVENTORY.record(conn, bucket, listed)
+            rows = store.INVENTORY.keys_by_name(conn, bucket, [o.key for o in listed])
+        discovery = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        report = ingest_keys(local, postgres, bucket, rows, MetricsRecorder("bench"))
+        ingest = time.perf_counter() - t0
+        assert report.reconciles()
+        with postgres.connect() as conn:
+            size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()
+            stored = conn.execute(f"SELECT count(*) FROM {store.SCHEMA}.main_build").fetchone()
+    print(f"a whole bucket of {count:,} buildhub.json keys on the local store into PostgreSQL at 127.0.0.1:5432")
+    print(f"  written to the store in {write:.0f} s (set-up, not timed below)")
+    print(f"  listing {listing:.1f} s; listing + inventory {discovery:.1f} s")
+    print(f"  ingest_keys: {ingest:.1f} s ({count / ingest:,.0f} documents/s); {report.inserted:,} inserted")
+    print(f"  in all {discovery + ingest:.0f} s; the builds table holds {stored[0] if stored else '?':,} builds")
+    print(f"  database size {size[0] if size else '?'}")
 
 
 if __name__ == "__main__":

@@ -146,11 +146,19 @@ class Killed:
     restarted: dict[str, set[int]]  # the steps started more than once, in which processes
 
 
+def ended(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    """The steps of the run that succeeded or failed so far."""
+    kinds = {dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE}
+    return {e.step_key for e in instance.all_logs(run_id, of_type=kinds) if e.step_key}
+
+
 def kill_a_step(world: dict, step: str, run: Callable[[], tuple[bool, list[dg.DagsterEvent]]]) -> Killed:
-    """`run()` while a thread SIGKILLs the worker process of the first step whose key starts with
-    `step`, 0.3 s after it started (in the middle of its work)."""
+    """`run()` while a thread SIGKILLs the worker process of a step whose key starts with `step`,
+    in the middle of its work: one that started 0.3 s ago and has not ended (a step that ends
+    first is passed over for the next, so the kill never lands on an idle worker)."""
     killed: list[int] = []
     errors: list[BaseException] = []
+    passed: set[str] = set()  # steps that ended before they could be killed
 
     def look_and_kill() -> None:
         with dg.DagsterInstance.from_config(str(world["instance"])) as instance:
@@ -159,13 +167,16 @@ def kill_a_step(world: dict, step: str, run: Callable[[], tuple[bool, list[dg.Da
             while time.monotonic() < deadline:
                 for new in [r for r in instance.get_runs() if r.run_id not in before]:
                     for entry in instance.all_logs(new.run_id, of_type=dg.DagsterEventType.STEP_START):
-                        if entry.step_key and entry.step_key.startswith(step):
-                            time.sleep(0.3)
+                        if entry.step_key and entry.step_key.startswith(step) and entry.step_key not in passed:
+                            time.sleep(max(0.0, 0.3 - (time.time() - entry.timestamp)))
+                            if entry.step_key in ended(instance, new.run_id):
+                                passed.add(entry.step_key)
+                                continue
                             pid = entry.get_dagster_event().pid
                             os.kill(pid, signal.SIGKILL)
                             killed.append(pid)
                             return
-                time.sleep(0.2)
+                time.sleep(0.1)
 
     def kill() -> None:
         try:

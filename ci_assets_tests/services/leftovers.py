@@ -28,10 +28,23 @@ PATTERNS = (
 )
 
 
+def _ancestors() -> set[int]:
+    """This process and those that started it (a `timeout … pytest …` naming a test file is not a
+    server the suite left behind)."""
+    found, pid = set(), os.getpid()
+    while pid > 1 and pid not in found:
+        found.add(pid)
+        try:
+            pid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return found
+
+
 def _processes() -> list[tuple[int, str]]:
-    out = []
+    out, mine = [], _ancestors()
     for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        if not entry.name.isdigit() or int(entry.name) in mine:
             continue
         try:
             args = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()

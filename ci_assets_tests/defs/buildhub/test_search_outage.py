@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import psycopg.conninfo
 import pytest
 
 from ci_assets.defs.buildhub import store
@@ -18,6 +19,7 @@ from ci_assets.defs.buildhub.documents import build_hash
 from ci_assets.defs.buildhub.samples import make_document
 from ci_assets_tests.services.databases import RestartablePostgres, restartable_postgres
 from ci_assets_tests.services.search_site import serve
+from ci_assets_tests.services.tcp_proxy import tcp_proxy
 
 
 @pytest.fixture
@@ -68,3 +70,42 @@ def test_an_outage_is_answered_at_once_and_in_kind_and_recovered_from(server: Re
         assert client.post("/api/search", json={"size": 1}).json()["hits"]["total"] == 20
         assert client.get("/").status_code == 200
         print(f"heartbeat failing {failing_after:.1f} s after the stop; answering {back_after:.1f} s after the start")
+
+
+def test_a_database_gone_in_the_middle_of_a_request_is_a_503_and_the_next_one_is_answered(
+    postgres_dsn: str,
+) -> None:
+    """The search's query is in flight (held by a lock the test takes) when every connection to
+    PostgreSQL is cut: that request is answered 503 JSON at once, and once the database is
+    reachable again the next request is answered from a fresh connection."""
+    with psycopg.connect(postgres_dsn) as conn:
+        store.ensure_schema(conn)
+        conn.execute(f"TRUNCATE {store.SCHEMA}.main_build")
+        rng = random.Random(6)
+        store.insert_builds(conn, [store.NewBuild(build_hash(d), d, None, None) for d in map(make_document, [rng] * 5)])
+    where = psycopg.conninfo.conninfo_to_dict(postgres_dsn)
+    with tcp_proxy("127.0.0.1", int(where.get("port") or 5432)) as proxy:
+        through = psycopg.conninfo.make_conninfo(postgres_dsn, port=proxy.port)
+        with serve(through) as url, httpx.Client(base_url=url, timeout=60) as client:
+            assert client.post("/api/search", json={"size": 0}).json()["hits"]["total"] == 5
+            with psycopg.connect(postgres_dsn) as holder, ThreadPoolExecutor(1) as pool:
+                holder.execute(f"LOCK TABLE {store.SCHEMA}.main_build IN ACCESS EXCLUSIVE MODE")
+                waiting = pool.submit(client.post, "/api/search", json={"size": 1})
+                until(lambda: _waiting_on_the_lock(postgres_dsn), 10)
+                proxy.outage(2)
+                started = time.monotonic()
+                answer = waiting.result()
+                assert time.monotonic() - started < 6
+                holder.rollback()
+            assert answer.status_code == 503 and "database is unavailable" in answer.json()["error"], answer.text
+            assert answer.headers["Retry-After"] == "5"
+            until(lambda: client.post("/api/search", json={"size": 0}).status_code == 200, 30)
+            assert client.post("/api/search", json={"size": 0}).json()["hits"]["total"] == 5
+
+
+def _waiting_on_the_lock(dsn: str) -> bool:
+    with psycopg.connect(dsn) as conn:
+        found = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%main_build%'"
+        ).fetchone()
+    return bool(found and found[0])
