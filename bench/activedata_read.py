@@ -90,7 +90,7 @@ def measure(files_count: int, records_count: int, latency_ms: float, direct: boo
             "activedata_settings": settings,
         }
         with dg.build_sensor_context(resources=resources) as context:
-            (request,) = new_keys_sensor(context).run_requests
+            (request,) = new_keys_sensor()(context).run_requests
         day = dt.datetime.now(dt.UTC).date().isoformat()
         assert request.partition_key == day
 

@@ -68,7 +68,7 @@ def tick_times(objects: ObjectStore, resource: ObjectStoreResource, dsn: str, si
     cursor, found = None, True
     while found:
         with dg.DagsterInstance.ephemeral() as instance:
-            result = new_keys_sensor(dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance))
+            result = new_keys_sensor()(dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance))
         assert isinstance(result, dg.SensorResult)
         cursor, found = result.cursor or cursor, bool(result.run_requests)
     times = []
@@ -77,7 +77,7 @@ def tick_times(objects: ObjectStore, resource: ObjectStoreResource, dsn: str, si
         with dg.DagsterInstance.ephemeral() as instance:
             context = dg.build_sensor_context(cursor=cursor, resources=resources, instance=instance)
             t0 = time.perf_counter()
-            result = new_keys_sensor(context)
+            result = new_keys_sensor()(context)
             times.append(time.perf_counter() - t0)
         assert isinstance(result, dg.SensorResult) and result.run_requests and result.cursor
         assert sum(int(r.tags["buildhub/new_keys"]) for r in result.run_requests) == NEW

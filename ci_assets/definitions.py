@@ -11,16 +11,17 @@ from ci_assets.defs.resources import executor_for, listing_interval, resources_f
 from ci_assets.defs.sources.assets import SCHEMAS_KEY, SOURCES_KEY, registry_version
 from ci_assets.lib import alerts, env
 from ci_assets.lib.conventions import with_environment_kinds
-from ci_assets.lib.listing import with_listing_interval
+from ci_assets.lib.listing import DEFAULT_INTERVAL_SECONDS
 from ci_assets.scaleout import jobs as scaleout_jobs
 
 SYSTEMS = (activedata, sources, fxci, buildhub, aggregates)
 REGISTRY_KEYS = (SOURCES_KEY, SCHEMAS_KEY)
 
 
-def asset_graph() -> dg.Definitions:
-    """Every system's assets, checks, jobs and automation: the same in every environment."""
-    return dg.Definitions.merge(*(system.defs for system in SYSTEMS))
+def asset_graph(listing_interval_seconds: int = DEFAULT_INTERVAL_SECONDS) -> dg.Definitions:
+    """Every system's assets, checks, jobs and automation: the same in every environment but for
+    how often the listing sensors tick."""
+    return dg.Definitions.merge(*(system.build_defs(listing_interval_seconds) for system in SYSTEMS))
 
 
 def asset_specs(graph: dg.Definitions | None = None) -> list[dg.AssetSpec]:
@@ -35,7 +36,7 @@ def asset_specs(graph: dg.Definitions | None = None) -> list[dg.AssetSpec]:
 
 def build_definitions(settings: env.Settings | None = None) -> dg.Definitions:
     settings = settings or env.read()
-    graph = asset_graph()
+    graph = asset_graph(listing_interval(settings))
     resources = resources_for(settings)
     version = registry_version(asset_specs(graph), resources)
 
@@ -49,7 +50,7 @@ def build_definitions(settings: env.Settings | None = None) -> dg.Definitions:
         jobs=[*(graph.jobs or []), *scaleout_jobs.JOBS],
         schedules=graph.schedules,
         sensors=[
-            *with_listing_interval(list(graph.sensors or []), listing_interval(settings)),
+            *(graph.sensors or []),
             *(alerts.SENSORS if "slack_alerts" in resources else ()),
         ],
         resources=resources,

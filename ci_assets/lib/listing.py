@@ -1,10 +1,11 @@
 """Bucket-listing sensors, one way for every system: a tick, its cursor, the daily re-listing,
 and run requests per day.
 
-A system declares its listing sensor with `listing_sensor(...)` (an ordinary `dg.sensor`,
-marked as a listing sensor); the code location then sets every such sensor's interval from
-`CI_ASSETS_LISTING_INTERVAL_SECONDS` with `with_listing_interval`, so no system module reads
-the environment when it is imported. In the sensor, `list_new_keys` does the tick and
+A system declares its listing sensor with `listing_sensor(...)` (an ordinary `dg.sensor`) inside
+a factory that takes the interval, and builds it when the code location's definitions are built
+(`build_defs(listing_interval_seconds)` in each system): the interval comes from
+`CI_ASSETS_LISTING_INTERVAL_SECONDS` then, so no system module reads the environment when it is
+imported. In the sensor, `list_new_keys` does the tick and
 `run_requests_by_day` asks for the days the key inventory (lib/inventory.py) says changed; the
 system keeps only what is its own: which keys match, and what a day's run is.
 """
@@ -14,61 +15,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import dagster as dg
-from dagster._core.definitions.sensor_definition import resolve_jobs_from_targets_for_with_attributes
 
 from ci_assets.lib.storage.object_store import BucketNotFoundError, ListPage, ObjectInfo, ObjectStore
 
-LISTING_MARK = "ci_assets/listing_sensor"
 DEFAULT_INTERVAL_SECONDS = 60
 
 
-def listing_sensor(**kwargs: Any) -> Any:
-    """`dg.sensor(...)` for a sensor that lists a bucket after a cursor (interval set by the environment)."""
-    metadata = {**kwargs.pop("metadata", {}), LISTING_MARK: True}
-    return dg.sensor(minimum_interval_seconds=DEFAULT_INTERVAL_SECONDS, metadata=metadata, **kwargs)
-
-
-def is_listing_sensor(sensor: dg.SensorDefinition) -> bool:
-    value = (sensor.metadata or {}).get(LISTING_MARK)
-    return bool(getattr(value, "value", value))
-
-
-def _with_interval(sensor: dg.SensorDefinition, seconds: int) -> dg.SensorDefinition:
-    # SensorDefinition.with_attributes cannot change the interval; this is its body with the interval replaced.
-    job_name, job, jobs = resolve_jobs_from_targets_for_with_attributes(sensor, None)
-    with warnings.catch_warnings():
-        # The copy passes the sensor's own `owners` (None) on, which Dagster flags as a beta parameter.
-        warnings.simplefilter("ignore", dg.BetaWarning)
-        return _copy(sensor, seconds, job_name, job, jobs)
-
-
-def _copy(sensor: dg.SensorDefinition, seconds: int, job_name: Any, job: Any, jobs: Any) -> dg.SensorDefinition:
-    return dg.SensorDefinition.dagster_internal_init(
-        name=sensor.name,
-        evaluation_fn=sensor._raw_fn,
-        minimum_interval_seconds=seconds,
-        description=sensor.description,
-        job_name=job_name,
-        jobs=jobs,
-        job=job,
-        default_status=sensor.default_status,
-        asset_selection=sensor.asset_selection,
-        required_resource_keys=sensor._raw_required_resource_keys,
-        tags=sensor._tags,
-        metadata=sensor.metadata,
-        target=None,
-        owners=sensor.owners,
-    )
-
-
-def with_listing_interval(sensors: list[dg.SensorDefinition], seconds: int) -> list[dg.SensorDefinition]:
-    return [_with_interval(s, seconds) if is_listing_sensor(s) else s for s in sensors]
+def listing_sensor(*, minimum_interval_seconds: int = DEFAULT_INTERVAL_SECONDS, **kwargs: Any) -> Any:
+    """`dg.sensor(...)` for a sensor that lists a bucket after a cursor, every `minimum_interval_seconds`."""
+    return dg.sensor(minimum_interval_seconds=minimum_interval_seconds, **kwargs)
 
 
 # -- one tick of a listing sensor ------------------------------------------------------------

@@ -6,8 +6,11 @@ from ci_assets.defs.activedata.assets import BUCKET_ASSETS, BUGZILLA_ASSET
 from ci_assets.defs.activedata.automation import new_keys_sensor
 from ci_assets.defs.activedata.bugzilla import bugzilla_snapshots
 from ci_assets.defs.activedata.treeherder import treeherder_jobs
+from ci_assets.lib.listing import DEFAULT_INTERVAL_SECONDS
 
-defs = dg.Definitions(
-    assets=[*BUCKET_ASSETS.values(), BUGZILLA_ASSET, treeherder_jobs, bugzilla_snapshots],
-    sensors=[new_keys_sensor],
-)
+
+def build_defs(listing_interval_seconds: int = DEFAULT_INTERVAL_SECONDS) -> dg.Definitions:
+    return dg.Definitions(
+        assets=[*BUCKET_ASSETS.values(), BUGZILLA_ASSET, treeherder_jobs, bugzilla_snapshots],
+        sensors=[new_keys_sensor(listing_interval_seconds)],
+    )

@@ -16,7 +16,14 @@ from ci_assets.defs.activedata.keys import KeyConventionError, parse_key
 from ci_assets.defs.activedata.partitions import ARRIVAL_DAYS
 from ci_assets.defs.activedata.settings import ActiveDataSettings
 from ci_assets.lib import quarantine
-from ci_assets.lib.listing import RELISTING, Source, list_new_keys, listing_sensor, run_requests_by_day
+from ci_assets.lib.listing import (
+    DEFAULT_INTERVAL_SECONDS,
+    RELISTING,
+    Source,
+    list_new_keys,
+    listing_sensor,
+    run_requests_by_day,
+)
 from ci_assets.lib.storage.object_store import BucketNotFoundError
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
 from ci_assets.lib.storage.postgres import PostgresResource
@@ -25,12 +32,7 @@ KEYS_QUARANTINE = "activedata-keys"
 __all__ = ["RELISTING", "new_keys_sensor"]
 
 
-@listing_sensor(
-    name="activedata_new_keys",
-    asset_selection=[a.key for a in [*BUCKET_ASSETS.values(), BUGZILLA_ASSET]],
-    description="Lists each ActiveData bucket after the last key seen; new files start a run for their arrival day.",
-)
-def new_keys_sensor(
+def new_keys(
     context: dg.SensorEvaluationContext,
     object_store: ObjectStoreResource,
     postgres: PostgresResource,
@@ -69,6 +71,17 @@ def new_keys_sensor(
     for bucket in missing:
         context.log.error(f"bucket {bucket} does not exist (or is not readable); its listing was skipped")
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(tick.cursor, sort_keys=True))
+
+
+def new_keys_sensor(minimum_interval_seconds: int = DEFAULT_INTERVAL_SECONDS) -> dg.SensorDefinition:
+    """The listing sensor, ticking every `minimum_interval_seconds` (set when the definitions are built)."""
+    return listing_sensor(
+        name="activedata_new_keys",
+        asset_selection=[a.key for a in [*BUCKET_ASSETS.values(), BUGZILLA_ASSET]],
+        description="Lists each ActiveData bucket after the last key seen; new files start a run for their "
+        "arrival day.",
+        minimum_interval_seconds=minimum_interval_seconds,
+    )(new_keys)
 
 
 def _request_for(bucket: str, settings: ActiveDataSettings):

@@ -1,6 +1,6 @@
 """mozaggregator2bq (seed 004): Postgres aggregates -> pg_dump archives -> Parquet -> the two BigQuery tables.
 
-`defs` (and the asset names) load on first use, so the converter's modules import
+`build_defs` (and the asset names) load on first use, so the converter's modules import
 without Dagster: a conversion process carries only what converting needs.
 """
 
@@ -11,7 +11,7 @@ _ASSETS = {
     "parquet": "ci_assets.defs.aggregates.parquet_asset",
     "build_id_aggregates": "ci_assets.defs.aggregates.tables",
     "submission_date_aggregates": "ci_assets.defs.aggregates.tables",
-    "defs": "ci_assets.defs.aggregates.assets",
+    "build_defs": "ci_assets.defs.aggregates.assets",
 }
 
 

@@ -15,7 +15,7 @@ from ci_assets.defs.buildhub.partitions import UPLOAD_DAYS
 from ci_assets.defs.buildhub.s3_events import parse_message
 from ci_assets.defs.buildhub.settings import BuildhubSettings
 from ci_assets.lib import quarantine
-from ci_assets.lib.listing import Source, list_new_keys, listing_sensor, run_requests_by_day
+from ci_assets.lib.listing import DEFAULT_INTERVAL_SECONDS, Source, list_new_keys, listing_sensor, run_requests_by_day
 from ci_assets.lib.metrics import MetricsRecorder
 from ci_assets.lib.storage.object_store import BucketNotFoundError, ObjectInfo
 from ci_assets.lib.storage.object_store_resource import ObjectStoreResource
@@ -25,14 +25,7 @@ INGEST_JOB = "buildhub_ingest"
 METRICS_NAMESPACE = "buildhub2"
 
 
-@listing_sensor(
-    name="buildhub_new_keys",
-    job_name=INGEST_JOB,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Lists the Buildhub bucket after the last key seen under each prefix; new buildhub.json keys start "
-    "a run for their upload day.",
-)
-def new_keys_sensor(
+def new_keys(
     context: dg.SensorEvaluationContext,
     object_store: ObjectStoreResource,
     postgres: PostgresResource,
@@ -60,6 +53,18 @@ def new_keys_sensor(
     context.log.info(f"listed {tick.listed} keys: {len(changed)} new or changed buildhub.json")
     requests = run_requests_by_day(changed, UPLOAD_DAYS, _listing_request)
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(tick.cursor, sort_keys=True))
+
+
+def new_keys_sensor(minimum_interval_seconds: int = DEFAULT_INTERVAL_SECONDS) -> dg.SensorDefinition:
+    """The listing sensor, ticking every `minimum_interval_seconds` (set when the definitions are built)."""
+    return listing_sensor(
+        name="buildhub_new_keys",
+        job_name=INGEST_JOB,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Lists the Buildhub bucket after the last key seen under each prefix; new buildhub.json keys start "
+        "a run for their upload day.",
+        minimum_interval_seconds=minimum_interval_seconds,
+    )(new_keys)
 
 
 def _listing_request(day: str, keys: list[str], found_by: str, digest: str) -> dg.RunRequest:

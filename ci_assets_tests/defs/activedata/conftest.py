@@ -25,4 +25,4 @@ def local_world(tmp_path: Path, dsn: str, bucket: str) -> dict[str, Any]:
 
 def tick(resources: dict[str, Any]) -> list[dg.RunRequest]:
     with dg.build_sensor_context(resources=resources) as context:
-        return new_keys_sensor(context).run_requests
+        return new_keys_sensor()(context).run_requests

@@ -47,7 +47,7 @@ def world(moto_endpoint: str, fresh_postgres: str, tmp_path: Path) -> dict:
 
 def _tick(world: dict, cursor: str | None) -> dg.SensorResult:
     with dg.build_sensor_context(cursor=cursor, resources=world) as context:
-        return new_keys_sensor(context)
+        return new_keys_sensor()(context)
 
 
 def test_new_files_run_by_arrival_day_and_the_checks_report_duplicates_and_foreign_ids(world: dict) -> None:

@@ -15,7 +15,7 @@ BUCKET = "active-data-perf"
 
 def _tick(world: dict, cursor: str | None) -> dg.SensorResult:
     with dg.build_sensor_context(cursor=cursor, resources=world) as context:
-        return new_keys_sensor(context)
+        return new_keys_sensor()(context)
 
 
 def _put(world: dict, batch: int) -> str:

@@ -18,7 +18,7 @@ from ci_assets_tests.defs.buildhub.conftest import BuildhubWorld
 
 def tick(world: BuildhubWorld, cursor: str | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(cursor=cursor, resources=world.resources, instance=world.instance)
-    result = new_keys_sensor(context)
+    result = new_keys_sensor()(context)
     assert isinstance(result, dg.SensorResult)
     return result
 
