@@ -18,21 +18,24 @@
 """
 
 import argparse
+import contextlib
 import dataclasses
 import functools
 import random
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import psycopg
 from playwright.sync_api import Page, sync_playwright
 
+from ci_assets.defs.buildhub import store
 from ci_assets.defs.buildhub.search.page import FACETS, MAX_PAGE, State, request_body
 from ci_assets_tests.e2e import browser
-from ci_assets_tests.services.search_site import SearchSite, search_site
+from ci_assets_tests.services.search_site import SearchSite, search_site, serve
 
 
 def p95(samples: list[float]) -> float:
@@ -193,13 +196,31 @@ def load(site: SearchSite, searches: list[State], page: bool, clients: int = 16,
     return {"rps": len(latencies) / elapsed, "p95": p95(latencies), "requests": len(latencies), "errors": errors}
 
 
+@contextlib.contextmanager
+def _site(args: argparse.Namespace) -> Iterator[SearchSite]:
+    if not args.database:
+        with search_site(args.builds, seed=100, name="bench_search_page", keep=20_000) as site:
+            yield site
+        return
+    with psycopg.connect(args.database) as conn:
+        store.ensure_schema(conn)
+        conn.commit()
+        args.builds = conn.execute(f"SELECT count(*) FROM {store.SCHEMA}.main_build").fetchone()[0]
+        documents = [d for (d,) in conn.execute(f"SELECT build FROM {store.SCHEMA}.main_build TABLESAMPLE SYSTEM (1)")]
+    with serve(args.database) as url:
+        yield SearchSite(url, args.database, documents)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--builds", type=int, default=100_000)
     parser.add_argument("--samples", type=int, default=50)
+    parser.add_argument(
+        "--database", help="the DSN of a database whose builds to use instead of generating --builds of them"
+    )
     args = parser.parse_args()
     started = time.perf_counter()
-    with search_site(args.builds, seed=100, name="bench_search_page", keep=20_000) as site:
+    with _site(args) as site:
         stored = time.perf_counter() - started
         with psycopg.connect(site.dsn) as conn:
             size = conn.execute("SELECT pg_size_pretty(pg_database_size(current_database()))").fetchone()

@@ -4,6 +4,7 @@ connections at once, a key migration's UPDATE, DELETE, TRUNCATE — and the page
 read from them equal what the engine counts over the builds for the same page."""
 
 import random
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,6 +20,7 @@ from ci_assets.defs.buildhub.samples import make_document
 from ci_assets.defs.buildhub.search.engine import search
 from ci_assets.defs.buildhub.search.lucene_regexp import compile_pattern
 from ci_assets.defs.buildhub.search.page import FACET_SIZE, FACETS, State, contains_pattern, request_body
+from ci_assets.defs.buildhub.search.page import _answer as page_answer
 from ci_assets_tests.services.databases import scratch_database
 
 T = f"{store.SCHEMA}.main_build"
@@ -48,6 +50,21 @@ def _equal_to_a_full_count(conn: psycopg.Connection) -> None:
     ).fetchall()
     full = conn.execute(f"SELECT {KEYS}, count(*) FROM {T} GROUP BY {KEYS}").fetchall()
     assert sorted(stored, key=repr) == sorted(full, key=repr)
+    # Each value alone and each ordered pair of two facets' values, counted here in Python.
+    names = facet_counts.FACETS
+    builds = conn.execute(
+        f"SELECT {', '.join(facet_counts.DIMENSIONS[f] for f in names)}, search_version_key FROM {T}"
+    ).fetchall()
+    expected: Counter[tuple[Any, ...]] = Counter()
+    for row in builds:
+        value = dict(zip(names, row, strict=False))
+        key = {f: row[-1] if f == "version" else None for f in names}
+        expected.update(("", None, f, value[f], key[f]) for f in names)
+        expected.update((a, value[a], b, value[b], key[b]) for a in names for b in names if a != b)
+    pairs = conn.execute(
+        f"SELECT f1, v1, f2, v2, k2, builds FROM {store.SCHEMA}.facet_pairs WHERE builds <> 0"
+    ).fetchall()
+    assert {row[:5]: row[5] for row in pairs} == dict(expected)
 
 
 WRITES = st.lists(
@@ -117,7 +134,7 @@ def test_builds_stored_before_the_counts_existed_are_counted(dsn: str) -> None:
         conn.execute(f"TRUNCATE {T}")
         store.insert_builds(conn, _new(_documents(12, 50)))
         # The database as it was before the counts: no table, no triggers.
-        conn.execute(f"DROP TABLE {store.SCHEMA}.facet_counts")
+        conn.execute(f"DROP TABLE {store.SCHEMA}.facet_counts, {store.SCHEMA}.facet_pairs")
         for function in ("inserted", "deleted", "updated", "no"):
             conn.execute(f"DROP FUNCTION {store.SCHEMA}.count_{function}_builds() CASCADE")
         store.insert_builds(conn, _new(_documents(13, 20)))
@@ -165,6 +182,10 @@ def test_the_page_reads_from_the_counts_what_the_engine_counts(dsn: str) -> None
             )
             engine = search(conn, request_body(state))
             assert total == engine["hits"]["total"]
+            # The page's hits (its releases named to the engine when few builds match) are the engine's.
+            shown, shown_total, _ = page_answer(conn, state)
+            assert shown_total == total
+            assert [h["_id"] for h in shown["hits"]["hits"]] == [h["_id"] for h in engine["hits"]["hits"]]
             for name in FACETS:
                 expected = [(b["key"], b["doc_count"]) for b in engine["aggregations"][name]["values"]["buckets"]]
                 assert buckets[name] == expected, name

@@ -49,6 +49,8 @@ SEARCH_FIELDS = {
     "source.product": 1,
     "build.id": 1,
 }
+# A page that finds at most this many builds names their releases (up to MAX_RELEASES) to the engine.
+FEW_BUILDS, MAX_RELEASES = 5000, 300
 SORTS = {"published": ("download.date", "Published on"), "build": ("build.date", "Build date")}
 _VERSION_LIKE = re.compile(r"\d")
 SUGGESTIONS, SUGGESTION_TRIES = 3, 8  # offered at most; near versions tried for each word
@@ -195,10 +197,27 @@ def _answer(conn: psycopg.Connection, state: State) -> tuple[dict[str, Any], int
     keep = {name: compile_pattern(contains_pattern(text)) for name, text in state.narrow.items()}
     total, buckets = facet_counts.page_counts(conn, SCHEMA, list(FACETS), words, state.selected, keep, FACET_SIZE)
     del body["aggs"]
+    if total <= FEW_BUILDS and (words or state.selected):
+        # Few builds among millions: newest-first order would walk most of the table to find them,
+        # while their releases, named, are a few seeks of the store's index.
+        named = facet_counts.releases(conn, SCHEMA, list(FACETS), words, state.selected, MAX_RELEASES)
+        if named:
+            body["query"] = {"bool": {"must": [body["query"]], "filter": [_any_release(named)]}}
     # A page past the last build has nothing to look for.
     empty: dict[str, Any] = {"hits": {"hits": []}}
     response = search(conn, body | {"track_total_hits": False}) if total > body["from"] else empty
     return response, total, buckets
+
+
+def _any_release(releases: list[tuple[str, str, str]]) -> dict[str, Any]:
+    paths = (FACETS["product"], FACETS["channel"], FACETS["version"])
+    return {
+        "bool": {
+            "should": [
+                {"bool": {"filter": [{"term": {p: v}} for p, v in zip(paths, r, strict=True)]}} for r in releases
+            ]
+        }
+    }
 
 
 def _buckets(name: str, answered: list[tuple[str, int]], state: State) -> list[dict[str, Any]]:
