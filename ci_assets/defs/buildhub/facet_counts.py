@@ -144,9 +144,13 @@ def page_counts(
     chosen = {name: list(values) for name, values in selected.items() if values}
     if not words and len(chosen) <= 1:
         total, found = _from_pairs(conn, schema, facets, chosen)
+    elif len(words) == 1 and not chosen and (within := _one_facet_starting(conn, schema, words[0])) is not False:
+        # One word, and only one facet has values it starts: the word chooses those values (its own
+        # facet's counts included), or finds nothing.
+        total, found = _from_pairs(conn, schema, facets, dict([within]), own_too=True) if within else (0, {})
     else:
         total, found = _from_combinations(conn, schema, facets, words, chosen)
-    return total, {facet: _ranked(facet, rows, keep.get(facet), size) for facet, rows in found.items()}
+    return total, {facet: _ranked(facet, found.get(facet, []), keep.get(facet), size) for facet in facets}
 
 
 Found = dict[str, list[tuple[str, int, Any]]]  # facet -> (value, count, its sort key)
@@ -162,11 +166,30 @@ def _ranked(facet: str, rows: list[tuple[str, int, Any]], keep: Callable[[str], 
     return [(key, count) for key, count, _ in rows[:size]]
 
 
+def _one_facet_starting(conn: psycopg.Connection, schema: str, word: str) -> tuple[str, list[str]] | bool | None:
+    """The one facet with values that `word` starts, and those values; None if no facet has any;
+    False if several do."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT f2, array_agg(v2) FROM {}.facet_pairs WHERE f1 = '' AND builds > 0 AND v2 LIKE %s GROUP BY f2"
+        ).format(sql.Identifier(schema)),
+        (escape_like(word) + "%",),
+    ).fetchall()
+    if len(rows) > 1:
+        return False
+    return (rows[0][0], list(rows[0][1])) if rows else None
+
+
 def _from_pairs(
-    conn: psycopg.Connection, schema: str, facets: Sequence[str], chosen: Mapping[str, list[str]]
+    conn: psycopg.Connection,
+    schema: str,
+    facets: Sequence[str],
+    chosen: Mapping[str, list[str]],
+    own_too: bool = False,
 ) -> tuple[int, Found]:
-    """No words and at most one facet chosen: each facet's counts alone, and the other facets' counts
-    beside the chosen values, from `facet_pairs` (a few thousand rows by its index)."""
+    """At most one facet chosen: each facet's counts alone, and the other facets' counts beside the
+    chosen values, from `facet_pairs` (a few thousand rows by its index). `own_too`: the choice
+    narrows its own facet's counts as well (a word's, not a selection's)."""
     ((facet, values),) = chosen.items() if chosen else [(None, [])]
     rows = conn.execute(
         sql.SQL(
@@ -182,7 +205,7 @@ def _from_pairs(
             total += int(alone or 0)  # every build counted once under the first facet, its value or none
         elif f2 == facet and value in values:
             total += int(alone or 0)
-        if f2 in found:
+        if f2 in found and not (own_too and f2 == facet and value not in values):
             found[f2].append((value, int((alone if facet in (None, f2) else beside) or 0), rank))
     return total, found
 
