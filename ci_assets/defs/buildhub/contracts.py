@@ -97,7 +97,3 @@ def typed(rows: pl.DataFrame) -> pl.DataFrame:
     for record, name in _timestamps(FIELDS):
         by_record.setdefault(record, []).append(pl.field(name).map_elements(timestamp, return_dtype=parse))
     return rows.with_columns(pl.col(r).struct.with_fields(parsed) for r, parsed in by_record.items())
-
-
-def warehouse_schema() -> pl.Schema:
-    return pl.Schema({f["name"]: field_dtype(f) for f in FIELDS})

@@ -17,6 +17,8 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ci_assets.defs.buildhub.search.sql_text import escape_like
+
 # facet -> (main_build's column, facet_counts' column)
 DIMENSIONS = {
     "product": "search_product",
@@ -102,10 +104,6 @@ CREATE OR REPLACE TRIGGER facet_counts_update AFTER UPDATE ON {schema}.main_buil
 CREATE OR REPLACE TRIGGER facet_counts_truncate AFTER TRUNCATE ON {schema}.main_build
     FOR EACH STATEMENT EXECUTE FUNCTION {schema}.count_no_builds();
 """
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def answerable(conn: psycopg.Connection, schema: str, words: Sequence[str]) -> bool:

@@ -12,7 +12,8 @@ from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError, field
 from ci_assets.defs.buildhub.search.highlight import highlighter
-from ci_assets.defs.buildhub.search.query import TRUE, Params, all_of, condition
+from ci_assets.defs.buildhub.search.query import condition
+from ci_assets.defs.buildhub.search.sql_text import TRUE, Params, all_of
 from ci_assets.defs.buildhub.search.suggest import suggest
 from ci_assets.defs.buildhub.search.terms_filters import value_filters
 from ci_assets.defs.buildhub.store import ORDER_COLUMNS, SCHEMA

@@ -10,24 +10,15 @@ from __future__ import annotations
 from typing import Any
 
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from ci_assets.defs.buildhub.search.datemath import resolve
+from ci_assets.defs.buildhub.search.field_conditions import equals, like
 from ci_assets.defs.buildhub.search.fields import SearchError, field, fields
 from ci_assets.defs.buildhub.search.query_string import parse_query_string
+from ci_assets.defs.buildhub.search.sql_text import TRUE, Params, all_of, any_of, escape_like, none_of, wildcard_pattern
 
 MAX_DEPTH = 20
 MAX_TERMS = 1024
-TRUE = sql.SQL("TRUE")
-
-
-class Params(dict[str, Any]):
-    """Named parameters, so pieces of one statement can be bound in any order."""
-
-    def bind(self, value: Any) -> sql.Composable:
-        name = f"p{len(self)}"
-        self[name] = value
-        return sql.Placeholder(name)
 
 
 def _single(clause: Any, name: str) -> tuple[str, Any]:
@@ -45,39 +36,6 @@ def _value(value: Any, key: str = "value") -> Any:
             raise SearchError(f"missing {key!r} in {value!r}")
         return value[key]
     return value
-
-
-def equals(name: str, value: Any, params: Params) -> sql.Composable:
-    target = field(name)
-    if target.column:
-        return sql.SQL("{} = {}").format(target.text(), params.bind(target.coerce(value)))
-    return sql.SQL("build @> {}::jsonb").format(params.bind(Jsonb(target.contains(value))))
-
-
-def like(name: str, pattern: str, params: Params) -> sql.Composable:
-    return sql.SQL("{} LIKE {}").format(field(name).text(), params.bind(pattern))
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def wildcard_pattern(text: str) -> str:
-    return escape_like(text).replace("*", "%").replace("?", "_")
-
-
-def any_of(parts: list[sql.Composable]) -> sql.Composable:
-    return sql.SQL("({})").format(sql.SQL(" OR ").join(parts)) if parts else sql.SQL("FALSE")
-
-
-def none_of(parts: list[sql.Composable]) -> sql.Composable:
-    """Not one of `parts`: a comparison with a missing field is unknown (NULL) in SQL, and a
-    document without the field does not match the clause, so NULL counts as false."""
-    return sql.SQL("({}) IS NOT TRUE").format(any_of(parts))
-
-
-def all_of(parts: list[sql.Composable]) -> sql.Composable:
-    return sql.SQL("({})").format(sql.SQL(" AND ").join(parts)) if parts else TRUE
 
 
 RANGE_OPS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}

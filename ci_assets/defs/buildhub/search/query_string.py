@@ -18,7 +18,9 @@ from luqum.exceptions import ParseError
 from luqum.parser import parser
 from psycopg import sql
 
-from ci_assets.defs.buildhub.search.fields import SearchError
+from ci_assets.defs.buildhub.search.field_conditions import equals, like
+from ci_assets.defs.buildhub.search.fields import SearchError, field
+from ci_assets.defs.buildhub.search.sql_text import all_of, any_of, none_of, wildcard_pattern
 
 MAX_TOKENS = 200
 MAX_DEPTH = 40
@@ -31,8 +33,6 @@ class Term:
     phrase: bool
 
     def to_sql(self, names: list[str], default: str, params: Any) -> sql.Composable:
-        from ci_assets.defs.buildhub.search.query import any_of, equals, like, wildcard_pattern
-
         targets = [self.field] if self.field else names
         wild = not self.phrase and ("*" in self.value or "?" in self.value)
         if wild:
@@ -44,8 +44,6 @@ class Term:
 
 def _accepts(name: str, value: str) -> bool:
     """A bare word searched over many fields skips the numeric ones it cannot be."""
-    from ci_assets.defs.buildhub.search.fields import field
-
     return field(name).kind != "integer" or value.lstrip("-").isdigit()
 
 
@@ -55,8 +53,6 @@ class Node:
     children: list[Any]
 
     def to_sql(self, names: list[str], default: str, params: Any) -> sql.Composable:
-        from ci_assets.defs.buildhub.search.query import all_of, any_of, none_of
-
         parts = [c.to_sql(names, default, params) for c in self.children]
         if self.op == "not":
             return none_of(parts)

@@ -10,7 +10,7 @@ from psycopg import sql
 
 from ci_assets.defs.buildhub.search.fields import SearchError
 from ci_assets.defs.buildhub.search.lucene_regexp import compile_pattern
-from ci_assets.defs.buildhub.search.query import Params, none_of
+from ci_assets.defs.buildhub.search.sql_text import Params, none_of
 
 
 def value_filters(
