@@ -3,14 +3,20 @@
 Dagster's own launcher asks the code server to start each run, and the code server spawns a
 fresh interpreter for it (`multiprocessing`'s spawn context, fixed in `dagster._grpc.server`):
 every run pays Dagster's import (~1 s here) and the code location's (~0.5 s) before doing
-anything. `WarmRunLauncher` keeps run workers waiting (two by default) with both imported and
-the instance open: a launch
-hands one the run's id, and another is started to take its place. Each worker still runs
-exactly one run in a process of its own, through the body of `dagster api execute_run`, so a
-run behaves as under Dagster's launcher (its events, its interrupt handling, its exit code).
+anything. `WarmRunLauncher` keeps run workers waiting (two by default) with both imported: a
+launch hands one the run's `dagster api execute_run` arguments, and another is started to take
+its place. Each worker runs exactly one run in a process of its own, by that very command (the
+one Dagster's launchers run), so a run behaves as under Dagster's launcher (its events, its
+interrupt handling, its exit code).
 
-A waiting worker holds the code as it was when it started: a launch after any source file of
-the code location changed replaces it with a fresh one (the run starts cold, the next warm).
+A waiting worker holds the code as it was when it started: a launch after any file of the
+package changed (a module, a compiled extension, a template, a schema file) replaces it with a
+fresh one (the run starts cold, the next warm).
+
+The launcher is Dagster's documented extension point for where runs execute ("Run launchers",
+https://docs.dagster.io/deployment/run-launcher); its base classes and the run command's
+arguments are imported from where Dagster's own launchers import them (DockerRunLauncher's source
+on that site: `dagster._core.launcher.base`, `dagster._serdes`, `dagster._grpc.types`).
 Workers are children of the process that launches (the daemon, behind the run queue); one
 waiting for a run exits when that process goes away (its stdin closes).
 """
@@ -25,22 +31,23 @@ import signal
 import subprocess
 import sys
 import threading
-import time
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 from dagster import Field
+
+# The documented extension point's imports (see the module's docstring).
 from dagster._core.launcher.base import CheckRunHealthResult, LaunchRunContext, RunLauncher, WorkerStatus
+from dagster._grpc.types import ExecuteRunArgs
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 PID_TAG = "ci_assets/run_worker_pid"
-# What a waiting worker imports before it is given a run: what every run of this code location needs.
-PRELOAD = (
-    "dagster._cli.api",
-    "dagster._core.storage.event_log.sqlite",
-    "ci_assets.definitions",
-)  # not pandera (and pandas): a contract asks it only of a frame that breaks something
+# What a waiting worker imports before it is given a run: what every run of this code location
+# needs (not pandera and pandas: a contract asks for it only of a frame that breaks something).
+PRELOAD = ("ci_assets.definitions",)
 _SOURCES = Path(__file__).resolve().parents[1]  # the ci_assets package
 _REFILL_AFTER_SECONDS = 5
 # Two: a worker takes a few seconds to load, and runs often come in twos and threes (a sensor's
@@ -49,24 +56,21 @@ _DEFAULT_WAITING = 2
 
 
 class _Worker:
-    def __init__(self, instance_ref: str) -> None:
-        self.started = time.time()
+    def __init__(self) -> None:
+        self.loaded = package_signature()  # what it will load: the package as it is now, or newer
         ready_read, ready_write = os.pipe()  # it writes a byte there once it waits, all loaded
         command = [sys.executable, "-m", "ci_assets.lib.warm_runs", str(ready_write)]
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE, text=True, pass_fds=(ready_write,))
         os.close(ready_write)
         self._ready = os.fdopen(ready_read, "rb", buffering=0)
-        assert self.process.stdin is not None
-        self.process.stdin.write(instance_ref + "\n")  # it opens the instance while it waits
-        self.process.stdin.flush()
 
     def wait_ready(self, timeout: float) -> None:
         """Until it waits with everything loaded (or has died, or `timeout` passed)."""
         select.select([self._ready], [], [], timeout)
 
-    def hand(self, run_id: str) -> int:
+    def hand(self, execute_run_args: str) -> int:
         assert self.process.stdin is not None
-        self.process.stdin.write(run_id + "\n")
+        self.process.stdin.write(execute_run_args + "\n")
         self.process.stdin.close()
         self._ready.close()
         return self.process.pid
@@ -77,9 +81,15 @@ class _Worker:
         self._ready.close()
 
 
-def _newest_source() -> float:
-    """When a source file of the code location last changed (a worker older than that is stale)."""
-    return max(path.stat().st_mtime for path in _SOURCES.rglob("*.py"))
+def package_signature(root: Path = _SOURCES) -> frozenset[tuple[str, int, int]]:
+    """Every file of the package by path, size and modification time: any change to what a
+    worker may load (a module, an extension, a template, a YAML or SQL file; one added or gone)."""
+    found = set()
+    for path in root.rglob("*"):
+        if "__pycache__" not in path.parts and path.is_file():
+            stat = path.stat()
+            found.add((str(path.relative_to(root)), stat.st_size, stat.st_mtime_ns))
+    return frozenset(found)
 
 
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
@@ -92,6 +102,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         self._waiting: list[_Worker] = []  # oldest first
         self._disposed = False
         self._launched: dict[str, subprocess.Popen] = {}
+        self._owner: weakref.ref[dg.DagsterInstance] | None = None
         super().__init__()
 
     @property
@@ -106,14 +117,30 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> WarmRunLauncher:
         return cls(inst_data=inst_data, waiting=config_value.get("waiting", _DEFAULT_WAITING))
 
+    def register_instance(self, instance: dg.DagsterInstance) -> None:
+        super().register_instance(instance)
+        self._owner = weakref.ref(instance)  # the instance this launcher serves (Dagster registers it)
+
+    def instance(self) -> dg.DagsterInstance:
+        found = self._owner() if self._owner else None
+        if found is None:
+            raise RuntimeError("WarmRunLauncher is used without its instance")
+        return found
+
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
+        instance = self.instance()
+        arguments = ExecuteRunArgs(
+            job_origin=run.job_code_origin,  # type: ignore[arg-type]
+            run_id=run.run_id,
+            instance_ref=instance.get_ref(),
+        )
         with self._lock:
             self._launched = {r: p for r, p in self._launched.items() if p.poll() is None}  # reaps the finished
             worker = self._take_worker()
-            pid = worker.hand(run.run_id)
+            pid = worker.hand(dg.serialize_value(arguments))
             self._launched[run.run_id] = worker.process
-        self._instance.add_run_tags(run.run_id, {PID_TAG: str(pid)})
+        instance.add_run_tags(run.run_id, {PID_TAG: str(pid)})
         threading.Thread(target=self._refill, args=(worker.process,), daemon=True).start()
 
     def _refill(self, launched: subprocess.Popen) -> None:
@@ -126,29 +153,25 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
             with self._lock:
                 if self._disposed or len(self._waiting) >= self._size:
                     return
-                worker = _Worker(self._instance_ref())
+                worker = _Worker()
                 self._waiting.append(worker)
             worker.wait_ready(timeout=120)
 
-    def _instance_ref(self) -> str:
-        from dagster._serdes import serialize_value
-
-        return serialize_value(self._instance.get_ref())
-
     def _take_worker(self) -> _Worker:
-        newest = _newest_source() if self._waiting else 0.0  # one look at the sources a launch
+        now = package_signature() if self._waiting else None  # one look at the package a launch
         while self._waiting:
             worker = self._waiting.pop(0)
-            if worker.process.poll() is None and worker.started >= newest:
+            if worker.process.poll() is None and worker.loaded == now:
                 return worker
             worker.discard()
-        return _Worker(self._instance_ref())
+        return _Worker()
 
     def terminate(self, run_id: str) -> bool:
-        run = self._instance.get_run_by_id(run_id)
+        instance = self.instance()
+        run = instance.get_run_by_id(run_id)
         if not run or run.is_finished or PID_TAG not in run.tags:
             return False
-        self._instance.report_run_canceling(run)
+        instance.report_run_canceling(run)
         try:
             os.kill(int(run.tags[PID_TAG]), signal.SIGINT)  # the worker turns it into Dagster's interrupt
         except ProcessLookupError:
@@ -187,8 +210,8 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
 
 
 def settle() -> None:
-    """Put what is loaded so far (Dagster, the code location, the instance: about 300,000
-    objects) out of the garbage collector's sight. They live as long as the process; left in its
+    """Put what is loaded so far (Dagster and the code location: about 300,000 objects) out of
+    the garbage collector's sight. They live as long as the process; left in its
     oldest generation, each full collection during the run would scan them all, every thread
     stopped meanwhile (0.16 to 0.18 s each, in two runs of three of bench/activedata_read.py's)."""
     gc.collect()  # what is already garbage is not kept forever
@@ -196,31 +219,22 @@ def settle() -> None:
 
 
 def _wait_for_a_run() -> None:
-    """Import, open the instance (its storages, their schema checks), then run the run id given
-    as `dagster api execute_run` would: that command's body, on this already open instance."""
+    """Import, then run the run whose `dagster api execute_run` arguments arrive, by that command."""
     import importlib
+    import runpy
 
     for module in PRELOAD:
         importlib.import_module(module)
-    from dagster import DagsterInstance
-    from dagster._cli.api import _execute_run_command_body
-    from dagster._core.instance.ref import InstanceRef
-    from dagster._serdes import deserialize_value
-    from dagster._utils.interrupts import capture_interrupts
-
-    instance_ref = deserialize_value(sys.stdin.readline(), InstanceRef)
-    with capture_interrupts(), DagsterInstance.from_ref(instance_ref) as instance:
-        instance.get_run_by_id("")  # opens the run storage now rather than in the run's time
-        settle()
-        ready = int(sys.argv[1])
-        with contextlib.suppress(BrokenPipeError):  # handed its run before it was ready: nobody asks
-            os.write(ready, b"r")
-        os.close(ready)
-        run_id = sys.stdin.readline().strip()
-        if not run_id:
-            return  # the launcher went away before giving this worker a run
-        code = _execute_run_command_body(run_id, instance, lambda event: None, set_exit_code_on_failure=False)
-    sys.exit(code)
+    settle()
+    ready = int(sys.argv[1])
+    with contextlib.suppress(BrokenPipeError):  # handed its run before it was ready: nobody asks
+        os.write(ready, b"r")
+    os.close(ready)
+    arguments = sys.stdin.readline().strip()
+    if not arguments:
+        return  # the launcher went away before giving this worker a run
+    sys.argv = ["dagster", "api", "execute_run", arguments]
+    runpy.run_module("dagster", run_name="__main__", alter_sys=True)  # exits with the command's code
 
 
 if __name__ == "__main__":

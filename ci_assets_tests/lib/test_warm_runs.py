@@ -77,7 +77,7 @@ def test_the_second_run_starts_in_the_worker_that_waited_for_it(instance: dg.Dag
 def test_a_worker_older_than_the_code_is_not_used(instance: dg.DagsterInstance, monkeypatch) -> None:
     finished(instance, launch(instance, "quick").run_id)
     stale = waiting_worker(instance)
-    monkeypatch.setattr(warm_runs, "_newest_source", lambda: time.time() + 3600)
+    monkeypatch.setattr(warm_runs, "package_signature", lambda: frozenset({("changed.yaml", 1, 1)}))
     run = finished(instance, launch(instance, "quick").run_id)
     assert run.status == dg.DagsterRunStatus.SUCCESS
     assert stale.process.poll() is not None and int(run.tags[PID_TAG]) != stale.process.pid
@@ -105,3 +105,24 @@ def test_a_worker_that_died_is_reported_to_run_monitoring(instance: dg.DagsterIn
         assert time.monotonic() < deadline
         time.sleep(0.05)
     assert health.status in (WorkerStatus.FAILED, WorkerStatus.NOT_FOUND), health
+
+
+def test_any_file_of_the_package_changing_retires_a_worker(tmp_path: Path) -> None:
+    """Not only modules: an extension, a template, a schema file, one added or removed."""
+    for name in ("m.py", "_ext.cpython-311-x86_64-linux-gnu.so", "templates/page.html", "schema.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("v1")
+    before = warm_runs.package_signature(tmp_path)
+    for change in (
+        lambda: (tmp_path / "_ext.cpython-311-x86_64-linux-gnu.so").write_text("v2!"),
+        lambda: os.utime(tmp_path / "templates/page.html", ns=(1, 1)),
+        lambda: (tmp_path / "new.sql").write_text("select 1"),
+        lambda: (tmp_path / "schema.yaml").unlink(),
+    ):
+        change()
+        after = warm_runs.package_signature(tmp_path)
+        assert after != before
+        before = after
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "m.cpython-311.pyc").write_bytes(b"compiled")  # Python's cache is not the code
+    assert warm_runs.package_signature(tmp_path) == before
