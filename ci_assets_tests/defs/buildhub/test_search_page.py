@@ -188,3 +188,33 @@ def test_the_api_sorts_versions_in_release_order_from_the_stores_key(corpus: Any
     facet = {"size": 0, "aggs": {"v": {"terms": {"field": "target.version", "size": 1000, "order": {"_key": "asc"}}}}}
     keys = [b["key"] for b in post(corpus, facet)["aggregations"]["v"]["buckets"]]
     assert keys == sorted(keys, key=version_key) and len(keys) > 10
+
+
+def test_the_footer_is_asked_again_behind_the_views_never_by_one(monkeypatch: Any) -> None:
+    """The first view waits for the checks' answer; once it is older than the footer's minute, a
+    view is answered with it at once while a thread asks again, and a later view shows the new one."""
+    import contextlib
+    import threading
+    import time
+
+    from ci_assets.defs.buildhub.search import page
+
+    answers, release = iter([["first"], ["second"]]), threading.Event()
+
+    def checks(conn: Any) -> list[str]:
+        answer = next(answers)
+        if answer == ["second"]:
+            release.wait(10)  # the checks are slow at Buildhub's size
+        return answer
+
+    monkeypatch.setattr(page.completeness, "missing_platforms", checks)
+    footer = page.Footer(None, lambda: contextlib.nullcontext(None))
+    assert footer.read()["gaps"] == ["first"]
+    monkeypatch.setattr(page.Footer, "TTL_SECONDS", 0.0)
+    started = time.monotonic()
+    assert footer.read()["gaps"] == ["first"] and time.monotonic() - started < 1  # not waiting for them
+    release.set()
+    deadline = time.monotonic() + 10
+    while footer.read()["gaps"] != ["second"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)

@@ -165,12 +165,12 @@ def create_app(
     async def api_records(request: Request) -> JSONResponse:
         return JSONResponse({"builds": {"total": await run_in_threadpool(count)}})
 
-    footer = page.Footer(bucket)
+    footer = page.Footer(bucket, pool.connection)
 
     def run_page(state: page.State, nonce: str) -> str:
         with pool.connection() as conn:
             try:
-                return page.render_search(conn, state, footer.read(conn), nonce)
+                return page.render_search(conn, state, footer.read(), nonce)
             except psycopg.errors.DataError as err:
                 raise SearchError(f"invalid value in the search: {err.diag.message_primary or err}") from None
 

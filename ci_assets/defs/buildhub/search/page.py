@@ -6,11 +6,13 @@ body and reads the engine's answer."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -264,23 +266,45 @@ def _pages(state: State, total: int) -> list[dict[str, Any]]:
 
 class Footer:
     """The missing-builds checks (completeness.py) for the page's footer, asked again at most once a
-    minute: a page view must not pay for them."""
+    minute and never by a page view: after the first, a view shows the last answer while a thread
+    of the footer's own asks again (at two million builds the checks take seconds)."""
 
     TTL_SECONDS = 60.0
 
-    def __init__(self, bucket: str | None):
-        self.bucket = bucket
+    def __init__(self, bucket: str | None, connect: Callable[[], AbstractContextManager[psycopg.Connection]]):
+        self.bucket, self.connect = bucket, connect
         self._lock = threading.Lock()
         self._value: dict[str, Any] | None = None
         self._at = -math.inf
+        self._asking = False
 
-    def read(self, conn: psycopg.Connection) -> dict[str, Any]:
+    def _ask(self) -> dict[str, Any]:
+        with self.connect() as conn:
+            pending = completeness.pending_keys(conn, self.bucket) if self.bucket else None
+            return {"pending": pending, "gaps": completeness.missing_platforms(conn)}
+
+    def _refresh(self) -> None:
+        try:
+            value = self._ask()
+            with self._lock:
+                self._value, self._at = value, time.monotonic()
+        except psycopg.Error as err:  # the last answer stays shown; the next view asks again
+            logging.getLogger(__name__).warning("the page's footer could not be refreshed: %s", err)
+        finally:
+            with self._lock:
+                self._asking = False
+
+    def read(self) -> dict[str, Any]:
         with self._lock:
-            if self._value is None or time.monotonic() - self._at > self.TTL_SECONDS:
-                pending = completeness.pending_keys(conn, self.bucket) if self.bucket else None
-                self._value = {"pending": pending, "gaps": completeness.missing_platforms(conn)}
-                self._at = time.monotonic()
-            return self._value
+            if self._value is not None:
+                if time.monotonic() - self._at > self.TTL_SECONDS and not self._asking:
+                    self._asking = True
+                    threading.Thread(target=self._refresh, name="footer", daemon=True).start()
+                return self._value
+        value = self._ask()  # the first view waits for the first answer
+        with self._lock:
+            self._value, self._at = value, time.monotonic()
+        return value
 
 
 def render_search(conn: psycopg.Connection, state: State, footer: dict[str, Any] | None = None, nonce: str = "") -> str:
