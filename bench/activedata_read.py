@@ -46,7 +46,6 @@ from ci_assets.lib.storage.object_store_resource import (
 )
 from ci_assets.lib.storage.parquet_io import ParquetIOManager
 from ci_assets.lib.storage.postgres import PostgresResource
-from ci_assets.lib.warm_runs import settle
 from ci_assets_tests.services.databases import scratch_database
 
 BUCKET = "active-data-test-result"
@@ -95,7 +94,6 @@ def measure(files_count: int, records_count: int, latency_ms: float, direct: boo
         assert request.partition_key == day
 
         client = boto3.client("s3", endpoint_url=endpoint)
-        settle()  # what a warm run worker does once it has loaded everything (warm_runs.py)
         moto = next(p for p in psutil.Process().children() if "ThreadedMotoServer" in " ".join(p.cmdline()))
         rounds = []
         for _ in range(repeat):  # alternately, so both see the machine in the same state

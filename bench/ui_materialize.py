@@ -47,33 +47,18 @@ _START_MARKS = ("RunStartingEvent", "EngineEvent", "RunStartEvent")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=10)
-    parser.add_argument(
-        "--launchers", default="warm,dagster", help="CI_ASSETS_RUN_LAUNCHER values to measure, one platform each"
-    )
     args = parser.parse_args()
-    results = {}
-    for launcher in args.launchers.split(","):
-        with tempfile.TemporaryDirectory(prefix="ui-bench-") as tmp:
-            platform = DevPlatform(Path(tmp) / "home", E2E_ENV | {"CI_ASSETS_RUN_LAUNCHER": launcher})
-            started = time.monotonic()
-            platform.start()
-            try:
-                platform.wait_idle(timeout=300)
-                print(
-                    f"[{launcher}] platform up (demo seeded, UI answering, queue idle) in "
-                    f"{time.monotonic() - started:.1f}s"
-                )
-                results[launcher] = measure(platform, args.rounds)
-            finally:
-                platform.stop()
-    for launcher, rounds in results.items():
-        report(launcher, rounds)
-    if {"warm", "dagster"} <= set(results):
-        starts = {n: statistics.median(r["start"] for r in results[n]) for n in ("warm", "dagster")}
-        print(
-            f"\nthe start (created -> RUN_START), medians: Dagster's launcher {starts['dagster']:.2f}s, "
-            f"warm {starts['warm']:.2f}s: {starts['dagster'] / starts['warm']:.2f}x (kept only at >= 2x)"
-        )
+    with tempfile.TemporaryDirectory(prefix="ui-bench-") as tmp:
+        platform = DevPlatform(Path(tmp) / "home", E2E_ENV)
+        started = time.monotonic()
+        platform.start()
+        try:
+            platform.wait_idle(timeout=300)
+            print(f"platform up (demo seeded, UI answering, queue idle) in {time.monotonic() - started:.1f}s")
+            rounds = measure(platform, args.rounds)
+        finally:
+            platform.stop()
+    report(rounds)
 
 
 def measure(platform: DevPlatform, rounds: int) -> list[dict[str, float]]:
@@ -122,8 +107,8 @@ def start_parts(platform: DevPlatform, run_id: str, created: float) -> dict[str,
     return {name: end - begin for name, begin, end in zip(names, marks[:-1], marks[1:], strict=True)}
 
 
-def report(launcher: str, rounds: list[dict[str, float]]) -> None:
-    print(f"\n[{launcher}] click 'Materialize…' -> Success on the run's page, {len(rounds)} rounds (medians):")
+def report(rounds: list[dict[str, float]]) -> None:
+    print(f"\nclick 'Materialize…' -> Success on the run's page, {len(rounds)} rounds (medians):")
     for part in ("total", "dialog", "start", "queue", "process", "set-up", "run", "page"):
         values = [r[part] for r in rounds]
         print(f"  {part:7s} median {statistics.median(values):6.2f}s  (min {min(values):.2f}s, max {max(values):.2f}s)")

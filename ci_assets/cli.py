@@ -81,7 +81,7 @@ def dev(host: str, port: int, demo_runs: bool = True) -> None:
     if settings.env != "local":
         raise SystemExit("ci-assets dev runs the embedded local default only (CI_ASSETS_ENV=local)")
     seed_demo(settings)
-    dagster_home = prepare_local_dagster_home(settings.home, settings.text("CI_ASSETS_RUN_LAUNCHER", "warm") or "warm")
+    dagster_home = prepare_local_dagster_home(settings.home)
     child_env = env.child_environment(
         CI_ASSETS_ENV="local",
         CI_ASSETS_HOME=str(settings.home),  # the runs' processes see the same home

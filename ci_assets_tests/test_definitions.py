@@ -157,21 +157,12 @@ def test_lib_knows_no_system_and_systems_do_not_import_each_other() -> None:
             assert not {n for n in _imports(path) if n.startswith(others)}, path
 
 
-# A run launcher is Dagster's documented extension point, whose base classes and run arguments
-# Dagster's own launchers import from these modules (https://docs.dagster.io/deployment/run-launcher).
-EXTENSION_POINT_IMPORTS = {
-    PACKAGE / "lib" / "warm_runs.py": {"dagster._core.launcher.base", "dagster._grpc.types", "dagster._serdes"},
-}
-
-
 def test_the_package_uses_dagsters_public_api() -> None:
-    """No import from a `dagster._…` module but a documented extension point's, and no
-    `dagster_internal_init` or `_raw_…` attribute."""
+    """No import from a `dagster._…` module, and no `dagster_internal_init` or `_raw_…` attribute."""
     for path in PACKAGE.rglob("*.py"):
         private = {n for n in _imports(path) if n.startswith("dagster._")}
         text = path.read_text()
-        assert private <= EXTENSION_POINT_IMPORTS.get(path, set()), path
-        assert "dagster_internal_init" not in text and "._raw_" not in text, path
+        assert not private and "dagster_internal_init" not in text and "._raw_" not in text, path
 
 
 def test_steps_run_in_the_run_process_locally_and_fork_from_a_preloaded_server_in_the_cloud() -> None:

@@ -98,12 +98,6 @@ VARIABLES: tuple[Variable, ...] = (
         secret=True,
     ),
     Variable(
-        "CI_ASSETS_RUN_LAUNCHER",
-        "`warm`",
-        "the local instance's run launcher (`make dev`): `warm` (runs start in a waiting worker, "
-        "`lib/warm_runs.py`) or `dagster` (Dagster's default launcher)",
-    ),
-    Variable(
         "SEARCH_PORT",
         "`8000`",
         "port of Buildhub's search page (`make search`, and beside the UI in `make dev`)",

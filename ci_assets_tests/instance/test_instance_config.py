@@ -75,14 +75,5 @@ def test_local_dagster_home_lives_under_ci_assets_home(ci_home: Path) -> None:
         # queue with its limits, the warm launcher, run monitoring and retries.
         assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
         assert instance.run_coordinator.get_run_queue_config().max_concurrent_runs == 4
-        assert type(instance.run_launcher).__name__ == "WarmRunLauncher"
-        assert instance.run_monitoring_enabled and instance.run_retries_max_retries == 1
-
-
-def test_the_local_instance_can_take_dagsters_own_launcher(ci_home: Path) -> None:
-    home = prepare_local_dagster_home(ci_home, "dagster")
-    with dg.DagsterInstance.from_config(str(home)) as instance:
         assert type(instance.run_launcher).__name__ == "DefaultRunLauncher"
-        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"  # the rest is the same
-    with pytest.raises(SystemExit, match="CI_ASSETS_RUN_LAUNCHER must be one of warm, dagster"):
-        prepare_local_dagster_home(ci_home, "fast")
+        assert instance.run_monitoring_enabled and instance.run_retries_max_retries == 1
