@@ -23,7 +23,7 @@ import json
 import random
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import boto3
 import jsonschema
@@ -158,15 +158,24 @@ def run_on_local(bucket: str, documents: dict[str, bytes]) -> None:
         compare("the local object store", local, bucket, documents)
 
 
+WHOLE_BUCKET = "bench-whole-bucket"
+
+
+def _write_keys(root: str, seed: int, count: int) -> None:
+    rng, local = random.Random(seed), LocalObjectStore(root, fsync=False)
+    for _ in range(count):
+        document = make_document(rng)
+        local.put(WHOLE_BUCKET, key_for(document), encode(document))
+
+
 def whole_bucket(count: int) -> None:
-    bucket, rng, written = "bench-whole-bucket", random.Random(8), 0
+    bucket = WHOLE_BUCKET
     with tempfile.TemporaryDirectory(prefix="bench-buildhub-") as root, scratch_database("bench_whole") as dsn:
         local = LocalObjectStore(root, fsync=False)
         t0 = time.perf_counter()
-        while written < count:
-            document = make_document(rng)
-            local.put(bucket, key_for(document), encode(document))
-            written += 1
+        chunks = [(root, seed, min(100_000, count - start)) for seed, start in enumerate(range(0, count, 100_000))]
+        with ProcessPoolExecutor(2) as pool:  # the set-up only: both cores write the keys' files
+            list(pool.map(_write_keys, *zip(*chunks, strict=True)))
         write = time.perf_counter() - t0
         postgres = PostgresResource(dsn=dsn)
         t0 = time.perf_counter()
